@@ -1,0 +1,120 @@
+//! Link layer, IP and TCP headers: a captured packet in, a TCP segment out.
+//!
+//! Contract: [`decode`] accepts any bytes and either returns the TCP segment they carry
+//! or `None` (not TCP, not IP, unknown link type, headers cut by the snaplen). It never
+//! reads past the captured bytes; when the snaplen cut the TCP payload, the segment says
+//! how many payload bytes are missing so the reassembler can record a gap of exactly that
+//! size. Link types: Ethernet (802.1Q/QinQ VLAN tags), Linux SLL and SLL2, raw IPv4/IPv6,
+//! BSD NULL/LOOP. IPv6 extension headers are walked by etherparse.
+
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use pcap_parser::Linktype;
+
+/// TCP flags wsaudit looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// One TCP segment as seen on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: Flags,
+    /// The captured part of the payload.
+    pub payload: &'a [u8],
+    /// Payload bytes that were on the wire but not captured (snaplen).
+    pub missing: u32,
+}
+
+/// Decode a captured packet of the given link type down to TCP.
+pub fn decode(linktype: Linktype, data: &[u8]) -> Option<Segment<'_>> {
+    let sliced = match linktype {
+        Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).ok()?,
+        Linktype::LINUX_SLL => {
+            // 16-byte header, protocol (EtherType) at bytes 14-15. etherparse's own SLL
+            // reader rejects loopback packets (ARPHRD 772), so slice by hand.
+            let et = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+            LaxSlicedPacket::from_ether_type(EtherType(et), data.get(16..)?)
+        }
+        Linktype::LINUX_SLL2 => {
+            // 20-byte header, protocol at bytes 0-1.
+            let et = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+            LaxSlicedPacket::from_ether_type(EtherType(et), data.get(20..)?)
+        }
+        Linktype::NULL | Linktype::LOOP => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => LaxSlicedPacket::from_ip(data).ok()?,
+        // Some systems write raw IP as DLT 12 or 14.
+        Linktype(12) | Linktype(14) => LaxSlicedPacket::from_ip(data).ok()?,
+        _ => return None,
+    };
+    let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net.as_ref()? {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (h.source_addr().into(), h.destination_addr().into())
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            (h.source_addr().into(), h.destination_addr().into())
+        }
+        LaxNetSlice::Arp(_) => return None,
+    };
+    let ip_payload = sliced.ip_payload()?;
+    if ip_payload.fragmented {
+        // IP fragments are not reassembled; TCP over fragmented IP is vanishingly rare.
+        return None;
+    }
+    let TransportSlice::Tcp(tcp) = sliced.transport.as_ref()? else {
+        return None;
+    };
+    let payload = tcp.payload();
+    // The IP header says how long the payload really was; what is missing was cut.
+    let missing = if ip_payload.incomplete {
+        let claimed_ip_payload = match sliced.net.as_ref()? {
+            LaxNetSlice::Ipv4(v4) => {
+                let h = v4.header();
+                (h.total_len() as usize).saturating_sub(h.ihl() as usize * 4)
+            }
+            LaxNetSlice::Ipv6(v6) => {
+                // Payload length counts extension headers too; subtract what lies before
+                // the transport header.
+                let ext_len = ip_payload_offset(v6, ip_payload.payload);
+                (v6.header().payload_length() as usize).saturating_sub(ext_len)
+            }
+            LaxNetSlice::Arp(_) => return None,
+        };
+        let tcp_claimed = claimed_ip_payload.saturating_sub(tcp.header_len());
+        tcp_claimed.saturating_sub(payload.len()) as u32
+    } else {
+        0
+    };
+    Some(Segment {
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: Flags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
+        payload,
+        missing,
+    })
+}
+
+/// Bytes of IPv6 extension headers between the fixed header and `payload`.
+fn ip_payload_offset(v6: &etherparse::LaxIpv6Slice<'_>, payload: &[u8]) -> usize {
+    let hdr = v6.header().slice();
+    let base = hdr.as_ptr() as usize + hdr.len();
+    (payload.as_ptr() as usize).saturating_sub(base)
+}

@@ -1,0 +1,222 @@
+//! Capture files in, packets out.
+//!
+//! Contract: [`read_file`] and [`read_stream`] walk a pcap or pcapng capture and call the
+//! given closure once per packet, in file order, with a [`RawPacket`] that borrows the
+//! input (a memory-mapped file is never copied). Reading never stops at the first bad
+//! record if it can go on; every problem becomes a [`CaptureError`] carrying the byte
+//! offset where it was found, and what was read before a fatal error has already been
+//! handed on. Memory is bounded: a streamed reader holds at most one record
+//! ([`format::MAX_RECORD`]) plus one read buffer.
+
+pub mod format;
+pub mod link;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+pub use format::{Format, RawPacket};
+use format::{Parser, Step};
+
+/// A problem with the capture file itself (not with the traffic in it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at byte {offset}")]
+pub struct CaptureError {
+    /// Byte offset in the (decompressed) input where the problem was found.
+    pub offset: u64,
+    pub message: String,
+    /// Whether reading stopped here.
+    pub fatal: bool,
+}
+
+/// What a read saw, whatever happened to the traffic.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSummary {
+    pub format: Option<Format>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets cut short by the snaplen.
+    pub snapped_packets: u64,
+    /// Errors, in file order; a fatal one is last.
+    pub errors: Vec<CaptureError>,
+}
+
+impl ReadSummary {
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Non-fatal errors kept per file; more are counted in the last message only.
+const MAX_ERRORS: usize = 100;
+
+struct Walker {
+    parser: Parser,
+    summary: ReadSummary,
+    suppressed: u64,
+}
+
+impl Walker {
+    fn new() -> Self {
+        Walker {
+            parser: Parser::new(),
+            summary: ReadSummary::default(),
+            suppressed: 0,
+        }
+    }
+
+    fn error(&mut self, offset: u64, message: String, fatal: bool) {
+        if self.summary.errors.len() < MAX_ERRORS || fatal {
+            self.summary.errors.push(CaptureError {
+                offset,
+                message,
+                fatal,
+            });
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// Walk every complete record in `window` (which starts at file offset `base`).
+    /// Returns how many bytes were consumed, and whether reading must stop.
+    fn walk<F: FnMut(&RawPacket<'_>)>(
+        &mut self,
+        window: &[u8],
+        base: u64,
+        on_packet: &mut F,
+    ) -> (usize, bool) {
+        let mut pos = 0usize;
+        loop {
+            match self.parser.next(&window[pos..]) {
+                Step::Packet(pkt, used) => {
+                    self.summary.packets += 1;
+                    self.summary.bytes += pkt.data.len() as u64;
+                    if (pkt.data.len() as u64) < pkt.orig_len as u64 {
+                        self.summary.snapped_packets += 1;
+                    }
+                    on_packet(&pkt);
+                    pos += used;
+                }
+                Step::Skip(used) => pos += used,
+                Step::Bad(used, msg) => {
+                    self.error(base + pos as u64, msg, false);
+                    pos += used;
+                }
+                Step::NeedMore => return (pos, false),
+                Step::Fatal(msg) => {
+                    self.error(base + pos as u64, msg, true);
+                    return (pos, true);
+                }
+            }
+        }
+    }
+
+    fn end(mut self, leftover: usize, offset: u64) -> ReadSummary {
+        if leftover > 0 {
+            let what = match self.parser.format() {
+                None if offset == 0 => "file too short to be a capture".to_string(),
+                None => "truncated file header".to_string(),
+                Some(_) => format!("truncated record ({leftover} bytes left)"),
+            };
+            self.error(offset, what, true);
+        } else if self.parser.format().is_none() {
+            self.error(
+                offset,
+                "empty file: not a pcap or pcapng capture".into(),
+                true,
+            );
+        }
+        if self.suppressed > 0 {
+            let len = self.summary.errors.len();
+            let at = match self.summary.errors.last() {
+                Some(e) if e.fatal => len - 1,
+                _ => len,
+            };
+            self.summary.errors.insert(
+                at,
+                CaptureError {
+                    offset,
+                    message: format!("{} more errors not shown", self.suppressed),
+                    fatal: false,
+                },
+            );
+        }
+        self.summary.format = self.parser.format();
+        self.summary
+    }
+}
+
+/// Read a capture held entirely in memory (e.g. a memory-mapped file).
+pub fn read_slice<F: FnMut(&RawPacket<'_>)>(data: &[u8], mut on_packet: F) -> ReadSummary {
+    let mut w = Walker::new();
+    let (used, fatal) = w.walk(data, 0, &mut on_packet);
+    if fatal {
+        return w.end(0, used as u64);
+    }
+    w.end(data.len() - used, used as u64)
+}
+
+/// Read a capture file, memory-mapped.
+pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Result<ReadSummary> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(read_slice(&[], on_packet));
+    }
+    // SAFETY: the map is read-only and lives only for this call; a file truncated by
+    // another process while we read it is the one hazard, as for every mmap reader.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(read_slice(&map, on_packet))
+}
+
+/// Read a capture from a stream (stdin, a decompressor) with bounded memory.
+pub fn read_stream<R: Read, F: FnMut(&RawPacket<'_>)>(
+    mut reader: R,
+    mut on_packet: F,
+) -> io::Result<ReadSummary> {
+    const CHUNK: usize = 1 << 20;
+    let mut w = Walker::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    let mut start = 0usize; // consumed bytes at the front of buf
+    let mut base = 0u64; // file offset of buf[0]
+    loop {
+        // Make room: drop consumed bytes, then read up to CHUNK more.
+        if start > 0 {
+            buf.drain(..start);
+            base += start as u64;
+        }
+        let old = buf.len();
+        buf.resize(old + CHUNK, 0);
+        let n = loop {
+            match reader.read(&mut buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(old);
+                    return Err(e);
+                }
+            }
+        };
+        buf.truncate(old + n);
+        let (used, fatal) = w.walk(&buf, base, &mut on_packet);
+        start = used;
+        if fatal {
+            return Ok(w.end(0, base + used as u64));
+        }
+        if n == 0 {
+            let left = buf.len() - used;
+            return Ok(w.end(left, base + used as u64));
+        }
+        if buf.len() - used > format::MAX_RECORD + CHUNK {
+            // The parser checks lengths, so this cannot happen; guard anyway.
+            w.error(
+                base + used as u64,
+                "record larger than the limit".into(),
+                true,
+            );
+            return Ok(w.end(0, base + used as u64));
+        }
+    }
+}

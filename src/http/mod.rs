@@ -1,0 +1,339 @@
+//! The HTTP/1.1 WebSocket upgrade: request and response heads.
+//!
+//! Contract: pure functions over byte slices. [`head_len`] finds where a message head
+//! ends; [`parse_request`] and [`parse_response`] read a complete head with nom and keep
+//! only what wsaudit reports (each value capped at [`MAX_VALUE`] bytes). Header names are
+//! matched case-insensitively. [`accept_for`] computes the `Sec-WebSocket-Accept` a server
+//! must answer with (RFC 6455 section 4.2.2). Nothing here allocates by a length read off
+//! the wire; callers cap how many head bytes they buffer ([`MAX_HEAD`]).
+
+use base64::Engine as _;
+use nom::bytes::complete::{tag, take_till, take_while, take_while1};
+use nom::character::complete::{char, digit1, space0};
+use nom::combinator::opt;
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+use sha1::{Digest, Sha1};
+
+/// Longest request or response head buffered; longer is not a WebSocket upgrade we track.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Longest header value kept for reporting (User-Agent, path, ...).
+pub const MAX_VALUE: usize = 1024;
+
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Where the head ends (index just past the blank line), if it is complete.
+pub fn head_len(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = memchr(b'\n', &buf[i..]) {
+        let at = i + p;
+        // "\n\n" or "\n\r\n"
+        if buf.get(at + 1) == Some(&b'\n') {
+            return Some(at + 2);
+        }
+        if buf.get(at + 1) == Some(&b'\r') && buf.get(at + 2) == Some(&b'\n') {
+            return Some(at + 3);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&c| c == b)
+}
+
+/// Header fields wsaudit keeps, from either head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    pub host: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub key: Option<String>,
+    pub accept: Option<String>,
+    pub protocol: Option<String>,
+    pub extensions: Option<String>,
+    pub version: Option<String>,
+    pub content_length: Option<u64>,
+    pub chunked: bool,
+    pub server: Option<String>,
+}
+
+impl Headers {
+    fn set(&mut self, name: &[u8], value: &[u8]) {
+        let v = || Some(clip(value));
+        let slot = match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => &mut self.host,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => &mut self.upgrade,
+            10 if name.eq_ignore_ascii_case(b"connection") => &mut self.connection,
+            10 if name.eq_ignore_ascii_case(b"user-agent") => &mut self.user_agent,
+            6 if name.eq_ignore_ascii_case(b"origin") => &mut self.origin,
+            6 if name.eq_ignore_ascii_case(b"server") => &mut self.server,
+            17 if name.eq_ignore_ascii_case(b"sec-websocket-key") => &mut self.key,
+            20 if name.eq_ignore_ascii_case(b"sec-websocket-accept") => &mut self.accept,
+            22 if name.eq_ignore_ascii_case(b"sec-websocket-protocol") => &mut self.protocol,
+            24 if name.eq_ignore_ascii_case(b"sec-websocket-extensions") => &mut self.extensions,
+            21 if name.eq_ignore_ascii_case(b"sec-websocket-version") => &mut self.version,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.content_length = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                return;
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.chunked = value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+                return;
+            }
+            _ => return,
+        };
+        match slot {
+            // Repeated headers (e.g. several Sec-WebSocket-Extensions lines) are one
+            // comma-separated list (RFC 9110 section 5.3).
+            Some(prev) if prev.len() < MAX_VALUE => {
+                prev.push_str(", ");
+                prev.push_str(&clip(value));
+                prev.truncate(floor_char_boundary(prev, MAX_VALUE));
+            }
+            Some(_) => {}
+            None => *slot = v(),
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
+}
+
+fn clip(v: &[u8]) -> String {
+    let v = &v[..v.len().min(MAX_VALUE)];
+    let s = String::from_utf8_lossy(v);
+    s.trim().to_string()
+}
+
+/// A request head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    pub headers: Headers,
+}
+
+impl Request {
+    /// A WebSocket opening handshake: GET with `Upgrade: websocket`.
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.method == "GET"
+            && self.headers.upgrade.as_deref().is_some_and(|u| {
+                u.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+            })
+    }
+}
+
+/// A response head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+}
+
+/// Why a head could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotHttp;
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn eol(i: &[u8]) -> IResult<&[u8], ()> {
+    let (i, _) = opt(char('\r')).parse(i)?;
+    let (i, _) = char('\n')(i)?;
+    Ok((i, ()))
+}
+
+fn header_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+    let (i, name) = take_while1(is_token)(i)?;
+    let (i, _) = char(':')(i)?;
+    let (i, _) = space0(i)?;
+    let (i, value) = take_till(|c| c == b'\r' || c == b'\n')(i)?;
+    let (i, _) = eol(i)?;
+    Ok((i, (name, value)))
+}
+
+fn headers(mut i: &[u8]) -> IResult<&[u8], Headers> {
+    let mut h = Headers::default();
+    loop {
+        if let Ok((rest, ())) = eol(i) {
+            return Ok((rest, h));
+        }
+        let (rest, (name, value)) = header_line(i)?;
+        h.set(name, value);
+        i = rest;
+    }
+}
+
+fn http_version(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    preceded(
+        tag("HTTP/"),
+        take_while1(|c: u8| c.is_ascii_digit() || c == b'.'),
+    )
+    .parse(i)
+}
+
+fn request(i: &[u8]) -> IResult<&[u8], Request> {
+    let (i, method) = take_while1(is_token)(i)?;
+    let (i, _) = char(' ')(i)?;
+    let (i, target) = take_till(|c| c == b' ' || c == b'\r' || c == b'\n')(i)?;
+    let (i, _) = char(' ')(i)?;
+    let (i, _) = http_version(i)?;
+    let (i, _) = eol(i)?;
+    let (i, headers) = headers(i)?;
+    Ok((
+        i,
+        Request {
+            method: String::from_utf8_lossy(method).into_owned(),
+            target: clip(target),
+            headers,
+        },
+    ))
+}
+
+fn response(i: &[u8]) -> IResult<&[u8], Response> {
+    let (i, _) = http_version(i)?;
+    let (i, _) = take_while1(|c| c == b' ')(i)?;
+    let (i, code) = digit1(i)?;
+    let (i, _) = take_while(|c| c == b' ')(i)?;
+    let (i, reason) = take_till(|c| c == b'\r' || c == b'\n')(i)?;
+    let (i, _) = eol(i)?;
+    let (i, headers) = headers(i)?;
+    let status = std::str::from_utf8(code)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((
+        i,
+        Response {
+            status,
+            reason: clip(reason),
+            headers,
+        },
+    ))
+}
+
+/// Parse a complete request head (as delimited by [`head_len`]).
+pub fn parse_request(head: &[u8]) -> Result<Request, NotHttp> {
+    request(head).map(|(_, r)| r).map_err(|_| NotHttp)
+}
+
+/// Parse a complete response head (as delimited by [`head_len`]).
+pub fn parse_response(head: &[u8]) -> Result<Response, NotHttp> {
+    response(head).map(|(_, r)| r).map_err(|_| NotHttp)
+}
+
+/// Whether `prefix` could be the start of an HTTP request (used to tell which side is
+/// the client before a head is complete).
+pub fn looks_like_request(prefix: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+    ];
+    METHODS.iter().any(|m| {
+        let n = m.len().min(prefix.len());
+        n > 0 && prefix[..n] == m[..n]
+    })
+}
+
+/// Whether `prefix` could be the start of an HTTP response.
+pub fn looks_like_response(prefix: &[u8]) -> bool {
+    let m = b"HTTP/";
+    let n = m.len().min(prefix.len());
+    n > 0 && prefix[..n] == m[..n]
+}
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
+pub fn accept_for(key: &str) -> String {
+    let mut h = Sha1::new();
+    h.update(key.trim().as_bytes());
+    h.update(WS_GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+/// Whether the negotiated extensions include permessage-deflate.
+pub fn has_permessage_deflate(extensions: Option<&str>) -> bool {
+    extensions.is_some_and(|e| {
+        e.split(',').any(|x| {
+            x.split(';')
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("permessage-deflate"))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6455_sample_key_gives_sample_accept() {
+        assert_eq!(
+            accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn upgrade_request_with_mixed_case_headers_is_recognised() {
+        let head = b"GET /chat?x=1 HTTP/1.1\r\nhOsT: example.com\r\nUPGRADE: WebSocket\r\nConnection: keep-alive, Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: x-foo\r\nUser-Agent: t/1\r\n\r\n";
+        assert_eq!(head_len(head), Some(head.len()));
+        let r = parse_request(head).unwrap();
+        assert!(r.is_websocket_upgrade());
+        assert_eq!(r.target, "/chat?x=1");
+        assert_eq!(r.headers.host.as_deref(), Some("example.com"));
+        assert_eq!(r.headers.key.as_deref(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert_eq!(
+            r.headers.extensions.as_deref(),
+            Some("permessage-deflate, x-foo")
+        );
+        assert!(has_permessage_deflate(r.headers.extensions.as_deref()));
+    }
+
+    #[test]
+    fn refused_upgrade_response_keeps_status_and_length() {
+        let head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 12\r\n\r\n";
+        let r = parse_response(head).unwrap();
+        assert_eq!(r.status, 403);
+        assert_eq!(r.reason, "Forbidden");
+        assert_eq!(r.headers.content_length, Some(12));
+    }
+
+    #[test]
+    fn plain_get_is_not_an_upgrade() {
+        let r = parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert!(!r.is_websocket_upgrade());
+    }
+
+    #[test]
+    fn incomplete_head_has_no_length() {
+        assert_eq!(head_len(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+        assert!(looks_like_request(b"GE"));
+        assert!(!looks_like_request(b"\x16\x03\x01"));
+    }
+
+    #[test]
+    fn garbage_is_not_http() {
+        assert_eq!(parse_request(b"\x00\x01\r\n\r\n"), Err(NotHttp));
+        assert_eq!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Err(NotHttp));
+    }
+}

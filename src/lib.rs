@@ -1,0 +1,30 @@
+//! wsaudit: how WebSocket sessions end, from packet captures.
+//!
+//! The pipeline, one module per stage (data flows one way):
+//!
+//! ```text
+//! capture file(s) ─► capture (packets) ─► capture::link (TCP segments)
+//!   ─► tcp (per-connection in-order byte streams, gaps, ends)
+//!   ─► http (upgrade) ─► ws (frames, Close payloads, anomalies)
+//!   ─► session (one record per session, classified ending)
+//!   ─► report (polars DataFrame, terminal summary, CSV / Parquet / JSON)
+//! ```
+//!
+//! [`pipeline`] wires the stages for one capture; `main.rs` only maps results to exit
+//! codes and messages.
+
+pub mod capture;
+pub mod cli;
+pub mod http;
+pub mod pipeline;
+pub mod report;
+pub mod session;
+pub mod tcp;
+pub mod ws;
+
+/// Which endpoint sent a byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Client,
+    Server,
+}

@@ -1,0 +1,11 @@
+//! Session rows to tables, summaries and files.
+//!
+//! - [`table`]: the session and refused-upgrade tables as polars `DataFrame`s.
+//! - [`summary`]: the human summary printed by `wsaudit analyze`.
+//! - [`write`]: CSV / Parquet / JSON / JSONL writers (atomic).
+//! - [`text`]: wire text made safe for terminals.
+
+pub mod summary;
+pub mod table;
+pub mod text;
+pub mod write;

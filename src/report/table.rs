@@ -1,0 +1,244 @@
+//! Session rows in, a polars `DataFrame` out (the session table of `docs/schema.md`).
+//!
+//! Contract: [`sessions_frame`] always produces the same columns, in the same order and
+//! with the same types, whatever the rows (an empty table too). Times are
+//! `Datetime(ns, UTC)`; codes are `UInt16`; counters are `UInt64`.
+
+use polars::prelude::*;
+
+use crate::session::{RefusedUpgrade, SessionRecord, CLIENT, SERVER};
+use crate::ws::CloseCode;
+
+/// Every column of the session table, in order. The contract with users: add at the end,
+/// never rename or retype.
+pub const SESSION_COLUMNS: &[&str] = &[
+    "capture",
+    "source",
+    "session_id",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "start_time",
+    "established_time",
+    "end_time",
+    "duration_s",
+    "host",
+    "path",
+    "user_agent",
+    "origin",
+    "subprotocol",
+    "extensions",
+    "permessage_deflate",
+    "ending",
+    "close_code",
+    "close_code_name",
+    "close_reason",
+    "initiator",
+    "close_time",
+    "client_close_code",
+    "client_close_reason",
+    "server_close_code",
+    "server_close_reason",
+    "handshake_completed",
+    "client_observed_code",
+    "server_observed_code",
+    "tcp_end",
+    "tcp_end_time",
+    "idle_before_end_s",
+    "frames_client",
+    "frames_server",
+    "messages_client",
+    "messages_server",
+    "bytes_client",
+    "bytes_server",
+    "pings_client",
+    "pings_server",
+    "pongs_client",
+    "pongs_server",
+    "unanswered_pings",
+    "gap",
+    "midstream",
+    "truncated",
+    "limit_hit",
+    "anomalies",
+    "anomaly_count",
+];
+
+fn utc_ns() -> DataType {
+    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+}
+
+fn time_col(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
+    Column::new(name.into(), v).cast(&utc_ns())
+}
+
+fn str_col(name: &str, v: Vec<Option<String>>) -> Column {
+    Column::new(name.into(), v)
+}
+
+/// Build the session table.
+pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
+    let s = |f: &dyn Fn(&SessionRecord) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(f).collect()
+    };
+    let u64c = |name: &str, f: &dyn Fn(&SessionRecord) -> u64| -> Column {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<u64>>())
+    };
+    let code = |name: &str, f: &dyn Fn(&SessionRecord) -> Option<u16>| -> Column {
+        Column::new(
+            name.into(),
+            rows.iter().map(f).collect::<Vec<Option<u16>>>(),
+        )
+    };
+    let boolc = |name: &str, f: &dyn Fn(&SessionRecord) -> bool| -> Column {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<bool>>())
+    };
+    let cols = vec![
+        str_col("capture", s(&|r| Some(r.capture.clone()))),
+        str_col("source", s(&|r| Some(r.source.clone()))),
+        str_col("session_id", s(&|r| Some(r.session_id.clone()))),
+        str_col("client_ip", s(&|r| Some(r.client.ip().to_string()))),
+        Column::new(
+            "client_port".into(),
+            rows.iter().map(|r| r.client.port()).collect::<Vec<u16>>(),
+        ),
+        str_col("server_ip", s(&|r| Some(r.server.ip().to_string()))),
+        Column::new(
+            "server_port".into(),
+            rows.iter().map(|r| r.server.port()).collect::<Vec<u16>>(),
+        ),
+        time_col(
+            "start_time",
+            rows.iter().map(|r| Some(r.start_time)).collect(),
+        )?,
+        time_col(
+            "established_time",
+            rows.iter().map(|r| r.established_time).collect(),
+        )?,
+        time_col("end_time", rows.iter().map(|r| Some(r.end_time)).collect())?,
+        Column::new(
+            "duration_s".into(),
+            rows.iter().map(|r| r.duration_s()).collect::<Vec<f64>>(),
+        ),
+        str_col("host", s(&|r| r.host.clone())),
+        str_col("path", s(&|r| r.path.clone())),
+        str_col("user_agent", s(&|r| r.user_agent.clone())),
+        str_col("origin", s(&|r| r.origin.clone())),
+        str_col("subprotocol", s(&|r| r.subprotocol.clone())),
+        str_col("extensions", s(&|r| r.extensions.clone())),
+        boolc("permessage_deflate", &|r| r.permessage_deflate),
+        str_col(
+            "ending",
+            s(&|r| Some(r.outcome.ending.as_str().to_string())),
+        ),
+        code("close_code", &|r| r.outcome.close_code),
+        str_col(
+            "close_code_name",
+            s(&|r| {
+                r.outcome
+                    .close_code
+                    .map(|c| CloseCode::from(c).name().to_string())
+            }),
+        ),
+        str_col("close_reason", s(&|r| r.outcome.close_reason.clone())),
+        str_col(
+            "initiator",
+            s(&|r| Some(r.outcome.initiator.as_str().to_string())),
+        ),
+        time_col(
+            "close_time",
+            rows.iter()
+                .map(|r| {
+                    [r.client_close.as_ref(), r.server_close.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|c| c.ts)
+                        .min()
+                })
+                .collect(),
+        )?,
+        code("client_close_code", &|r| {
+            r.client_close.as_ref().map(|c| c.code.unwrap_or(1005))
+        }),
+        str_col(
+            "client_close_reason",
+            s(&|r| r.client_close.as_ref().map(|c| c.reason.clone())),
+        ),
+        code("server_close_code", &|r| {
+            r.server_close.as_ref().map(|c| c.code.unwrap_or(1005))
+        }),
+        str_col(
+            "server_close_reason",
+            s(&|r| r.server_close.as_ref().map(|c| c.reason.clone())),
+        ),
+        boolc("handshake_completed", &|r| r.outcome.handshake_completed),
+        code("client_observed_code", &|r| r.outcome.client_observed_code),
+        code("server_observed_code", &|r| r.outcome.server_observed_code),
+        str_col("tcp_end", s(&|r| Some(r.tcp_end.as_str().to_string()))),
+        time_col(
+            "tcp_end_time",
+            rows.iter().map(|r| r.tcp_end_time).collect(),
+        )?,
+        Column::new(
+            "idle_before_end_s".into(),
+            rows.iter()
+                .map(|r| r.idle_before_end_s())
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        u64c("frames_client", &|r| r.frames[CLIENT]),
+        u64c("frames_server", &|r| r.frames[SERVER]),
+        u64c("messages_client", &|r| r.messages[CLIENT]),
+        u64c("messages_server", &|r| r.messages[SERVER]),
+        u64c("bytes_client", &|r| r.bytes[CLIENT]),
+        u64c("bytes_server", &|r| r.bytes[SERVER]),
+        u64c("pings_client", &|r| r.pings[CLIENT]),
+        u64c("pings_server", &|r| r.pings[SERVER]),
+        u64c("pongs_client", &|r| r.pongs[CLIENT]),
+        u64c("pongs_server", &|r| r.pongs[SERVER]),
+        u64c("unanswered_pings", &|r| r.unanswered_pings),
+        boolc("gap", &|r| r.gap),
+        boolc("midstream", &|r| r.midstream),
+        boolc("truncated", &|r| r.truncated),
+        boolc("limit_hit", &|r| r.limit_hit),
+        str_col("anomalies", s(&|r| Some(r.anomaly_names()))),
+        Column::new(
+            "anomaly_count".into(),
+            rows.iter()
+                .map(|r| r.anomalies.iter().map(|(_, n)| *n).sum::<u32>())
+                .collect::<Vec<u32>>(),
+        ),
+    ];
+    debug_assert_eq!(cols.len(), SESSION_COLUMNS.len());
+    DataFrame::new(rows.len(), cols)
+}
+
+/// Build the refused-upgrade table.
+pub fn refused_frame(rows: &[RefusedUpgrade]) -> PolarsResult<DataFrame> {
+    let s = |f: &dyn Fn(&RefusedUpgrade) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(f).collect()
+    };
+    let cols = vec![
+        str_col("capture", s(&|r| Some(r.capture.clone()))),
+        str_col("client_ip", s(&|r| Some(r.client.ip().to_string()))),
+        Column::new(
+            "client_port".into(),
+            rows.iter().map(|r| r.client.port()).collect::<Vec<u16>>(),
+        ),
+        str_col("server_ip", s(&|r| Some(r.server.ip().to_string()))),
+        Column::new(
+            "server_port".into(),
+            rows.iter().map(|r| r.server.port()).collect::<Vec<u16>>(),
+        ),
+        time_col("time", rows.iter().map(|r| Some(r.time)).collect())?,
+        Column::new(
+            "status".into(),
+            rows.iter().map(|r| r.status).collect::<Vec<u16>>(),
+        ),
+        str_col("reason", s(&|r| Some(r.reason.clone()))),
+        str_col("host", s(&|r| r.host.clone())),
+        str_col("path", s(&|r| r.path.clone())),
+        str_col("user_agent", s(&|r| r.user_agent.clone())),
+    ];
+    DataFrame::new(rows.len(), cols)
+}

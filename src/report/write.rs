@@ -1,0 +1,121 @@
+//! Tables out: CSV, Parquet, JSON (array of objects) or JSON Lines, chosen by extension.
+//!
+//! Contract: [`write_table`] writes the whole frame to a temporary file next to the
+//! target and renames it into place, so an interrupted run never leaves a half-written
+//! file that looks complete. Times are written as ISO 8601 UTC in text formats and as
+//! `TIMESTAMP(NANOS, UTC)` in Parquet.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+use polars_io::csv::write::CsvWriter;
+use polars_io::json::{JsonFormat, JsonWriter};
+use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
+use polars_io::SerWriter;
+
+/// Output format, from a file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Csv,
+    Parquet,
+    Json,
+    JsonLines,
+}
+
+impl TableFormat {
+    pub fn from_path(path: &Path) -> Result<TableFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        Ok(match ext.as_str() {
+            "csv" => TableFormat::Csv,
+            "parquet" | "pq" => TableFormat::Parquet,
+            "json" => TableFormat::Json,
+            "jsonl" | "ndjson" => TableFormat::JsonLines,
+            _ => bail!(
+                "{}: unknown table format (use .csv, .parquet, .json or .jsonl)",
+                path.display()
+            ),
+        })
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.wsaudit-tmp.{}", std::process::id()))
+}
+
+/// Write `df` to `path` in the format its extension names, atomically.
+pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let format = TableFormat::from_path(path)?;
+    let tmp = temp_path(path);
+    let result = (|| -> Result<()> {
+        let file =
+            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let mut w = BufWriter::new(file);
+        match format {
+            TableFormat::Csv => {
+                CsvWriter::new(&mut w)
+                    .include_header(true)
+                    .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ".into()))
+                    .finish(df)?;
+            }
+            TableFormat::Parquet => {
+                ParquetWriter::new(&mut w)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .finish(df)?;
+            }
+            TableFormat::Json | TableFormat::JsonLines => {
+                // JSON has no time type: write times as ISO 8601 UTC strings.
+                let mut text = datetimes_as_text(df)?;
+                let f = if format == TableFormat::Json {
+                    JsonFormat::Json
+                } else {
+                    JsonFormat::JsonLines
+                };
+                JsonWriter::new(&mut w)
+                    .with_json_format(f)
+                    .finish(&mut text)?;
+            }
+        }
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).with_context(|| {
+            format!(
+                "{}: cannot move the finished file into place",
+                path.display()
+            )
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.context(format!("{}: cannot write", path.display())))
+        }
+    }
+}
+
+/// The frame with every datetime column turned into ISO 8601 UTC text.
+pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dt)| match dt {
+            DataType::Datetime(_, _) => col(name.clone())
+                .dt()
+                .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+                .alias(name.clone()),
+            _ => col(name.clone()),
+        })
+        .collect();
+    df.clone().lazy().select(exprs).collect()
+}

@@ -1,0 +1,330 @@
+//! What one WebSocket session was, and how it ended.
+//!
+//! Contract: [`SessionRecord`] is one row of the session table (the schema in
+//! `docs/schema.md`); [`classify`] is the pure rule that turns the Close frames each side
+//! sent and whether TCP ended into the session's ending, close code, initiator and the
+//! codes each side observed (RFC 6455 section 7.1.5). [`tracker`] builds records from a
+//! connection's byte streams.
+
+pub mod tracker;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// How a session ended. The names are the stable strings used in every output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ending {
+    /// The first Close frame carried 1000.
+    Normal,
+    /// The first Close frame carried another code.
+    Announced,
+    /// The first Close frame had no status code (1005).
+    NoStatus,
+    /// TCP ended (FIN or RST) and no Close frame was sent (1006).
+    Abnormal,
+    /// The capture ended while the session was still open.
+    Open,
+}
+
+impl Ending {
+    pub const ALL: [Ending; 5] = [
+        Ending::Normal,
+        Ending::Announced,
+        Ending::NoStatus,
+        Ending::Abnormal,
+        Ending::Open,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Normal => "normal",
+            Ending::Announced => "announced",
+            Ending::NoStatus => "no_status",
+            Ending::Abnormal => "abnormal",
+            Ending::Open => "open",
+        }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which endpoint did something first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    Client,
+    Server,
+    None,
+}
+
+impl Initiator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Initiator::Client => "client",
+            Initiator::Server => "server",
+            Initiator::None => "none",
+        }
+    }
+}
+
+/// Which side ended TCP first, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TcpEnd {
+    ClientFin,
+    ServerFin,
+    ClientRst,
+    ServerRst,
+    None,
+}
+
+impl TcpEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpEnd::ClientFin => "client_fin",
+            TcpEnd::ServerFin => "server_fin",
+            TcpEnd::ClientRst => "client_rst",
+            TcpEnd::ServerRst => "server_rst",
+            TcpEnd::None => "none",
+        }
+    }
+}
+
+/// One Close frame as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// Capture time of the packet that completed the frame (ns since the epoch).
+    pub ts: i64,
+    /// Position in the connection's delivery order, to order frames with equal times.
+    pub order: u64,
+    /// `None` for an empty payload (no status, 1005). A 1-byte payload is also `None`
+    /// (it carries no code) and is flagged as `close_payload_len_1`.
+    pub code: Option<u16>,
+    pub reason: String,
+    pub payload_len: u64,
+}
+
+/// The part of a session's outcome that [`classify`] decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ending: Ending,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    pub initiator: Initiator,
+    pub handshake_completed: bool,
+    pub client_observed_code: Option<u16>,
+    pub server_observed_code: Option<u16>,
+}
+
+/// The code an endpoint observes (RFC 6455 7.1.5): the code of the Close frame it
+/// received, 1005 if that frame had none, 1006 if the connection closed without one,
+/// and nothing while the connection is still open.
+fn observed(received: Option<&CloseFrame>, tcp_ended: bool) -> Option<u16> {
+    match received {
+        Some(c) => Some(c.code.unwrap_or(1005)),
+        None if tcp_ended => Some(1006),
+        None => None,
+    }
+}
+
+/// Decide how a session ended from the first Close frame each side sent and whether TCP
+/// ended (FIN or RST from either side) before the capture did.
+pub fn classify(
+    client: Option<&CloseFrame>,
+    server: Option<&CloseFrame>,
+    tcp_ended: bool,
+) -> Outcome {
+    let first = match (client, server) {
+        (Some(c), Some(s)) => {
+            if (s.ts, s.order) < (c.ts, c.order) {
+                Some((Initiator::Server, s))
+            } else {
+                Some((Initiator::Client, c))
+            }
+        }
+        (Some(c), None) => Some((Initiator::Client, c)),
+        (None, Some(s)) => Some((Initiator::Server, s)),
+        (None, None) => None,
+    };
+    let (ending, close_code, close_reason, initiator) = match first {
+        Some((who, f)) => {
+            let ending = match f.code {
+                Some(1000) => Ending::Normal,
+                Some(_) => Ending::Announced,
+                None => Ending::NoStatus,
+            };
+            (
+                ending,
+                Some(f.code.unwrap_or(1005)),
+                Some(f.reason.clone()),
+                who,
+            )
+        }
+        None if tcp_ended => (Ending::Abnormal, Some(1006), None, Initiator::None),
+        None => (Ending::Open, None, None, Initiator::None),
+    };
+    Outcome {
+        ending,
+        close_code,
+        close_reason,
+        initiator,
+        handshake_completed: client.is_some() && server.is_some(),
+        client_observed_code: observed(server, tcp_ended),
+        server_observed_code: observed(client, tcp_ended),
+    }
+}
+
+/// One row of the session table. Field order is column order; see `docs/schema.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub capture: String,
+    pub source: String,
+    pub session_id: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start_time: i64,
+    pub established_time: Option<i64>,
+    pub end_time: i64,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub subprotocol: Option<String>,
+    pub extensions: Option<String>,
+    pub outcome: Outcome,
+    pub client_close: Option<CloseFrame>,
+    pub server_close: Option<CloseFrame>,
+    /// Every Close frame, in order (at most a few per direction are kept).
+    pub closes: Vec<(Initiator, CloseFrame)>,
+    pub tcp_end: TcpEnd,
+    pub tcp_end_time: Option<i64>,
+    /// Time of the last WebSocket frame from either side, if any.
+    pub last_frame_time: Option<i64>,
+    pub frames: [u64; 2],
+    pub messages: [u64; 2],
+    pub bytes: [u64; 2],
+    pub pings: [u64; 2],
+    pub pongs: [u64; 2],
+    /// Pings (either side) that no Pong answered before the session ended.
+    pub unanswered_pings: u64,
+    pub permessage_deflate: bool,
+    pub gap: bool,
+    pub midstream: bool,
+    pub truncated: bool,
+    /// A memory limit (held bytes, table size) touched this session.
+    pub limit_hit: bool,
+    /// Anomaly names with their counts, sorted by name.
+    pub anomalies: Vec<(&'static str, u32)>,
+}
+
+/// Index into the per-side arrays of [`SessionRecord`].
+pub const CLIENT: usize = 0;
+pub const SERVER: usize = 1;
+
+impl SessionRecord {
+    pub fn duration_s(&self) -> f64 {
+        (self.end_time - self.start_time) as f64 / 1e9
+    }
+
+    /// From the last frame (or the handshake, when no frame came) to the session's end.
+    pub fn idle_before_end_s(&self) -> Option<f64> {
+        let last = self.last_frame_time.or(self.established_time)?;
+        Some((self.end_time - last).max(0) as f64 / 1e9)
+    }
+
+    pub fn anomaly_names(&self) -> String {
+        let names: Vec<&str> = self.anomalies.iter().map(|(n, _)| *n).collect();
+        names.join(";")
+    }
+}
+
+/// An upgrade request answered with something other than 101.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedUpgrade {
+    pub capture: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub time: i64,
+    pub status: u16,
+    pub reason: String,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(ts: i64, code: Option<u16>) -> CloseFrame {
+        CloseFrame {
+            ts,
+            order: ts as u64,
+            code,
+            reason: String::new(),
+            payload_len: if code.is_some() { 2 } else { 0 },
+        }
+    }
+
+    #[test]
+    fn client_1000_echoed_is_normal_and_complete() {
+        let o = classify(
+            Some(&close(1, Some(1000))),
+            Some(&close(2, Some(1000))),
+            true,
+        );
+        assert_eq!(o.ending, Ending::Normal);
+        assert_eq!(o.initiator, Initiator::Client);
+        assert!(o.handshake_completed);
+        assert_eq!(o.client_observed_code, Some(1000));
+        assert_eq!(o.server_observed_code, Some(1000));
+    }
+
+    #[test]
+    fn server_going_away_is_announced_by_server() {
+        let o = classify(
+            Some(&close(5, Some(1001))),
+            Some(&close(3, Some(1001))),
+            true,
+        );
+        assert_eq!(o.ending, Ending::Announced);
+        assert_eq!(o.close_code, Some(1001));
+        assert_eq!(o.initiator, Initiator::Server);
+    }
+
+    #[test]
+    fn established_rst_without_close_is_1006() {
+        let o = classify(None, None, true);
+        assert_eq!(o.ending, Ending::Abnormal);
+        assert_eq!(o.close_code, Some(1006));
+        assert_eq!(o.client_observed_code, Some(1006));
+        assert_eq!(o.server_observed_code, Some(1006));
+        assert_eq!(o.initiator, Initiator::None);
+    }
+
+    #[test]
+    fn capture_end_without_close_is_open_not_1006() {
+        let o = classify(None, None, false);
+        assert_eq!(o.ending, Ending::Open);
+        assert_eq!(o.close_code, None);
+        assert_eq!(o.client_observed_code, None);
+    }
+
+    #[test]
+    fn empty_close_is_no_status_1005() {
+        let o = classify(Some(&close(1, None)), Some(&close(2, None)), true);
+        assert_eq!(o.ending, Ending::NoStatus);
+        assert_eq!(o.close_code, Some(1005));
+        assert_eq!(o.client_observed_code, Some(1005));
+    }
+
+    #[test]
+    fn one_sided_close_then_fin_leaves_initiator_observing_1006() {
+        let o = classify(Some(&close(1, Some(1000))), None, true);
+        assert_eq!(o.ending, Ending::Normal);
+        assert!(!o.handshake_completed);
+        assert_eq!(o.client_observed_code, Some(1006));
+        assert_eq!(o.server_observed_code, Some(1000));
+    }
+}

@@ -1,0 +1,473 @@
+//! TCP connections: segments in, per-direction in-order byte streams and end events out.
+//!
+//! Contract: [`ConnTable::segment`] takes every TCP segment of a capture in capture
+//! order. Each connection (4-tuple plus instance: a new SYN after FIN/RST on the same
+//! ports starts a new one) gets its own [`StreamHandler`], which is told, per direction,
+//! the bytes in stream order ([`StreamHandler::on_data`]), the bytes the capture missed
+//! ([`StreamHandler::on_gap`], never glued over), and at the end the connection's
+//! [`ConnMeta`] (who opened it, how and when it ended, quality flags).
+//!
+//! Direction: `Orig` is the side that sent the SYN; when no SYN was seen, the side that
+//! sent the SYN-ACK is `Resp`; failing both, the sender of the first payload is `Orig`
+//! and the handler may decide otherwise (it sees who sent the HTTP request).
+//!
+//! Memory: a connection holds two reassemblers (each bounded by `max_buffered`) and its
+//! handler; a connection is dropped as soon as it ended (both FINs delivered, or a RST)
+//! or when the table is full ([`Limits::max_conns`], oldest idle connection first, and
+//! flagged). Nothing grows with the size of the capture.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::{Chunk, Reassembler, SeqNumber};
+use crate::capture::link::Segment;
+
+/// Direction of a byte stream within a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// From the connection's opener (SYN sender) to its acceptor.
+    Orig = 0,
+    Resp = 1,
+}
+
+impl Dir {
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Orig => Dir::Resp,
+            Dir::Resp => Dir::Orig,
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// How one side ended its half of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    Fin,
+    Rst,
+}
+
+/// Why the table let go of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Both sides sent FIN, or one sent RST.
+    Ended,
+    /// The capture ended with the connection still open (or half-closed).
+    CaptureEnd,
+    /// The connection table was full and this was the longest-idle connection.
+    Evicted,
+}
+
+/// What is known about a connection at the TCP level.
+#[derive(Debug, Clone)]
+pub struct ConnMeta {
+    pub orig: SocketAddr,
+    pub resp: SocketAddr,
+    pub syn_seen: bool,
+    pub synack_seen: bool,
+    /// First and last packet times (ns since the epoch).
+    pub start_ts: i64,
+    pub last_ts: i64,
+    /// Per direction: time of the first FIN and the first RST.
+    pub fin_ts: [Option<i64>; 2],
+    pub rst_ts: [Option<i64>; 2],
+    /// The first FIN or RST seen, from either side.
+    pub first_end: Option<(Dir, EndKind, i64)>,
+    /// Payload bytes the capture did not have (per direction), and gap count.
+    pub gap_bytes: [u64; 2],
+    pub gaps: u64,
+    /// Segments whose payload the snaplen cut.
+    pub snapped_segments: u64,
+    pub packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    pub retransmitted_bytes: u64,
+    pub out_of_order_segments: u64,
+    /// Held out-of-order bytes exceeded the limit at least once.
+    pub buffer_limit_hit: bool,
+    pub release: Release,
+}
+
+impl ConnMeta {
+    /// Data flowed without a captured SYN or SYN-ACK.
+    pub fn midstream(&self) -> bool {
+        !self.syn_seen && !self.synack_seen
+    }
+    pub fn addr(&self, dir: Dir) -> SocketAddr {
+        match dir {
+            Dir::Orig => self.orig,
+            Dir::Resp => self.resp,
+        }
+    }
+}
+
+/// The application layer riding on one connection.
+pub trait StreamHandler {
+    /// The next in-order bytes of direction `dir`, delivered by a packet at `ts`.
+    fn on_data(&mut self, dir: Dir, data: &[u8], ts: i64);
+    /// `len` bytes of direction `dir` were never captured.
+    fn on_gap(&mut self, dir: Dir, len: u64, ts: i64);
+    /// Whether payload is still wanted. Once false (e.g. not HTTP), the table stops
+    /// reassembling and only tracks the ends.
+    fn wants_data(&self) -> bool;
+}
+
+/// Limits that bound memory; sessions hit by one are flagged.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections tracked at once.
+    pub max_conns: usize,
+    /// Out-of-order bytes held per direction.
+    pub max_buffered: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_conns: 1_000_000,
+            max_buffered: 4 << 20,
+        }
+    }
+}
+
+struct Half {
+    reasm: Reassembler,
+    /// Sequence number just past this side's FIN, once seen.
+    fin_end: Option<SeqNumber>,
+}
+
+struct Conn<H> {
+    meta: ConnMeta,
+    halves: [Half; 2],
+    handler: H,
+    /// Both FINs seen, waiting for held data (or a timeout) before release.
+    closing_since: Option<i64>,
+}
+
+type Key = (SocketAddr, SocketAddr);
+
+fn key(a: SocketAddr, b: SocketAddr) -> Key {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// How long a connection whose both FINs were seen waits for missing data, and how
+/// long stray packets of a finished connection are recognised (capture time).
+const LINGER_NS: i64 = 30_000_000_000;
+/// How often (capture time) lingering connections are swept.
+const SWEEP_NS: i64 = 10_000_000_000;
+
+/// All connections of one capture; see the module docs.
+pub struct ConnTable<H, F> {
+    conns: HashMap<Key, Conn<H>>,
+    /// Finished connections, so that their trailing ACKs and retransmitted FINs do not
+    /// open phantom mid-stream connections. Value: release time.
+    finished: HashMap<Key, i64>,
+    new_handler: F,
+    limits: Limits,
+    last_sweep: i64,
+    /// Connections released because the table was full.
+    pub evicted: u64,
+}
+
+impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> {
+    /// `new_handler(orig, resp)` makes the handler for a new connection.
+    pub fn new(limits: Limits, new_handler: F) -> Self {
+        ConnTable {
+            conns: HashMap::new(),
+            finished: HashMap::new(),
+            new_handler,
+            limits,
+            last_sweep: i64::MIN,
+            evicted: 0,
+        }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Process one segment captured at `ts`. Released connections go to `done`.
+    pub fn segment(&mut self, seg: &Segment<'_>, ts: i64, done: &mut impl FnMut(ConnMeta, H)) {
+        if ts.saturating_sub(self.last_sweep) >= SWEEP_NS {
+            self.sweep(ts, done);
+        }
+        let k = key(seg.src, seg.dst);
+        let f = seg.flags;
+        // A new SYN on a tuple whose connection ended (or was answered already with a
+        // different ISN) starts a new instance.
+        if f.syn && !f.ack {
+            if let Some(c) = self.conns.get(&k) {
+                let ended = c.meta.first_end.is_some();
+                let other_isn = c.meta.syn_seen
+                    && c.meta.orig == seg.src
+                    && c.halves[0]
+                        .reasm
+                        .next_seq()
+                        .is_some_and(|n| n != SeqNumber(seg.seq.wrapping_add(1)))
+                    && c.meta.payload_bytes[0] > 0;
+                if ended || other_isn {
+                    self.release(k, Release::Ended, done);
+                }
+            }
+            self.finished.remove(&k);
+        }
+        if !self.conns.contains_key(&k) {
+            if self.finished.contains_key(&k) || f.rst {
+                return;
+            }
+            if !f.syn && seg.payload.is_empty() && seg.missing == 0 {
+                // Pure ACKs of a connection we never saw carry nothing to decode.
+                return;
+            }
+            if self.conns.len() >= self.limits.max_conns {
+                self.evict_one(done);
+            }
+            let (orig, resp) = if f.syn && f.ack {
+                (seg.dst, seg.src)
+            } else {
+                (seg.src, seg.dst)
+            };
+            let handler = (self.new_handler)(&orig, &resp);
+            let half = || Half {
+                reasm: Reassembler::new(self.limits.max_buffered),
+                fin_end: None,
+            };
+            self.conns.insert(
+                k,
+                Conn {
+                    meta: ConnMeta {
+                        orig,
+                        resp,
+                        syn_seen: false,
+                        synack_seen: false,
+                        start_ts: ts,
+                        last_ts: ts,
+                        fin_ts: [None; 2],
+                        rst_ts: [None; 2],
+                        first_end: None,
+                        gap_bytes: [0; 2],
+                        gaps: 0,
+                        snapped_segments: 0,
+                        packets: [0; 2],
+                        payload_bytes: [0; 2],
+                        retransmitted_bytes: 0,
+                        out_of_order_segments: 0,
+                        buffer_limit_hit: false,
+                        release: Release::Ended,
+                    },
+                    halves: [half(), half()],
+                    handler,
+                    closing_since: None,
+                },
+            );
+        }
+        let Some(conn) = self.conns.get_mut(&k) else {
+            return;
+        };
+        let dir = if seg.src == conn.meta.orig {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
+        if conn.process(seg, dir, ts) {
+            self.release(k, Release::Ended, done);
+        }
+    }
+
+    /// The capture ended: release every connection still open.
+    pub fn finish(mut self, done: &mut impl FnMut(ConnMeta, H)) -> u64 {
+        let mut keys: Vec<(i64, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (c.meta.start_ts, *k))
+            .collect();
+        keys.sort();
+        for (_, k) in keys {
+            let ended = self
+                .conns
+                .get(&k)
+                .is_some_and(|c| c.closing_since.is_some());
+            let why = if ended {
+                Release::Ended
+            } else {
+                Release::CaptureEnd
+            };
+            self.release(k, why, done);
+        }
+        self.evicted
+    }
+
+    fn release(&mut self, k: Key, why: Release, done: &mut impl FnMut(ConnMeta, H)) {
+        if let Some(mut c) = self.conns.remove(&k) {
+            c.flush();
+            c.meta.release = why;
+            if why == Release::Ended {
+                self.finished.insert(k, c.meta.last_ts);
+            }
+            done(c.meta, c.handler);
+        }
+    }
+
+    fn sweep(&mut self, now: i64, done: &mut impl FnMut(ConnMeta, H)) {
+        self.last_sweep = now;
+        self.finished
+            .retain(|_, t| now.saturating_sub(*t) < LINGER_NS);
+        let mut ripe: Vec<(i64, Key)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.closing_since
+                    .is_some_and(|t| now.saturating_sub(t) >= LINGER_NS)
+            })
+            .map(|(k, c)| (c.meta.start_ts, *k))
+            .collect();
+        ripe.sort();
+        for (_, k) in ripe {
+            self.release(k, Release::Ended, done);
+        }
+    }
+
+    fn evict_one(&mut self, done: &mut impl FnMut(ConnMeta, H)) {
+        let oldest = self
+            .conns
+            .iter()
+            .min_by_key(|(k, c)| (c.meta.last_ts, **k))
+            .map(|(k, _)| *k);
+        if let Some(k) = oldest {
+            self.evicted += 1;
+            self.release(k, Release::Evicted, done);
+        }
+    }
+}
+
+impl<H: StreamHandler> Conn<H> {
+    /// Handle one segment; returns true when the connection is over.
+    fn process(&mut self, seg: &Segment<'_>, dir: Dir, ts: i64) -> bool {
+        let f = seg.flags;
+        let d = dir.idx();
+        let meta = &mut self.meta;
+        meta.last_ts = ts;
+        meta.packets[d] += 1;
+        if f.syn {
+            if f.ack {
+                meta.synack_seen = true;
+            } else {
+                meta.syn_seen = true;
+            }
+            if !self.halves[d].reasm.is_started() {
+                self.halves[d]
+                    .reasm
+                    .set_start(SeqNumber(seg.seq.wrapping_add(1)));
+            }
+        }
+        let data_seq = if f.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let wants = self.handler.wants_data();
+        let [h0, h1] = &mut self.halves;
+        let (this, other) = if d == 0 { (h0, h1) } else { (h1, h0) };
+        let handler = &mut self.handler;
+        if wants {
+            let len = seg.payload.len() + seg.missing as usize;
+            if len > 0 {
+                meta.payload_bytes[d] += len as u64;
+                if !this.reasm.is_started() {
+                    this.reasm.set_start(SeqNumber(data_seq));
+                }
+                let mut out = |c: Chunk<'_>| match c {
+                    Chunk::Data(b) => handler.on_data(dir, b, ts),
+                    Chunk::Gap(n) => handler.on_gap(dir, n, ts),
+                };
+                if !seg.payload.is_empty() {
+                    this.reasm
+                        .insert(SeqNumber(data_seq), seg.payload, &mut out);
+                }
+                if seg.missing > 0 {
+                    meta.snapped_segments += 1;
+                    // The snaplen cut this segment: what follows its captured part up to
+                    // its end is a gap of known size.
+                    this.reasm.ack(SeqNumber(data_seq) + len, &mut out);
+                }
+            }
+            // The peer's ACK tells what it received: anything it acknowledged that we
+            // never saw is a gap in the other direction.
+            if f.ack && other.reasm.is_started() {
+                let mut ack = SeqNumber(seg.ack);
+                if let Some(fe) = other.fin_end {
+                    // The FIN takes one sequence number but carries no byte.
+                    if ack.distance_from(fe) >= 0 {
+                        ack = fe - 1usize;
+                    }
+                }
+                let od = dir.other();
+                let mut out = |c: Chunk<'_>| match c {
+                    Chunk::Data(b) => handler.on_data(od, b, ts),
+                    Chunk::Gap(n) => handler.on_gap(od, n, ts),
+                };
+                other.reasm.ack(ack, &mut out);
+            }
+        }
+        if f.fin {
+            if meta.fin_ts[d].is_none() {
+                meta.fin_ts[d] = Some(ts);
+            }
+            if meta.first_end.is_none() {
+                meta.first_end = Some((dir, EndKind::Fin, ts));
+            }
+            let end = SeqNumber(data_seq) + (seg.payload.len() + seg.missing as usize + 1);
+            this.fin_end.get_or_insert(end);
+        }
+        if f.rst {
+            if meta.rst_ts[d].is_none() {
+                meta.rst_ts[d] = Some(ts);
+            }
+            if meta.first_end.is_none() {
+                meta.first_end = Some((dir, EndKind::Rst, ts));
+            }
+            return true;
+        }
+        if self.halves[0].fin_end.is_some() && self.halves[1].fin_end.is_some() {
+            let complete = self
+                .halves
+                .iter()
+                .all(|h| match (h.reasm.next_seq(), h.fin_end) {
+                    (Some(n), Some(fe)) => n == fe - 1usize,
+                    _ => true,
+                });
+            if complete || !wants {
+                return true;
+            }
+            self.closing_since.get_or_insert(ts);
+        }
+        false
+    }
+
+    /// Deliver everything still held, with gaps for the holes, and collect statistics.
+    fn flush(&mut self) {
+        let ts = self.meta.last_ts;
+        for (i, h) in self.halves.iter_mut().enumerate() {
+            let dir = if i == 0 { Dir::Orig } else { Dir::Resp };
+            let handler = &mut self.handler;
+            if handler.wants_data() {
+                let mut out = |c: Chunk<'_>| match c {
+                    Chunk::Data(b) => handler.on_data(dir, b, ts),
+                    Chunk::Gap(n) => handler.on_gap(dir, n, ts),
+                };
+                h.reasm.flush(&mut out);
+            }
+            let s = h.reasm.stats();
+            self.meta.gap_bytes[i] = s.gap_bytes;
+            self.meta.gaps += s.gaps;
+            self.meta.retransmitted_bytes += s.retransmitted_bytes;
+            self.meta.out_of_order_segments += s.out_of_order_segments;
+            self.meta.buffer_limit_hit |= s.buffer_limit_hits > 0;
+        }
+    }
+}
