@@ -235,6 +235,33 @@ pub fn parse_response(head: &[u8]) -> Result<Response, NotHttp> {
     response(head).map(|(_, r)| r).map_err(|_| NotHttp)
 }
 
+/// The start of a request head whose rest was never captured (snaplen, loss): a GET
+/// request line, with the target if the line got that far.
+pub fn partial_request(prefix: &[u8]) -> Option<Request> {
+    let rest = prefix.strip_prefix(b"GET ")?;
+    let end = rest
+        .iter()
+        .position(|&c| c == b' ' || c == b'\r' || c == b'\n')
+        .unwrap_or(rest.len());
+    Some(Request {
+        method: "GET".into(),
+        target: clip(&rest[..end]),
+        headers: Headers::default(),
+    })
+}
+
+/// The status code of a response head whose rest was never captured, if the status
+/// line got that far (`HTTP/1.1 101`).
+pub fn partial_status(prefix: &[u8]) -> Option<u16> {
+    let (rest, _) = http_version(prefix).ok()?;
+    let rest = rest.strip_prefix(b" ")?;
+    let code = rest.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
 /// Whether `prefix` could be the start of an HTTP request (used to tell which side is
 /// the client before a head is complete).
 pub fn looks_like_request(prefix: &[u8]) -> bool {
@@ -329,6 +356,20 @@ mod tests {
         assert_eq!(head_len(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
         assert!(looks_like_request(b"GE"));
         assert!(!looks_like_request(b"\x16\x03\x01"));
+    }
+
+    #[test]
+    fn heads_cut_by_the_snaplen_still_give_path_and_status() {
+        let r = partial_request(b"GET /chat/room1 HTTP/1.1\r\nHost: 127.0").unwrap();
+        assert_eq!(r.target, "/chat/room1");
+        assert_eq!(
+            partial_request(b"GET /very-long-pa").unwrap().target,
+            "/very-long-pa"
+        );
+        assert_eq!(partial_request(b"POST / HTTP/1.1"), None);
+        assert_eq!(partial_status(b"HTTP/1.1 101 Switching Protoc"), Some(101));
+        assert_eq!(partial_status(b"HTTP/1.1 40"), None);
+        assert_eq!(partial_status(b"SSH-2.0"), None);
     }
 
     #[test]

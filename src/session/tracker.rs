@@ -56,6 +56,8 @@ pub struct Tracker {
     anomalies: BTreeMap<&'static str, u32>,
     /// Delivery counter, to order events from the two directions.
     order: u64,
+    /// Part of a handshake head was never captured (snaplen or loss).
+    head_cut: bool,
 }
 
 /// What one connection produced.
@@ -77,6 +79,7 @@ impl Tracker {
             refused: Vec::new(),
             anomalies: BTreeMap::new(),
             order: 0,
+            head_cut: false,
         }
     }
 
@@ -160,17 +163,7 @@ impl Tracker {
             let Some((request, _)) = self.pending.take() else {
                 return;
             };
-            self.refused.push(RefusedUpgrade {
-                capture: self.capture.to_string(),
-                client: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                server: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                time: ts,
-                status: resp.status,
-                reason: resp.reason.clone(),
-                host: request.headers.host.clone(),
-                path: Some(request.target.clone()),
-                user_agent: request.headers.user_agent.clone(),
-            });
+            self.refuse(&request, resp.status, resp.reason.clone(), ts);
             match resp.headers.content_length {
                 Some(len) => self.skip_server = len,
                 None if resp.headers.chunked || !matches!(resp.status, 204 | 304) => {
@@ -184,10 +177,72 @@ impl Tracker {
         }
     }
 
+    /// A hole in a handshake head (snaplen cut, lost segment). If what was captured
+    /// shows a GET and then a `101`, the session is tracked anyway (flagged
+    /// `handshake_not_captured`), with the frames taken to start after the hole.
+    fn http_gap(&mut self, dir: Dir, ts: i64) {
+        let Some(cdir) = self.client else {
+            self.ignore();
+            return;
+        };
+        let d = dir as usize;
+        if dir == cdir && self.pending.is_none() && http::head_len(&self.buf[d]).is_none() {
+            if let Some(req) = http::partial_request(&self.buf[d]) {
+                self.buf[d].clear();
+                self.head_cut = true;
+                self.pending = Some((req, ts));
+                return;
+            }
+        } else if dir != cdir
+            && self.pending.is_some()
+            && self.skip_server == 0
+            && http::head_len(&self.buf[d]).is_none()
+        {
+            if let Some(status) = http::partial_status(&self.buf[d]) {
+                self.buf[d].clear();
+                self.head_cut = true;
+                let Some((request, _)) = self.pending.take() else {
+                    return;
+                };
+                if status == 101 {
+                    let response = Response {
+                        status,
+                        ..Response::default()
+                    };
+                    self.establish(request, response, ts);
+                } else {
+                    self.refuse(&request, status, String::new(), ts);
+                    self.ignore();
+                }
+                return;
+            }
+        }
+        self.ignore();
+    }
+
+    fn refuse(&mut self, request: &Request, status: u16, reason: String, ts: i64) {
+        self.refused.push(RefusedUpgrade {
+            capture: self.capture.to_string(),
+            // Filled in by `finish`, which knows the addresses.
+            client: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            server: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            time: ts,
+            status,
+            reason,
+            host: request.headers.host.clone(),
+            path: Some(request.target.clone()),
+            user_agent: request.headers.user_agent.clone(),
+        });
+    }
+
     fn establish(&mut self, request: Request, response: Response, ts: i64) {
         let Some(cdir) = self.client else { return };
-        let deflate = http::has_permessage_deflate(response.headers.extensions.as_deref());
+        // With the head cut, the negotiated extensions are unknown: do not call RSV1 a
+        // violation.
+        let deflate =
+            self.head_cut || http::has_permessage_deflate(response.headers.extensions.as_deref());
         match (&request.headers.key, &response.headers.accept) {
+            _ if self.head_cut => self.anomaly("handshake_not_captured"),
             (Some(key), Some(accept)) => {
                 if http::accept_for(key) != *accept {
                     self.anomaly("wrong_accept_header");
@@ -397,10 +452,7 @@ impl StreamHandler for Tracker {
     fn on_gap(&mut self, dir: Dir, len: u64, ts: i64) {
         match &mut self.phase {
             Phase::Ignored => {}
-            Phase::Http => {
-                // A hole in the handshake: the heads cannot be read.
-                self.ignore();
-            }
+            Phase::Http => self.http_gap(dir, ts),
             Phase::WebSocket(_) => {
                 let side = self.side(dir);
                 let Phase::WebSocket(mut st) = std::mem::replace(&mut self.phase, Phase::Ignored)

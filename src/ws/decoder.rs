@@ -272,6 +272,9 @@ pub struct DirectionDecoder {
     /// The message in progress had RSV1 on its first frame.
     msg_compressed: bool,
     close_seen: bool,
+    /// Part of the current control payload was never captured (a gap inside it): what
+    /// follows the hole is counted but not buffered, and the frame is reported truncated.
+    ctrl_hole: bool,
     finished: bool,
     stats: DirectionStats,
 }
@@ -290,6 +293,7 @@ impl DirectionDecoder {
             in_message: false,
             msg_compressed: false,
             close_seen: false,
+            ctrl_hole: false,
             finished: false,
             stats: DirectionStats::default(),
         }
@@ -333,7 +337,7 @@ impl DirectionDecoder {
                     let n = remaining.min(data.len() as u64);
                     let (chunk, rest) = data.split_at(n as usize);
                     let room = MAX_CONTROL_BUFFER - self.ctrl.len();
-                    if room > 0 {
+                    if room > 0 && !self.ctrl_hole {
                         let keep = &chunk[..chunk.len().min(room)];
                         let start = self.ctrl.len();
                         self.ctrl.extend_from_slice(keep);
@@ -382,6 +386,19 @@ impl DirectionDecoder {
                         data,
                         completes_message,
                     };
+                }
+            }
+            State::Control { header, remaining } if remaining >= len => {
+                // A snaplen cut or lost segment inside a Close/Ping/Pong payload: keep
+                // what was captured (a Close code usually is), stay in sync.
+                self.ctrl_hole = true;
+                self.stats.payload_bytes += len;
+                let remaining = remaining - len;
+                if remaining == 0 {
+                    self.state = State::Header;
+                    self.end_control_frame(header, ts, out);
+                } else {
+                    self.state = State::Control { header, remaining };
                 }
             }
             _ => {
@@ -586,8 +603,19 @@ impl DirectionDecoder {
             Opcode::Ping => out.push(WsEvent::Ping { ts, payload_len }),
             Opcode::Pong => out.push(WsEvent::Pong { ts, payload_len }),
             Opcode::Close => {
-                let parsed = parse_close_payload(&self.ctrl);
-                let payload = ClosePayloadOwned::new(parsed, payload_len);
+                let captured = if self.ctrl_hole {
+                    // The reason was cut: keep its longest valid UTF-8 prefix.
+                    let valid = match std::str::from_utf8(self.ctrl.get(2..).unwrap_or(&[])) {
+                        Ok(_) => self.ctrl.len(),
+                        Err(e) => 2 + e.valid_up_to(),
+                    };
+                    &self.ctrl[..valid.min(self.ctrl.len())]
+                } else {
+                    &self.ctrl[..]
+                };
+                let parsed = parse_close_payload(captured);
+                let mut payload = ClosePayloadOwned::new(parsed, payload_len);
+                payload.truncated |= self.ctrl_hole;
                 let one_byte = payload.one_byte;
                 let bad_code = payload.close_code().is_some_and(|c| !c.may_be_sent());
                 let bad_utf8 = !payload.reason_valid_utf8;
@@ -607,6 +635,7 @@ impl DirectionDecoder {
             _ => {}
         }
         self.ctrl.clear();
+        self.ctrl_hole = false;
     }
 }
 

@@ -1,0 +1,188 @@
+//! The public captures in ../shared/corpus/public against tshark's view of them
+//! (tshark_close_frames.tsv, tshark_sessions.tsv). Skips, saying why, when the corpus is
+//! not there. Where wsaudit and tshark differ on purpose, docs/tshark-differences.md
+//! explains who is right; this test asserts wsaudit's side of each difference.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use wsaudit::pipeline::{analyze, CaptureResult, Input, Options};
+use wsaudit::session::{Ending, Initiator, SessionRecord};
+
+fn corpus() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/public");
+    if p.join("tshark_sessions.tsv").exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIP: ../shared/corpus/public is not here; the public-corpus comparison did not run"
+        );
+        None
+    }
+}
+
+fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split('\t').chain(std::iter::repeat("")))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// tshark writes IPv6 endpoints as `[addr]:port`, like Rust's SocketAddr.
+fn find<'a>(r: &'a CaptureResult, client: &str, server: &str) -> Option<&'a SessionRecord> {
+    r.sessions
+        .iter()
+        .find(|s| s.client.to_string() == client && s.server.to_string() == server)
+}
+
+fn analyze_all_files(
+    root: &Path,
+    files: impl Iterator<Item = String>,
+) -> BTreeMap<String, CaptureResult> {
+    let mut out = BTreeMap::new();
+    for f in files {
+        if out.contains_key(&f) {
+            continue;
+        }
+        let r = analyze(&Input::Path(root.join(&f)), &Options::default());
+        assert!(!r.failed(), "{f}: {:?}", r.problems());
+        out.insert(f, r);
+    }
+    out
+}
+
+#[test]
+fn every_close_frame_tshark_sees_is_found_with_the_same_code_direction_and_reason() {
+    let Some(root) = corpus() else { return };
+    let closes = rows(&root.join("tshark_close_frames.tsv"));
+    let results = analyze_all_files(&root, closes.iter().map(|r| r["file"].clone()));
+    for row in &closes {
+        let r = &results[&row["file"]];
+        let (src, dst) = (&row["src"], &row["dst"]);
+        let from_client = row["direction"] == "client->server";
+        let (client, server) = if from_client { (src, dst) } else { (dst, src) };
+        let s = find(r, client, server)
+            .unwrap_or_else(|| panic!("{}: no session {client} -> {server}", row["file"]));
+        let want_code: Option<u16> = match row["status_code"].as_str() {
+            "(none)" => None,
+            c => Some(c.parse().unwrap()),
+        };
+        let who = if from_client {
+            Initiator::Client
+        } else {
+            Initiator::Server
+        };
+        let hit = s
+            .closes
+            .iter()
+            .any(|(w, c)| *w == who && c.code == want_code && c.reason == row["reason"]);
+        assert!(
+            hit,
+            "{} frame {}: Close {:?} {:?} from {:?} not found; wsaudit saw {:?}",
+            row["file"], row["frame"], want_code, row["reason"], who, s.closes
+        );
+    }
+}
+
+#[test]
+fn every_session_tshark_sees_is_found_with_the_ending_its_timeline_implies() {
+    let Some(root) = corpus() else { return };
+    let sessions = rows(&root.join("tshark_sessions.tsv"));
+    let results = analyze_all_files(&root, sessions.iter().map(|r| r["file"].clone()));
+    for row in &sessions {
+        let r = &results[&row["file"]];
+        let s = find(r, &row["client"], &row["server"]).unwrap_or_else(|| {
+            panic!(
+                "{}: no session {} -> {}",
+                row["file"], row["client"], row["server"]
+            )
+        });
+        let timeline = &row["ending_timeline"];
+        // The first Close in tshark's timeline decides; else any FIN/RST means 1006.
+        let first_close = timeline.split(' ').find(|t| t.contains("close(")).map(|t| {
+            t.split_once("close(")
+                .unwrap()
+                .1
+                .split(')')
+                .next()
+                .unwrap()
+                .to_string()
+        });
+        let (ending, code) = match first_close.as_deref() {
+            Some("no-status") => (Ending::NoStatus, Some(1005)),
+            Some("1000") => (Ending::Normal, Some(1000)),
+            Some(c) => (Ending::Announced, Some(c.parse().unwrap())),
+            None if timeline.contains("FIN") || timeline.contains("RST") => {
+                (Ending::Abnormal, Some(1006))
+            }
+            None => (Ending::Open, None),
+        };
+        assert_eq!(
+            (s.outcome.ending, s.outcome.close_code),
+            (ending, code),
+            "{} stream {}: timeline {timeline}",
+            row["file"],
+            row["tcp_stream"]
+        );
+        let closes: usize = row["close_frames"].parse().unwrap();
+        assert_eq!(
+            s.closes.len(),
+            closes,
+            "{} stream {}",
+            row["file"],
+            row["tcp_stream"]
+        );
+    }
+}
+
+#[test]
+fn the_data_only_capture_without_handshake_is_not_a_session() {
+    // ndpi/websocket.pcap holds the five data packets of a session whose handshake was
+    // not captured: nothing proves it is WebSocket, so it is no session (tshark agrees).
+    let Some(root) = corpus() else { return };
+    let r = analyze(
+        &Input::Path(root.join("ndpi/websocket.pcap")),
+        &Options::default(),
+    );
+    assert!(r.sessions.is_empty());
+}
+
+#[test]
+fn unmasked_client_frames_and_the_wrong_accept_header_are_flagged() {
+    // Neither tshark nor Zeek flags the unmasked client frames of wstunnel (INDEX.md).
+    let Some(root) = corpus() else { return };
+    let check = |file: &str, anomaly: &str| {
+        let r = analyze(&Input::Path(root.join(file)), &Options::default());
+        assert!(
+            r.sessions
+                .iter()
+                .any(|s| s.anomalies.iter().any(|(n, _)| *n == anomaly)),
+            "{file}: {anomaly} not flagged"
+        );
+    };
+    check(
+        "zeek/traces/websocket/wstunnel-http.pcap",
+        "unmasked_client_frame",
+    );
+    check(
+        "suricata-verify/websocket-ping/input.pcap",
+        "unmasked_client_frame",
+    );
+    check(
+        "zeek/traces/websocket/wrong-accept-header.pcap",
+        "wrong_accept_header",
+    );
+    check(
+        "zeek/traces/websocket/oversized-close-frame.pcapng",
+        "control_frame_too_long",
+    );
+}
