@@ -15,6 +15,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod codes;
 pub mod http;
 pub mod pipeline;
 pub mod report;

@@ -1,0 +1,152 @@
+//! The session table as users load it: every export format reads back with the
+//! documented columns and types (docs/schema.md).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars_io::parquet::read::ParquetReader;
+use polars_io::SerReader;
+use wsaudit::pipeline::{analyze, Input, Options};
+use wsaudit::report::table::{sessions_frame, SESSION_COLUMNS};
+use wsaudit::report::write::write_table;
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wsaudit-export-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn demo_frame() -> (DataFrame, usize) {
+    let r = analyze(
+        &Input::Path(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap")),
+        &Options::default(),
+    );
+    let n = r.sessions.len();
+    (sessions_frame(&r.sessions).unwrap(), n)
+}
+
+fn utc() -> DataType {
+    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+}
+
+/// The documented type of every column (docs/schema.md).
+fn documented_type(name: &str) -> DataType {
+    match name {
+        "client_port"
+        | "server_port"
+        | "close_code"
+        | "client_close_code"
+        | "server_close_code"
+        | "client_observed_code"
+        | "server_observed_code" => DataType::UInt16,
+        "start_time" | "established_time" | "end_time" | "close_time" | "tcp_end_time" => utc(),
+        "duration_s" | "idle_before_end_s" => DataType::Float64,
+        "permessage_deflate"
+        | "handshake_completed"
+        | "gap"
+        | "midstream"
+        | "truncated"
+        | "limit_hit" => DataType::Boolean,
+        "anomaly_count" => DataType::UInt32,
+        n if n.starts_with("frames_")
+            || n.starts_with("messages_")
+            || n.starts_with("bytes_")
+            || n.starts_with("pings_")
+            || n.starts_with("pongs_")
+            || n == "unanswered_pings" =>
+        {
+            DataType::UInt64
+        }
+        _ => DataType::String,
+    }
+}
+
+#[test]
+fn parquet_reads_back_with_the_documented_columns_types_and_values() {
+    let (mut df, n) = demo_frame();
+    let d = tmpdir("pq");
+    let p = d.join("sessions.parquet");
+    write_table(&mut df, &p).unwrap();
+    let back = ParquetReader::new(File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(back.height(), n);
+    let names: Vec<String> = back
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, SESSION_COLUMNS);
+    for (name, dt) in back.schema().iter() {
+        assert_eq!(*dt, documented_type(name), "column {name}");
+    }
+    assert!(
+        back.equals_missing(&df),
+        "values changed in the Parquet round trip"
+    );
+}
+
+#[test]
+fn csv_has_the_documented_header_and_utc_iso_times() {
+    let (mut df, n) = demo_frame();
+    let d = tmpdir("csv");
+    let p = d.join("sessions.csv");
+    write_table(&mut df, &p).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), SESSION_COLUMNS.join(","));
+    let first = lines.next().unwrap();
+    assert!(first.contains("2026-") && first.contains("Z,"), "{first}");
+    assert_eq!(text.lines().count(), n + 1);
+}
+
+#[test]
+fn json_is_an_array_of_objects_and_jsonl_one_object_per_line() {
+    let (mut df, n) = demo_frame();
+    let d = tmpdir("json");
+    let pj = d.join("s.json");
+    let pl = d.join("s.jsonl");
+    write_table(&mut df, &pj).unwrap();
+    write_table(&mut df, &pl).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pj).unwrap()).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), n);
+    let keys: Vec<&String> = arr[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), SESSION_COLUMNS.len());
+    for c in SESSION_COLUMNS {
+        assert!(arr[0].get(*c).is_some(), "missing {c}");
+    }
+    let t = arr[0]["start_time"].as_str().unwrap();
+    assert!(t.ends_with('Z') && t.contains('T'), "{t}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&pl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), n);
+    assert_eq!(lines[0], arr[0]);
+}
+
+#[test]
+fn an_empty_table_still_has_every_column() {
+    let mut df = sessions_frame(&[]).unwrap();
+    assert_eq!(df.width(), SESSION_COLUMNS.len());
+    let d = tmpdir("empty");
+    let p = d.join("e.parquet");
+    write_table(&mut df, &p).unwrap();
+    let back = ParquetReader::new(File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(back.height(), 0);
+    assert_eq!(back.width(), SESSION_COLUMNS.len());
+}
+
+#[test]
+fn a_failed_write_leaves_no_file_behind() {
+    let (mut df, _) = demo_frame();
+    let p = Path::new("/nonexistent-dir-wsaudit/x.parquet");
+    assert!(write_table(&mut df, p).is_err());
+    assert!(!p.exists());
+}
