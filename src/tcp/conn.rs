@@ -471,3 +471,223 @@ impl<H: StreamHandler> Conn<H> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::link::Flags;
+
+    /// Records what the table tells a handler, as text.
+    #[derive(Default)]
+    struct Rec {
+        log: Vec<String>,
+        stop: bool,
+    }
+
+    impl StreamHandler for Rec {
+        fn on_data(&mut self, dir: Dir, data: &[u8], _ts: i64) {
+            self.log
+                .push(format!("{dir:?}:{}", String::from_utf8_lossy(data)));
+        }
+        fn on_gap(&mut self, dir: Dir, len: u64, _ts: i64) {
+            self.log.push(format!("{dir:?}:gap{len}"));
+        }
+        fn wants_data(&self) -> bool {
+            !self.stop
+        }
+    }
+
+    const C: &str = "10.0.0.1:40000";
+    const S: &str = "10.0.0.2:80";
+
+    fn seg<'a>(
+        src: &str,
+        dst: &str,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &'a [u8],
+    ) -> Segment<'a> {
+        Segment {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            seq,
+            ack,
+            flags: Flags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            payload,
+            missing: 0,
+        }
+    }
+
+    fn run(segs: &[Segment<'_>]) -> Vec<(ConnMeta, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut t = ConnTable::new(Limits::default(), |_, _| Rec::default());
+        for (i, s) in segs.iter().enumerate() {
+            t.segment(s, i as i64 * 1000, &mut |m, h: Rec| out.push((m, h.log)));
+        }
+        t.finish(&mut |m, h: Rec| out.push((m, h.log)));
+        out
+    }
+
+    fn handshake() -> Vec<Segment<'static>> {
+        vec![
+            seg(C, S, 100, 0, "S", b""),
+            seg(S, C, 500, 101, "SA", b""),
+            seg(C, S, 101, 501, "A", b""),
+        ]
+    }
+
+    #[test]
+    fn reordered_segments_are_delivered_in_stream_order() {
+        let mut s = handshake();
+        s.push(seg(C, S, 104, 501, "A", b"def"));
+        s.push(seg(C, S, 101, 501, "A", b"abc"));
+        s.push(seg(S, C, 501, 107, "A", b"ok"));
+        let out = run(&s);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1, vec!["Orig:abc", "Orig:def", "Resp:ok"]);
+        assert_eq!(out[0].0.release, Release::CaptureEnd);
+        assert!(!out[0].0.midstream());
+    }
+
+    #[test]
+    fn fin_from_both_sides_ends_the_connection_and_late_acks_open_nothing() {
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"hi"));
+        s.push(seg(S, C, 501, 103, "AF", b""));
+        s.push(seg(C, S, 103, 502, "AF", b""));
+        s.push(seg(S, C, 502, 104, "A", b""));
+        s.push(seg(S, C, 502, 104, "A", b"")); // duplicate trailing ACK
+        let out = run(&s);
+        assert_eq!(
+            out.len(),
+            1,
+            "a trailing ACK must not open a phantom connection"
+        );
+        let m = &out[0].0;
+        assert_eq!(m.release, Release::Ended);
+        assert_eq!(
+            m.first_end.map(|(d, k, _)| (d, k)),
+            Some((Dir::Resp, EndKind::Fin))
+        );
+    }
+
+    #[test]
+    fn a_new_syn_after_the_end_is_a_new_connection_on_the_same_ports() {
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"one"));
+        s.push(seg(C, S, 104, 501, "AR", b""));
+        s.push(seg(C, S, 9000, 0, "S", b""));
+        s.push(seg(S, C, 7000, 9001, "SA", b""));
+        s.push(seg(C, S, 9001, 7001, "A", b"two"));
+        let out = run(&s);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].1, vec!["Orig:one"]);
+        assert_eq!(
+            out[0].0.first_end.map(|(d, k, _)| (d, k)),
+            Some((Dir::Orig, EndKind::Rst))
+        );
+        assert_eq!(out[1].1, vec!["Orig:two"]);
+        assert!(out[1].0.syn_seen);
+    }
+
+    #[test]
+    fn syn_ack_seen_first_still_makes_its_receiver_the_opener() {
+        let s = vec![
+            seg(S, C, 500, 101, "SA", b""),
+            seg(C, S, 101, 501, "A", b"GET"),
+        ];
+        let out = run(&s);
+        assert_eq!(out[0].0.orig, C.parse().unwrap());
+        assert_eq!(out[0].1, vec!["Orig:GET"]);
+    }
+
+    #[test]
+    fn data_the_peer_acknowledged_but_the_capture_missed_is_a_gap() {
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"abc"));
+        // 104..110 never captured; the server acknowledges up to 110.
+        s.push(seg(S, C, 501, 110, "A", b""));
+        s.push(seg(C, S, 110, 501, "A", b"xyz"));
+        let out = run(&s);
+        assert_eq!(out[0].1, vec!["Orig:abc", "Orig:gap6", "Orig:xyz"]);
+        assert_eq!(out[0].0.gap_bytes[0], 6);
+    }
+
+    #[test]
+    fn keepalive_probe_below_the_window_is_not_data() {
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"abc"));
+        s.push(seg(C, S, 103, 501, "A", b"c")); // keep-alive: 1 byte at next-1
+        s.push(seg(C, S, 104, 501, "A", b"d"));
+        let out = run(&s);
+        assert_eq!(out[0].1, vec!["Orig:abc", "Orig:d"]);
+    }
+
+    #[test]
+    fn midstream_connection_starts_at_its_first_payload() {
+        let s = vec![
+            seg(C, S, 5000, 9000, "A", b"xy"),
+            seg(S, C, 9000, 5002, "A", b"z"),
+        ];
+        let out = run(&s);
+        assert!(out[0].0.midstream());
+        assert_eq!(out[0].1, vec!["Orig:xy", "Resp:z"]);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_without_losing_bytes() {
+        let s = vec![
+            seg(C, S, u32::MAX - 2, 0, "S", b""),
+            seg(S, C, 10, u32::MAX - 1, "SA", b""),
+            seg(C, S, u32::MAX - 1, 11, "A", b"abcd"),
+            seg(C, S, 2, 11, "A", b"ef"),
+        ];
+        let out = run(&s);
+        assert_eq!(out[0].1, vec!["Orig:abcd", "Orig:ef"]);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_longest_idle_connection_and_says_so() {
+        let mut out = Vec::new();
+        let limits = Limits {
+            max_conns: 2,
+            ..Limits::default()
+        };
+        let mut t = ConnTable::new(limits, |_, _| Rec::default());
+        for (i, port) in [1u16, 2, 3].iter().enumerate() {
+            let src = format!("10.0.0.1:{port}");
+            t.segment(&seg(&src, S, 1, 0, "S", b""), i as i64, &mut |m, h: Rec| {
+                out.push((m, h.log))
+            });
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0.release, Release::Evicted);
+        assert_eq!(out[0].0.orig.port(), 1);
+        assert_eq!(t.open_connections(), 2);
+    }
+
+    #[test]
+    fn once_the_handler_stops_wanting_data_nothing_is_buffered() {
+        let mut out = Vec::new();
+        let mut t = ConnTable::new(Limits::default(), |_, _| Rec {
+            stop: true,
+            ..Rec::default()
+        });
+        for s in handshake() {
+            t.segment(&s, 0, &mut |m, h: Rec| out.push((m, h.log)));
+        }
+        t.segment(
+            &seg(C, S, 200, 501, "A", b"far ahead"),
+            1,
+            &mut |m, h: Rec| out.push((m, h.log)),
+        );
+        t.finish(&mut |m, h: Rec| out.push((m, h.log)));
+        assert!(out[0].1.is_empty());
+    }
+}

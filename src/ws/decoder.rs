@@ -1050,14 +1050,43 @@ mod tests {
     }
 
     #[test]
-    fn gap_inside_a_control_payload_loses_sync() {
+    fn gap_inside_a_control_payload_keeps_sync_and_what_was_captured() {
         let ping = client(FIN | 0x09, b"abcdef");
         let mut d = DirectionDecoder::new(Side::Client, false);
         let mut out = Vec::new();
         d.feed(&ping[..8], 1, &mut out);
         d.gap(2, 2, &mut out);
-        assert!(!d.in_sync());
-        assert_eq!(anomalies(&out), [Anomaly::DesyncAfterGap]);
+        d.feed(&ping[10..], 3, &mut out);
+        assert!(d.in_sync());
+        assert!(anomalies(&out).is_empty());
+        assert!(matches!(
+            out.last(),
+            Some(WsEvent::Ping {
+                ts: 3,
+                payload_len: 6
+            })
+        ));
+    }
+
+    #[test]
+    fn snaplen_cut_close_keeps_its_code_and_the_captured_reason_prefix() {
+        // "déconnecté": the cut falls inside the two-byte "é", which is dropped.
+        let close = server(FIN | 0x08, &close_payload(4001, "déconnecté".as_bytes()));
+        let cut = 2 + 2 + 2; // header, code, "dÃ" (first byte of é)
+        let mut d = DirectionDecoder::new(Side::Server, false);
+        let mut out = Vec::new();
+        d.feed(&close[..cut], 1, &mut out);
+        d.gap((close.len() - cut) as u64, 1, &mut out);
+        d.feed(&server(FIN | 0x01, b"after"), 2, &mut out);
+        d.finish(3, &mut out);
+        let WsEvent::Close { payload, .. } = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(payload.code, Some(4001));
+        assert_eq!(payload.reason, "d");
+        assert!(payload.truncated);
+        assert!(anomalies(&out).contains(&Anomaly::DataAfterClose));
+        assert!(!anomalies(&out).contains(&Anomaly::CloseReasonInvalidUtf8));
     }
 
     #[test]
