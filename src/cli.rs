@@ -1,15 +1,16 @@
-//! Command-line arguments (clap) and their resolution into a run configuration.
+//! Command-line arguments (clap) and their resolution into run configurations.
 //!
-//! Contract: [`Cli`] is what the user typed; [`AnalyzeConfig::from_args`] checks it
-//! (output formats known, limits sane) before any input is read, so a typo in an output
-//! path fails in a millisecond, not after an hour of parsing.
+//! Contract: [`Cli`] is what the user typed; the `from_args` functions check it (output
+//! formats known, limits sane) before any input is read, so a typo in an output path
+//! fails in a millisecond, not after an hour of parsing.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::pipeline::{Input, Options};
+use crate::report::breakdown::GroupBy;
 use crate::report::write::TableFormat;
 use crate::tcp::Limits;
 
@@ -17,7 +18,9 @@ use crate::tcp::Limits;
 #[command(
     name = "wsaudit",
     version,
-    about = "How WebSocket sessions end: close codes from packet captures"
+    about = "How WebSocket sessions end: close codes from packet captures",
+    after_help = "Exit codes: 0 success; 2 a problem with an input or output (reported on stderr; \
+                  everything else was still processed)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,8 +29,49 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read captures (pcap, pcapng; `-` for stdin) and report every WebSocket session's ending.
+    /// Read captures (pcap, pcapng; `-` for stdin) and report how every WebSocket session ended.
     Analyze(AnalyzeArgs),
+    /// Report over session tables exported earlier (Parquet or CSV files, folders, globs).
+    Report(ReportCmdArgs),
+    /// List every close code with its name and meaning.
+    Codes,
+    /// Explain one close code: meaning, when you see it, how to fix it.
+    Explain {
+        /// A close code, e.g. 1006.
+        code: u16,
+    },
+    /// Compare two close codes side by side, with their key difference.
+    Compare { a: u16, b: u16 },
+}
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// For people (at most 100 columns).
+    #[default]
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Report options shared by `analyze` and `report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Break close codes down by these keys (repeatable or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KEY")]
+    pub by: Vec<GroupBy>,
+    /// Groups shown per breakdown; the rest are folded into one row.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Write the per-code table to PATH (.csv, .parquet, .json, .jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+    /// How the report is printed.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Do not print the report.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -38,12 +82,14 @@ pub struct AnalyzeArgs {
     /// Write the session table (one row per session) to PATH: .csv, .parquet, .json or .jsonl.
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
-    /// Write refused upgrades (one row per non-101 answer) to PATH: .csv, .parquet, .json or .jsonl.
+    /// Write refused upgrades (one row per non-101 answer) to PATH.
     #[arg(long, value_name = "PATH")]
     pub refused: Option<PathBuf>,
-    /// Do not print the summary.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// Write one row per Close frame to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub closes: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Most TCP connections tracked at once; beyond it the longest-idle one is closed
     /// and its session flagged `limit_hit`.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_conns)]
@@ -53,21 +99,40 @@ pub struct AnalyzeArgs {
     pub max_buffered: usize,
 }
 
+#[derive(Debug, Args)]
+pub struct ReportCmdArgs {
+    /// Session tables (and refused-upgrade tables) exported by `wsaudit analyze`:
+    /// .parquet or .csv files, folders (searched recursively) or glob patterns.
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<String>,
+    /// Write the merged session table to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub sessions: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<()> {
+    for p in paths.into_iter().flatten() {
+        TableFormat::from_path(p)?;
+    }
+    Ok(())
+}
+
 /// A checked `analyze` run.
 #[derive(Debug, Clone)]
 pub struct AnalyzeConfig {
     pub inputs: Vec<Input>,
     pub sessions: Option<PathBuf>,
     pub refused: Option<PathBuf>,
-    pub quiet: bool,
+    pub closes: Option<PathBuf>,
+    pub report: ReportArgs,
     pub options: Options,
 }
 
 impl AnalyzeConfig {
     pub fn from_args(a: AnalyzeArgs) -> Result<AnalyzeConfig> {
-        for p in a.sessions.iter().chain(a.refused.iter()) {
-            TableFormat::from_path(p)?;
-        }
+        check_outputs([&a.sessions, &a.refused, &a.closes, &a.report.summary])?;
         if a.files.iter().filter(|f| *f == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
         }
@@ -78,13 +143,33 @@ impl AnalyzeConfig {
             inputs: a.files.iter().map(|f| Input::parse(f)).collect(),
             sessions: a.sessions,
             refused: a.refused,
-            quiet: a.quiet,
+            closes: a.closes,
+            report: a.report,
             options: Options {
                 limits: Limits {
                     max_conns: a.max_connections,
                     max_buffered: a.max_buffered,
                 },
             },
+        })
+    }
+}
+
+/// A checked `report` run.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    pub paths: Vec<String>,
+    pub sessions: Option<PathBuf>,
+    pub report: ReportArgs,
+}
+
+impl ReportConfig {
+    pub fn from_args(a: ReportCmdArgs) -> Result<ReportConfig> {
+        check_outputs([&a.sessions, &a.report.summary])?;
+        Ok(ReportConfig {
+            paths: a.paths,
+            sessions: a.sessions,
+            report: a.report,
         })
     }
 }

@@ -1,23 +1,31 @@
 //! The `wsaudit` binary: exit codes and error printing only.
 //!
-//! Exit codes: 0 all inputs read; 2 a problem with an input or an output (each printed as
-//! `wsaudit: <file>: <what> at byte <offset>`; everything else was still processed).
+//! Exit codes: 0 every input read; 2 a problem with an input or an output (each printed
+//! as `wsaudit: <file>: <what> at byte <offset>`; everything else was still processed).
 //! A closed stdout (e.g. `| head`) is not an error.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
+use polars::prelude::DataFrame;
 
-use wsaudit::cli::{AnalyzeConfig, Cli, Command};
+use wsaudit::cli::{AnalyzeConfig, Cli, Command, OutputFormat, ReportArgs, ReportConfig};
+use wsaudit::codes;
 use wsaudit::pipeline::analyze_all;
-use wsaudit::report::{summary, table, write};
+use wsaudit::report::summary::{self, InputInfo, ReportOptions};
+use wsaudit::report::{load, percode, table, write};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => AnalyzeConfig::from_args(args).and_then(run_analyze),
+        Command::Report(args) => ReportConfig::from_args(args).and_then(run_report),
+        Command::Codes => print(&codes::list()),
+        Command::Explain { code } => print(&codes::explain(code)),
+        Command::Compare { a, b } => print(&codes::compare(a, b)),
     };
     match result {
         Ok(code) => code,
@@ -38,6 +46,49 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+fn print(text: &str) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write a table, reporting (not propagating) a failure so other outputs still happen.
+fn export(df: &mut DataFrame, path: &Path, failed: &mut bool) {
+    if let Err(e) = write::write_table(df, path) {
+        eprintln!("wsaudit: {e:#}");
+        *failed = true;
+    }
+}
+
+/// Build, export and print the report; returns whether an export failed.
+fn report(
+    inputs: Vec<InputInfo>,
+    time_range: Option<(i64, i64)>,
+    sessions: &DataFrame,
+    refused: &DataFrame,
+    args: &ReportArgs,
+) -> Result<bool> {
+    let mut failed = false;
+    let opts = ReportOptions {
+        by: args.by.clone(),
+        top: args.top,
+    };
+    if let Some(path) = &args.summary {
+        let mut df = percode::per_code_frame(sessions)?;
+        export(&mut df, path, &mut failed);
+    }
+    if !args.quiet {
+        let r = summary::build(inputs, time_range, sessions, refused, &opts)?;
+        let text = match args.format {
+            OutputFormat::Text => summary::render_text(&r),
+            OutputFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
+        };
+        print(&text)?;
+    }
+    Ok(failed)
+}
+
 fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
     let results = analyze_all(&cfg.inputs, &cfg.options);
     let mut failed = false;
@@ -47,32 +98,80 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
             failed = true;
         }
     }
-    let records: Vec<_> = results.iter().flat_map(|r| r.sessions.iter()).collect();
-    let owned: Vec<_> = records.iter().map(|r| (*r).clone()).collect();
-    let mut sessions = table::sessions_frame(&owned)?;
+    let records: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.sessions.iter().cloned())
+        .collect();
+    let mut sessions = table::sessions_frame(&records)?;
+    let refused_rows: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.refused.iter().cloned())
+        .collect();
+    let mut refused = table::refused_frame(&refused_rows)?;
     if let Some(path) = &cfg.sessions {
-        if let Err(e) = write::write_table(&mut sessions, path) {
-            eprintln!("wsaudit: {e:#}");
-            failed = true;
-        }
+        export(&mut sessions, path, &mut failed);
     }
     if let Some(path) = &cfg.refused {
-        let refused: Vec<_> = results
-            .iter()
-            .flat_map(|r| r.refused.iter().cloned())
-            .collect();
-        let mut df = table::refused_frame(&refused)?;
-        if let Err(e) = write::write_table(&mut df, path) {
-            eprintln!("wsaudit: {e:#}");
-            failed = true;
-        }
+        export(&mut refused, path, &mut failed);
     }
-    if !cfg.quiet {
-        let text = summary::render(&results, &sessions, &records)?;
-        let mut out = io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+    if let Some(path) = &cfg.closes {
+        let mut df = table::closes_frame(&records)?;
+        export(&mut df, path, &mut failed);
     }
+    let inputs = results
+        .iter()
+        .map(|r| InputInfo {
+            name: r.name.clone(),
+            kind: "capture".into(),
+            packets: Some(r.read.packets),
+            sessions: r.sessions.len() as u64,
+            refused_upgrades: r.refused.len() as u64,
+            problems: r.problems(),
+        })
+        .collect();
+    let first = results.iter().filter_map(|r| r.first_ts).min();
+    let last = results.iter().filter_map(|r| r.last_ts).max();
+    failed |= report(inputs, first.zip(last), &sessions, &refused, &cfg.report)?;
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_report(cfg: ReportConfig) -> Result<ExitCode> {
+    let files = load::expand(&cfg.paths)?;
+    let loaded = load::load(&files)?;
+    let mut failed = false;
+    for (f, p) in &loaded.problems {
+        eprintln!("wsaudit: {}: {p}", f.display());
+        failed = true;
+    }
+    let mut sessions = loaded.sessions;
+    if let Some(path) = &cfg.sessions {
+        export(&mut sessions, path, &mut failed);
+    }
+    let inputs = loaded
+        .files
+        .iter()
+        .map(|(f, kind, rows)| InputInfo {
+            name: f.display().to_string(),
+            kind: "table".into(),
+            packets: None,
+            sessions: if *kind == load::TableKind::Sessions {
+                *rows as u64
+            } else {
+                0
+            },
+            refused_upgrades: if *kind == load::TableKind::Refused {
+                *rows as u64
+            } else {
+                0
+            },
+            problems: Vec::new(),
+        })
+        .collect();
+    failed |= report(inputs, None, &sessions, &loaded.refused, &cfg.report)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

@@ -9,7 +9,20 @@
 
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
-use pcap_parser::{Linktype, PcapError};
+use pcap_parser::{Linktype, OptionCode, PcapError};
+
+/// Timestamp units per second for an `if_tsresol` value: 10^r, or 2^(r & 0x7f) when the
+/// top bit is set; `None` when that does not fit in a u64 (or is zero).
+pub fn ts_units_per_sec(r: u8) -> Option<u64> {
+    let e = (r & 0x7f) as u32;
+    if r & 0x80 == 0 {
+        10u64.checked_pow(e)
+    } else if e < 64 {
+        Some(1u64 << e)
+    } else {
+        None
+    }
+}
 
 /// Largest record or block accepted (libpcap's own maximum snaplen is 256 KiB; pcapng
 /// blocks carry options too). Anything longer is treated as corruption, not as a reason
@@ -262,8 +275,17 @@ impl Parser {
         };
         let block = match parsed {
             Ok((_, b)) => b,
+            Err(nom::Err::Incomplete(_)) if !is_shb => {
+                // The block's own length is sound; only its contents are not: skip it.
+                return Step::Bad(
+                    block_len,
+                    "corrupt pcapng block: inner length past block end".into(),
+                );
+            }
             Err(nom::Err::Incomplete(_)) => {
-                return Step::Fatal("corrupt pcapng block: inner length past block end".into())
+                return Step::Fatal(
+                    "corrupt pcapng section header: inner length past block end".into(),
+                )
             }
             Err(nom::Err::Error(PcapError::HeaderNotRecognized))
             | Err(nom::Err::Failure(PcapError::HeaderNotRecognized)) => {
@@ -283,32 +305,49 @@ impl Parser {
                 Step::Skip(block_len)
             }
             Block::InterfaceDescription(idb) => {
-                let units_per_sec = match idb.ts_resolution() {
-                    Some(u) if u > 0 => u,
-                    _ => {
-                        ifaces.push(Iface {
-                            linktype: idb.linktype,
-                            units_per_sec: 1_000_000,
-                            offset_s: idb.ts_offset(),
-                            snaplen: idb.snaplen,
-                        });
-                        return Step::Bad(
-                            block_len,
-                            format!(
-                                "pcapng interface {} has an invalid timestamp resolution {:#x}; using microseconds",
-                                ifaces.len() - 1,
-                                idb.if_tsresol
-                            ),
-                        );
-                    }
+                // Resolution and offset are decoded here, not by pcap-parser 0.17: it
+                // rejects the power-of-two resolution form and reads if_tsoffset as
+                // little-endian whatever the section's byte order.
+                let offset_s = idb
+                    .options
+                    .iter()
+                    .find(|o| o.code == OptionCode::IfTsoffset)
+                    .and_then(|o| o.value().get(..8))
+                    .map(|b| {
+                        let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                        if *big_endian {
+                            i64::from_be_bytes(b)
+                        } else {
+                            i64::from_le_bytes(b)
+                        }
+                    })
+                    .unwrap_or(0);
+                let tsresol = idb
+                    .options
+                    .iter()
+                    .find(|o| o.code == OptionCode::IfTsresol)
+                    .and_then(|o| o.value().first().copied());
+                let units = match tsresol {
+                    None => Some(1_000_000),
+                    Some(r) => ts_units_per_sec(r),
                 };
-                ifaces.push(Iface {
+                let iface = Iface {
                     linktype: idb.linktype,
-                    units_per_sec,
-                    offset_s: idb.ts_offset(),
+                    units_per_sec: units.unwrap_or(1_000_000),
+                    offset_s,
                     snaplen: idb.snaplen,
-                });
-                Step::Skip(block_len)
+                };
+                ifaces.push(iface);
+                match (units, tsresol) {
+                    (None, Some(r)) => Step::Bad(
+                        block_len,
+                        format!(
+                            "pcapng interface {} has an invalid timestamp resolution {r:#x}; using microseconds",
+                            ifaces.len() - 1
+                        ),
+                    ),
+                    _ => Step::Skip(block_len),
+                }
             }
             Block::EnhancedPacket(epb) => {
                 let Some(iface) = ifaces.get(epb.if_id as usize) else {

@@ -119,7 +119,7 @@ impl Walker {
                 Some(_) => format!("truncated record ({leftover} bytes left)"),
             };
             self.error(offset, what, true);
-        } else if self.parser.format().is_none() {
+        } else if self.parser.format().is_none() && !self.summary.errors.iter().any(|e| e.fatal) {
             self.error(
                 offset,
                 "empty file: not a pcap or pcapng capture".into(),

@@ -5,7 +5,14 @@
 //! - [`write`]: CSV / Parquet / JSON / JSONL writers (atomic).
 //! - [`text`]: wire text made safe for terminals.
 
+pub mod breakdown;
+pub mod columns;
+pub mod diagnose;
+pub mod load;
+pub mod percode;
+pub mod reconnect;
 pub mod summary;
 pub mod table;
 pub mod text;
+pub mod timeline;
 pub mod write;

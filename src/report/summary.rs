@@ -1,23 +1,23 @@
-//! The human summary of `wsaudit analyze`.
+//! The report printed by `wsaudit analyze` and `wsaudit report`, as text or JSON.
 //!
-//! Contract: [`render`] turns the session table (a polars `DataFrame` with the columns of
-//! [`super::table::SESSION_COLUMNS`]) plus per-capture facts into plain text no wider
-//! than 100 columns: the capture time range, sessions per ending and per close code (with
-//! IANA names and who sent it), refused upgrades by status, anomalies by name, and
-//! quality flags. Aggregations run in polars so that reports over exported tables give
-//! the same numbers.
+//! Contract: [`build`] computes a [`Report`] from a session table and a refused-upgrade
+//! table (columns of `docs/schema.md`; built in memory or read back from exports — the
+//! numbers are the same either way). [`render_text`] prints it for a person, no line
+//! wider than 100 columns, every string from the wire sanitized; `serde_json` prints it
+//! for tools (`--format json`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use polars::prelude::*;
+use serde::Serialize;
 
+use super::breakdown::{breakdown, Breakdown, GroupBy};
+use super::columns::{bools, i64s, strs, u64s};
+use super::percode::{per_code, per_ending, CodeRow, EndingRow};
 use super::text::fit;
-use crate::pipeline::CaptureResult;
-use crate::session::{Ending, SessionRecord};
-use crate::ws::CloseCode;
 
-/// Format ns since the epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
+/// Format ns since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
 pub fn fmt_time(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
     let sub = ns.rem_euclid(1_000_000_000) as u32;
@@ -27,232 +27,331 @@ pub fn fmt_time(ns: i64) -> String {
     }
 }
 
+/// ISO 8601 UTC with nanoseconds, as in the exports.
+pub fn iso_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let sub = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, sub) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
+        None => format!("{ns}ns"),
+    }
+}
+
 /// Human duration: `850 ms`, `12.4 s`, `3m 07s`, `2h 05m`.
 pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "-".into();
+    }
     if secs < 1.0 {
         format!("{:.0} ms", secs * 1000.0)
     } else if secs < 60.0 {
         format!("{secs:.1} s")
     } else if secs < 3600.0 {
         format!("{}m {:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
-    } else {
+    } else if secs < 86400.0 * 2.0 {
         format!(
             "{}h {:02}m",
             (secs / 3600.0) as u64,
             ((secs % 3600.0) / 60.0) as u64
         )
-    }
-}
-
-fn pct(n: u64, total: u64) -> String {
-    if total == 0 {
-        "-".into()
     } else {
-        format!("{:.1}%", n as f64 * 100.0 / total as f64)
+        format!("{:.1} d", secs / 86400.0)
     }
 }
 
-/// The name printed next to a close code.
+/// A code with its name: `1006 Abnormal Closure`.
 pub fn code_label(code: u16) -> String {
-    format!("{code} {}", CloseCode::from(code).name())
+    format!("{code} {}", crate::ws::CloseCode::from(code).name())
 }
 
-/// One close code's line in the summary.
-struct CodeRow {
-    code: u16,
-    sessions: u64,
-    by_client: u64,
-    by_server: u64,
-    /// Sessions where both sides sent a Close.
-    completed: u64,
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
 }
 
-fn per_code(df: &DataFrame) -> PolarsResult<Vec<CodeRow>> {
-    let g = df
-        .clone()
-        .lazy()
-        .filter(col("close_code").is_not_null())
-        .group_by([col("close_code")])
-        .agg([
-            len().alias("sessions"),
-            col("initiator").eq(lit("client")).sum().alias("by_client"),
-            col("initiator").eq(lit("server")).sum().alias("by_server"),
-            col("handshake_completed").sum().alias("completed"),
-        ])
-        .sort_by_exprs(
-            [col("sessions"), col("close_code")],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        )
-        .collect()?;
-    let code = g
-        .column("close_code")?
-        .as_materialized_series()
-        .u16()?
-        .clone();
-    let num = |n: &str| -> PolarsResult<Vec<u64>> {
-        let s = g
-            .column(n)?
-            .as_materialized_series()
-            .cast(&DataType::UInt64)?;
-        let ca = s.u64()?;
-        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(0)).collect())
+/// One input of the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputInfo {
+    pub name: String,
+    /// `capture` or `table` (a session table read by `wsaudit report`).
+    pub kind: String,
+    pub packets: Option<u64>,
+    pub sessions: u64,
+    pub refused_upgrades: u64,
+    pub problems: Vec<String>,
+}
+
+/// Refused upgrades with one HTTP status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusedRow {
+    pub status: u16,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// Sessions showing one anomaly.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnomalyRow {
+    pub anomaly: String,
+    pub sessions: u64,
+}
+
+/// Sessions carrying each quality flag.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Quality {
+    pub gap: u64,
+    pub midstream: u64,
+    pub truncated: u64,
+    pub limit_hit: u64,
+}
+
+/// What to include beyond the per-code report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub by: Vec<GroupBy>,
+    pub top: usize,
+}
+
+/// Everything `wsaudit analyze` / `wsaudit report` says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub inputs: Vec<InputInfo>,
+    /// First and last time seen (UTC, ISO 8601).
+    pub time_range: Option<(String, String)>,
+    pub time_span_s: Option<f64>,
+    pub sessions: u64,
+    pub refused_upgrades: u64,
+    pub endings: Vec<EndingRow>,
+    pub codes: Vec<CodeRow>,
+    pub refused: Vec<RefusedRow>,
+    pub anomalies: Vec<AnomalyRow>,
+    pub quality: Quality,
+    pub breakdowns: Vec<Breakdown>,
+}
+
+/// Compute the report. `time_range` (ns) comes from the packets when the input was
+/// captures; otherwise it is taken from the table's start and end times.
+pub fn build(
+    inputs: Vec<InputInfo>,
+    time_range: Option<(i64, i64)>,
+    sessions: &DataFrame,
+    refused: &DataFrame,
+    opts: &ReportOptions,
+) -> PolarsResult<Report> {
+    let time_range = match time_range {
+        Some(r) => Some(r),
+        None => {
+            let starts = i64s(sessions, "start_time")?;
+            let ends = i64s(sessions, "end_time")?;
+            let lo = starts.iter().chain(ends.iter()).flatten().min().copied();
+            let hi = starts.iter().chain(ends.iter()).flatten().max().copied();
+            lo.zip(hi)
+        }
     };
-    let (sessions, by_client, by_server, completed) = (
-        num("sessions")?,
-        num("by_client")?,
-        num("by_server")?,
-        num("completed")?,
-    );
-    Ok((0..g.height())
-        .map(|i| CodeRow {
-            code: code.get(i).unwrap_or(0),
-            sessions: sessions[i],
-            by_client: by_client[i],
-            by_server: by_server[i],
-            completed: completed[i],
-        })
-        .collect())
+
+    let mut refused_rows: BTreeMap<(u16, String), u64> = BTreeMap::new();
+    let statuses = u64s(refused, "status")?;
+    let reasons = strs(refused, "reason")?;
+    for (s, r) in statuses.iter().zip(reasons) {
+        *refused_rows
+            .entry((s.unwrap_or(0) as u16, r.unwrap_or_default()))
+            .or_insert(0) += 1;
+    }
+
+    let mut anomalies: BTreeMap<String, u64> = BTreeMap::new();
+    for names in strs(sessions, "anomalies")?.into_iter().flatten() {
+        for n in names.split(';').filter(|n| !n.is_empty()) {
+            *anomalies.entry(n.to_string()).or_insert(0) += 1;
+        }
+    }
+    let count_true = |c: &str| -> PolarsResult<u64> {
+        Ok(bools(sessions, c)?
+            .into_iter()
+            .filter(|b| *b == Some(true))
+            .count() as u64)
+    };
+    let quality = Quality {
+        gap: count_true("gap")?,
+        midstream: count_true("midstream")?,
+        truncated: count_true("truncated")?,
+        limit_hit: count_true("limit_hit")?,
+    };
+    let breakdowns = opts
+        .by
+        .iter()
+        .map(|b| breakdown(sessions, *b, opts.top.max(1)))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(Report {
+        inputs,
+        time_range: time_range.map(|(a, b)| (iso_time(a), iso_time(b))),
+        time_span_s: time_range.map(|(a, b)| (b - a) as f64 / 1e9),
+        sessions: sessions.height() as u64,
+        refused_upgrades: refused.height() as u64,
+        endings: per_ending(sessions)?,
+        codes: per_code(sessions)?,
+        refused: refused_rows
+            .into_iter()
+            .map(|((status, reason), count)| RefusedRow {
+                status,
+                reason,
+                count,
+            })
+            .collect(),
+        anomalies: anomalies
+            .into_iter()
+            .map(|(anomaly, sessions)| AnomalyRow { anomaly, sessions })
+            .collect(),
+        quality,
+        breakdowns,
+    })
 }
 
-fn per_ending(df: &DataFrame) -> PolarsResult<BTreeMap<String, u64>> {
-    let g = df
-        .clone()
-        .lazy()
-        .group_by([col("ending")])
-        .agg([len().alias("n")])
-        .collect()?;
-    let e = g.column("ending")?.as_materialized_series().str()?.clone();
-    let n = g
-        .column("n")?
-        .as_materialized_series()
-        .cast(&DataType::UInt64)?;
-    let n = n.u64()?;
-    Ok((0..g.height())
-        .filter_map(|i| Some((e.get(i)?.to_string(), n.get(i).unwrap_or(0))))
-        .collect())
+fn opt_dur(x: Option<f64>) -> String {
+    x.map(fmt_duration).unwrap_or_else(|| "-".into())
 }
 
-fn ending_meaning(e: Ending) -> &'static str {
-    match e {
-        Ending::Normal => "first Close carried 1000",
-        Ending::Announced => "first Close carried another code",
-        Ending::NoStatus => "first Close had no code (1005)",
-        Ending::Abnormal => "TCP ended, no Close frame (1006)",
-        Ending::Open => "still open when the capture ended",
+fn render_breakdown(o: &mut String, b: &Breakdown) {
+    let _ = write!(o, "\nBy {:<26} {:>8}", b.by.as_str(), "Sessions");
+    for c in &b.codes {
+        let _ = write!(o, " {:>7}", c);
+    }
+    let _ = writeln!(o, " {:>7}", "other");
+    let mut line = |r: &super::breakdown::GroupRow| {
+        let _ = write!(o, "{:<29} {:>8}", fit(&r.group, 29), r.sessions);
+        for n in &r.per_code {
+            let share = *n as f64 / r.sessions.max(1) as f64;
+            let cell = if *n == 0 { "-".to_string() } else { pct(share) };
+            let _ = write!(o, " {cell:>7}");
+        }
+        let other = if r.other == 0 {
+            "-".to_string()
+        } else {
+            pct(r.other as f64 / r.sessions.max(1) as f64)
+        };
+        let _ = writeln!(o, " {other:>7}");
+    };
+    for r in &b.rows {
+        line(r);
+    }
+    if let Some((_, r)) = &b.folded {
+        line(r);
     }
 }
 
-/// Render the summary. `sessions` is the session table of all captures.
-pub fn render(
-    results: &[CaptureResult],
-    sessions: &DataFrame,
-    records: &[&SessionRecord],
-) -> PolarsResult<String> {
+/// The report as text for a terminal (at most 100 columns).
+pub fn render_text(r: &Report) -> String {
     let mut o = String::new();
-    let packets: u64 = results.iter().map(|r| r.read.packets).sum();
-    let first = results.iter().filter_map(|r| r.first_ts).min();
-    let last = results.iter().filter_map(|r| r.last_ts).max();
-    let refused: usize = results.iter().map(|r| r.refused.len()).sum();
-    let total = sessions.height() as u64;
-    let _ = writeln!(
-        o,
-        "{} capture{}, {} packets",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        packets
-    );
-    if let (Some(a), Some(b)) = (first, last) {
+    let packets: u64 = r.inputs.iter().filter_map(|i| i.packets).sum();
+    let n = r.inputs.len();
+    let kinds = if r.inputs.iter().all(|i| i.kind == "capture") {
+        format!(
+            "{n} capture{}, {packets} packets",
+            if n == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("{n} input{}", if n == 1 { "" } else { "s" })
+    };
+    let _ = writeln!(o, "{kinds}");
+    if let (Some((a, b)), Some(span)) = (&r.time_range, r.time_span_s) {
+        let short = |s: &str| s.replace('T', " ").chars().take(23).collect::<String>();
         let _ = writeln!(
             o,
             "Time range: {} -> {} UTC ({})",
-            fmt_time(a),
-            fmt_time(b),
-            fmt_duration((b - a) as f64 / 1e9)
+            short(a),
+            short(b),
+            fmt_duration(span)
         );
     }
     let _ = writeln!(
         o,
-        "WebSocket sessions: {total}    refused upgrades: {refused}"
+        "WebSocket sessions: {}    refused upgrades: {}",
+        r.sessions, r.refused_upgrades
     );
 
-    let endings = per_ending(sessions)?;
-    let _ = writeln!(o, "\nEnding        Sessions   Share  Meaning");
-    for e in Ending::ALL {
-        let n = endings.get(e.as_str()).copied().unwrap_or(0);
-        if n == 0 {
-            continue;
-        }
-        let _ = writeln!(
-            o,
-            "{:<12} {:>9} {:>7}  {}",
-            e.as_str(),
-            n,
-            pct(n, total),
-            ending_meaning(e)
-        );
-    }
-
-    let codes = per_code(sessions)?;
-    if !codes.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nClose code                       Sessions   Share   By client  By server  Both sent Close"
-        );
-        for r in codes {
+    if !r.endings.is_empty() {
+        let _ = writeln!(o, "\nEnding        Sessions   Share  Meaning");
+        for e in &r.endings {
             let _ = writeln!(
                 o,
-                "{:<32} {:>8} {:>7} {:>11} {:>10}  {:>15}",
-                fit(&code_label(r.code), 32),
-                r.sessions,
-                pct(r.sessions, total),
-                r.by_client,
-                r.by_server,
-                pct(r.completed, r.sessions)
+                "{:<12} {:>9} {:>7}  {}",
+                e.ending,
+                e.sessions,
+                pct(e.share),
+                e.meaning
             );
         }
     }
 
-    if refused > 0 {
-        let mut by_status: BTreeMap<(u16, String), u64> = BTreeMap::new();
-        for r in results.iter().flat_map(|r| &r.refused) {
-            *by_status.entry((r.status, r.reason.clone())).or_insert(0) += 1;
+    if !r.codes.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nClose code                   Sessions  Share  Client Server  Echoed  Duration p50    p95    p99"
+        );
+        for c in &r.codes {
+            let label = format!("{} {}", c.close_code, c.close_code_name);
+            let _ = writeln!(
+                o,
+                "{:<28} {:>8} {:>6} {:>7} {:>6} {:>7} {:>13} {:>6} {:>6}",
+                fit(&label, 28),
+                c.sessions,
+                pct(c.share),
+                c.by_client,
+                c.by_server,
+                pct(c.handshake_completed_rate),
+                opt_dur(c.duration_p50_s),
+                opt_dur(c.duration_p95_s),
+                opt_dur(c.duration_p99_s),
+            );
+            let _ = writeln!(o, "    {}", fit(&c.meaning, 96));
         }
+        let _ = writeln!(
+            o,
+            "  (Client/Server: who sent the first Close; Echoed: the other side answered with a Close)"
+        );
+    }
+
+    if !r.refused.is_empty() {
         let _ = writeln!(o, "\nRefused upgrade (HTTP status)          Count");
-        for ((status, reason), n) in by_status {
-            let _ = writeln!(o, "{:<38} {:>5}", fit(&format!("{status} {reason}"), 38), n);
+        for x in &r.refused {
+            let _ = writeln!(
+                o,
+                "{:<38} {:>5}",
+                fit(&format!("{} {}", x.status, x.reason), 38),
+                x.count
+            );
         }
     }
 
-    let mut anomalies: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for r in records {
-        for (name, n) in &r.anomalies {
-            let e = anomalies.entry(name).or_insert((0, 0));
-            e.0 += 1;
-            e.1 += *n as u64;
-        }
-    }
-    if !anomalies.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nAnomaly                          Sessions  Occurrences"
-        );
-        for (name, (s, n)) in anomalies {
-            let _ = writeln!(o, "{name:<32} {s:>8} {n:>12}");
+    if !r.anomalies.is_empty() {
+        let _ = writeln!(o, "\nAnomaly                          Sessions");
+        for a in &r.anomalies {
+            let _ = writeln!(o, "{:<32} {:>8}", fit(&a.anomaly, 32), a.sessions);
         }
     }
 
-    let flag = |f: fn(&SessionRecord) -> bool| records.iter().filter(|r| f(r)).count();
-    let (gap, mid, trunc, limit) = (
-        flag(|r| r.gap),
-        flag(|r| r.midstream),
-        flag(|r| r.truncated),
-        flag(|r| r.limit_hit),
-    );
-    if gap + mid + trunc + limit > 0 {
+    let q = &r.quality;
+    if q.gap + q.midstream + q.truncated + q.limit_hit > 0 {
         let _ = writeln!(
             o,
-            "\nQuality: {gap} with capture gaps, {mid} started mid-stream, {trunc} cut by snaplen, {limit} hit a memory limit"
+            "\nQuality: {} with capture gaps, {} started mid-stream, {} cut by snaplen, {} hit a memory limit",
+            q.gap, q.midstream, q.truncated, q.limit_hit
         );
     }
-    Ok(o)
+
+    for b in &r.breakdowns {
+        render_breakdown(&mut o, b);
+    }
+
+    let problems: Vec<String> = r
+        .inputs
+        .iter()
+        .flat_map(|i| i.problems.iter().map(move |p| format!("{}: {p}", i.name)))
+        .collect();
+    if !problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nProblems reading the input ({}; see stderr)",
+            problems.len()
+        );
+    }
+    o
 }

@@ -213,6 +213,63 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), cols)
 }
 
+/// Build the Close-frame table: one row per Close frame, in session order.
+pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
+    let mut capture = Vec::new();
+    let mut session_id = Vec::new();
+    let mut time = Vec::new();
+    let mut sender = Vec::new();
+    let mut code: Vec<Option<u16>> = Vec::new();
+    let mut name = Vec::new();
+    let mut reason = Vec::new();
+    let mut payload_len = Vec::new();
+    let mut first = Vec::new();
+    for r in rows {
+        for (i, (who, c)) in r.closes.iter().enumerate() {
+            capture.push(r.capture.clone());
+            session_id.push(r.session_id.clone());
+            time.push(Some(c.ts));
+            sender.push(who.as_str().to_string());
+            let v = c.code.unwrap_or(1005);
+            code.push(Some(v));
+            name.push(CloseCode::from(v).name().to_string());
+            reason.push(c.reason.clone());
+            payload_len.push(c.payload_len);
+            first.push(i == 0);
+        }
+    }
+    let n = capture.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("capture".into(), capture),
+            Column::new("session_id".into(), session_id),
+            time_col("time", time)?,
+            Column::new("sender".into(), sender),
+            Column::new("close_code".into(), code),
+            Column::new("close_code_name".into(), name),
+            Column::new("close_reason".into(), reason),
+            Column::new("payload_len".into(), payload_len),
+            Column::new("first_in_session".into(), first),
+        ],
+    )
+}
+
+/// Every column of the refused-upgrade table, in order.
+pub const REFUSED_COLUMNS: &[&str] = &[
+    "capture",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "time",
+    "status",
+    "reason",
+    "host",
+    "path",
+    "user_agent",
+];
+
 /// Build the refused-upgrade table.
 pub fn refused_frame(rows: &[RefusedUpgrade]) -> PolarsResult<DataFrame> {
     let s = |f: &dyn Fn(&RefusedUpgrade) -> Option<String>| -> Vec<Option<String>> {

@@ -218,7 +218,7 @@ impl Ng {
             out.extend_from_slice(&self.u16(*code));
             out.extend_from_slice(&self.u16(value.len() as u16));
             out.extend_from_slice(value);
-            while out.len() % 4 != 0 {
+            while !out.len().is_multiple_of(4) {
                 out.push(0);
             }
         }
@@ -230,7 +230,7 @@ impl Ng {
     pub fn block(&mut self, btype: u32, body: &[u8]) -> usize {
         let off = self.buf.len();
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (12 + body.len()) as u32;
@@ -305,7 +305,7 @@ impl Ng {
         body.extend_from_slice(&self.u16(1));
         body.extend_from_slice(&self.u16(value.len() as u16));
         body.extend_from_slice(value);
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         body.extend_from_slice(&[0, 0, 0, 0]); // nrb_record_end

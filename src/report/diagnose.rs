@@ -1,0 +1,493 @@
+//! The 1006 diagnosis: why sessions ended without a Close frame.
+//!
+//! Contract: [`abnormal_diagnosis`] reads only columns of the session table of
+//! `docs/schema.md` (`ending`, `tcp_end`, `idle_before_end_s`, `duration_s`,
+//! `unanswered_pings`, `handshake_completed`, `initiator`) and tolerates nulls in all of
+//! them (log rows): a null value is left out of the statistic it would feed.
+//!
+//! What it reports, over the sessions with `ending == "abnormal"` (close code 1006):
+//! who ended TCP and how (`tcp_end`), quantiles of the idle time before the drop and of
+//! the lifetime, clusters of equal idle times or lifetimes (a timeout somewhere on the
+//! path, see [`CLUSTER_TOLERANCE`], [`CLUSTER_MIN_SESSIONS`], [`CLUSTER_MIN_SHARE`]),
+//! and sessions whose pings went unanswered; over all sessions, one-sided closes (a Close
+//! frame sent and never answered).
+
+use std::fmt::Write as _;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::reconnect::{f64s, strs, u64s};
+use super::summary::fmt_duration;
+use super::text::fit;
+
+/// Values within ±2 % of a cluster's centre belong to it (timers fire a little late,
+/// and a capture point sees the FIN a few ms after the timer).
+pub const CLUSTER_TOLERANCE: f64 = 0.02;
+/// A cluster needs at least this many abnormal sessions...
+pub const CLUSTER_MIN_SESSIONS: u64 = 3;
+/// ...that are at least this share of the abnormal sessions with a known value.
+pub const CLUSTER_MIN_SHARE: f64 = 0.3;
+/// Shorter idle times / lifetimes are not clustered: no timeout fires that fast, and a
+/// pile of "0.0 s idle" drops (a peer killed mid-conversation) is not a timer.
+pub const CLUSTER_MIN_VALUE_S: f64 = 1.0;
+
+/// p50 / p95 (linear interpolation) and max of one column; all null when no value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Quantiles {
+    /// Sessions with a value.
+    pub n: u64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Which column a cluster was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// `idle_before_end_s`
+    Idle,
+    /// `duration_s`
+    Lifetime,
+}
+
+/// Many abnormal sessions ending after the same idle time or lifetime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    pub measure: Measure,
+    /// Median of the member values, seconds.
+    pub value_s: f64,
+    pub sessions: u64,
+    /// Abnormal sessions with a value for this measure (the denominator of the share).
+    pub of: u64,
+    /// The well-known default it matches (`"60 s load-balancer idle timeout"`), or
+    /// `None` when it matches none.
+    pub known_default: Option<String>,
+    /// One sentence: the likely cause.
+    pub cause: String,
+    /// One sentence: what to do.
+    pub advice: String,
+}
+
+/// `tcp_end` among abnormal sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpEndCount {
+    /// `client_fin`, `server_fin`, `client_rst`, `server_rst`, `none`, or `unknown` (null).
+    pub tcp_end: String,
+    pub sessions: u64,
+}
+
+/// A Close frame sent and never echoed, over all sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct OneSided {
+    pub sessions: u64,
+    pub by_client: u64,
+    pub by_server: u64,
+}
+
+/// The whole 1006 diagnosis.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// All sessions in the table.
+    pub sessions: u64,
+    /// Sessions with `ending == "abnormal"`.
+    pub abnormal: u64,
+    /// Most frequent first, then by name.
+    pub tcp_end: Vec<TcpEndCount>,
+    pub idle_before_end_s: Quantiles,
+    pub duration_s: Quantiles,
+    /// Idle clusters first, then lifetime clusters; each by size, largest first.
+    pub clusters: Vec<Cluster>,
+    /// Abnormal sessions with `unanswered_pings > 0`.
+    pub unanswered_ping_sessions: u64,
+    /// Sum of `unanswered_pings` over those sessions.
+    pub unanswered_pings: u64,
+    /// Sessions (any ending) whose Close was sent but never answered.
+    pub one_sided: OneSided,
+}
+
+fn quantiles(df: &DataFrame, name: &str) -> PolarsResult<Quantiles> {
+    let c = || col(name).cast(DataType::Float64);
+    let q = df
+        .clone()
+        .lazy()
+        .select([
+            c().count().cast(DataType::UInt64).alias("n"),
+            c().quantile(lit(0.5), QuantileMethod::Linear).alias("p50"),
+            c().quantile(lit(0.95), QuantileMethod::Linear).alias("p95"),
+            c().max().alias("max"),
+        ])
+        .collect()?;
+    let first =
+        |n: &str| -> PolarsResult<Option<f64>> { Ok(f64s(&q, n)?.first().copied().flatten()) };
+    Ok(Quantiles {
+        n: u64s(&q, "n")?.first().copied().flatten().unwrap_or(0),
+        p50: first("p50")?,
+        p95: first("p95")?,
+        max: first("max")?,
+    })
+}
+
+/// Well-known timeouts: (seconds, what it is, name used in the text).
+const KNOWN: &[(f64, &str)] = &[
+    (
+        60.0,
+        "a 60 s load-balancer idle timeout (AWS ALB default, nginx proxy_read_timeout)",
+    ),
+    (100.0, "Cloudflare's 100 s proxy idle limit"),
+    (300.0, "a common 300 s proxy/NAT idle timeout"),
+    (350.0, "the AWS NAT gateway idle timeout (350 s)"),
+    (600.0, "a common 600 s proxy/NAT idle timeout"),
+];
+
+/// The known default within [`CLUSTER_TOLERANCE`] of `v`, if any.
+pub fn known_default(v: f64) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .find(|(d, _)| (v - d).abs() <= d * CLUSTER_TOLERANCE)
+        .map(|(_, what)| *what)
+}
+
+fn fmt_s(v: f64) -> String {
+    format!("{v:.1} s")
+}
+
+fn describe(measure: Measure, value_s: f64) -> (Option<String>, String, String) {
+    let known = known_default(value_s);
+    let cause = match (known, measure) {
+        (Some(k), _) => format!("matches {k}"),
+        (None, Measure::Idle) => {
+            format!("a fixed limit of {} somewhere on the path", fmt_s(value_s))
+        }
+        (None, Measure::Lifetime) => format!(
+            "a fixed maximum connection lifetime of {} (proxy max connection age, token expiry)",
+            fmt_s(value_s)
+        ),
+    };
+    let advice = match measure {
+        Measure::Idle => format!(
+            "send pings more often than every {} (or raise that timeout)",
+            fmt_s(value_s)
+        ),
+        Measure::Lifetime => {
+            "find the component that closes connections by age; reconnect before it".to_string()
+        }
+    };
+    (known.map(str::to_string), cause, advice)
+}
+
+/// Clusters of values within ±[`CLUSTER_TOLERANCE`]: repeatedly take the centre value
+/// whose band holds the most values (ties: the smaller value), keep it if it passes the
+/// thresholds, remove its members and look again.
+fn clusters(mut values: Vec<f64>, measure: Measure) -> Vec<Cluster> {
+    let of = values.len() as u64;
+    values.retain(|v| v.is_finite() && *v >= CLUSTER_MIN_VALUE_S);
+    values.sort_by(f64::total_cmp);
+    let mut out = Vec::new();
+    loop {
+        let (mut best, mut best_range) = (0usize, (0usize, 0usize));
+        for &v in &values {
+            let lo = values.partition_point(|x| *x < v / (1.0 + CLUSTER_TOLERANCE));
+            let hi = values.partition_point(|x| *x <= v * (1.0 + CLUSTER_TOLERANCE));
+            if hi - lo > best {
+                best = hi - lo;
+                best_range = (lo, hi);
+            }
+        }
+        let n = best as u64;
+        if n < CLUSTER_MIN_SESSIONS || (n as f64) < CLUSTER_MIN_SHARE * of as f64 {
+            break;
+        }
+        let members: Vec<f64> = values.drain(best_range.0..best_range.1).collect();
+        let m = members.len();
+        let value_s = if m % 2 == 1 {
+            members[m / 2]
+        } else {
+            (members[m / 2 - 1] + members[m / 2]) / 2.0
+        };
+        let (known_default, cause, advice) = describe(measure, value_s);
+        out.push(Cluster {
+            measure,
+            value_s,
+            sessions: n,
+            of,
+            known_default,
+            cause,
+            advice,
+        });
+    }
+    out
+}
+
+/// Diagnose the abnormal (1006) sessions of a session table.
+pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
+    let abnormal = sessions
+        .clone()
+        .lazy()
+        .filter(col("ending").cast(DataType::String).eq(lit("abnormal")))
+        .select([
+            col("tcp_end").cast(DataType::String),
+            col("idle_before_end_s").cast(DataType::Float64),
+            col("duration_s").cast(DataType::Float64),
+            col("unanswered_pings").cast(DataType::UInt64),
+        ])
+        .collect()?;
+
+    let ends = abnormal
+        .clone()
+        .lazy()
+        .group_by([col("tcp_end").fill_null(lit("unknown"))])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .sort_by_exprs(
+            [col("n"), col("tcp_end")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let tcp_end = strs(&ends, "tcp_end")?
+        .into_iter()
+        .zip(u64s(&ends, "n")?)
+        .map(|(e, n)| TcpEndCount {
+            tcp_end: e.unwrap_or_else(|| "unknown".into()),
+            sessions: n.unwrap_or(0),
+        })
+        .collect();
+
+    let idle: Vec<f64> = f64s(&abnormal, "idle_before_end_s")?
+        .into_iter()
+        .flatten()
+        .collect();
+    let life: Vec<f64> = f64s(&abnormal, "duration_s")?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut found = clusters(idle, Measure::Idle);
+    found.extend(clusters(life, Measure::Lifetime));
+
+    let pings = abnormal
+        .clone()
+        .lazy()
+        .filter(col("unanswered_pings").gt(lit(0)))
+        .select([
+            len().cast(DataType::UInt64).alias("sessions"),
+            col("unanswered_pings")
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("pings"),
+        ])
+        .collect()?;
+    let one = |df: &DataFrame, n: &str| -> PolarsResult<u64> {
+        Ok(u64s(df, n)?.first().copied().flatten().unwrap_or(0))
+    };
+
+    let one_sided = sessions
+        .clone()
+        .lazy()
+        .filter(
+            col("ending")
+                .cast(DataType::String)
+                .eq(lit("normal"))
+                .or(col("ending").eq(lit("announced")))
+                .or(col("ending").eq(lit("no_status")))
+                .and(col("handshake_completed").eq(lit(false))),
+        )
+        .select([
+            len().cast(DataType::UInt64).alias("sessions"),
+            col("initiator")
+                .eq(lit("client"))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("by_client"),
+            col("initiator")
+                .eq(lit("server"))
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("by_server"),
+        ])
+        .collect()?;
+
+    Ok(Diagnosis {
+        sessions: sessions.height() as u64,
+        abnormal: abnormal.height() as u64,
+        tcp_end,
+        idle_before_end_s: quantiles(&abnormal, "idle_before_end_s")?,
+        duration_s: quantiles(&abnormal, "duration_s")?,
+        clusters: found,
+        unanswered_ping_sessions: one(&pings, "sessions")?,
+        unanswered_pings: one(&pings, "pings")?,
+        one_sided: OneSided {
+            sessions: one(&one_sided, "sessions")?,
+            by_client: one(&one_sided, "by_client")?,
+            by_server: one(&one_sided, "by_server")?,
+        },
+    })
+}
+
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", n as f64 * 100.0 / of as f64)
+    }
+}
+
+fn tcp_end_meaning(e: &str) -> &'static str {
+    match e {
+        "server_fin" => {
+            "the server side closed TCP without a Close frame (process exited or was killed, \
+             or a proxy in front of it gave up)"
+        }
+        "server_rst" => {
+            "the server side reset the connection (crash, proxy or firewall timeout, \
+             connection limit)"
+        }
+        "client_fin" => {
+            "the client closed TCP without a Close frame (app or tab killed, a library that \
+             skips the closing handshake, or a client-side proxy)"
+        }
+        "client_rst" => {
+            "the client reset the connection (process killed, network change, NAT or \
+             firewall state lost)"
+        }
+        _ => "no FIN or RST was seen",
+    }
+}
+
+fn q(v: &Quantiles) -> String {
+    let d = |x: Option<f64>| x.map_or_else(|| "-".to_string(), fmt_duration);
+    format!("p50 {}, p95 {}, max {}", d(v.p50), d(v.p95), d(v.max))
+}
+
+/// Word-wrap `text` as a `- ` bullet, continuation lines indented by two spaces, every
+/// line at most `width` columns.
+pub(super) fn bullet(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from("-");
+    for word in text.split_whitespace() {
+        let word = fit(word, width - 2);
+        if line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(&word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// The "1006 diagnosis" section: a short list of paragraphs saying what the numbers
+/// mean, lines <= 100 columns.
+pub fn render_diagnosis(d: &Diagnosis) -> String {
+    let mut o = String::new();
+    if d.abnormal == 0 {
+        let _ = writeln!(
+            o,
+            "1006 diagnosis: no abnormal sessions of {} (every ended session had a Close frame)",
+            d.sessions
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "1006 diagnosis: {} abnormal session{} of {} ({}): TCP ended without a Close frame",
+            d.abnormal,
+            if d.abnormal == 1 { "" } else { "s" },
+            d.sessions,
+            pct(d.abnormal, d.sessions)
+        );
+    }
+    if d.abnormal > 0 {
+        let parts: Vec<String> = d
+            .tcp_end
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} ({})",
+                    fit(&e.tcp_end, 12),
+                    e.sessions,
+                    pct(e.sessions, d.abnormal)
+                )
+            })
+            .collect();
+        let mut text = format!("Who ended TCP: {}.", parts.join(", "));
+        if let Some(top) = d.tcp_end.first() {
+            let _ = write!(
+                text,
+                " {}{}: {}.",
+                if d.tcp_end.len() > 1 { "Mostly " } else { "" },
+                fit(&top.tcp_end, 12),
+                tcp_end_meaning(&top.tcp_end)
+            );
+        }
+        o.push_str(&bullet(&text, 100));
+        o.push_str(&bullet(
+            &format!(
+                "Idle before the drop: {}. Lifetime: {}.",
+                q(&d.idle_before_end_s),
+                q(&d.duration_s)
+            ),
+            100,
+        ));
+        for c in &d.clusters {
+            let what = match c.measure {
+                Measure::Idle => format!("ended after {} idle", fmt_s(c.value_s)),
+                Measure::Lifetime => format!("ended {} after they started", fmt_s(c.value_s)),
+            };
+            o.push_str(&bullet(
+                &format!(
+                    "{} of {} abnormal sessions ({}) {} (±{:.0}%): {}; {}.",
+                    c.sessions,
+                    c.of,
+                    pct(c.sessions, c.of),
+                    what,
+                    CLUSTER_TOLERANCE * 100.0,
+                    c.cause,
+                    c.advice
+                ),
+                100,
+            ));
+        }
+        if d.clusters.is_empty() && d.abnormal >= CLUSTER_MIN_SESSIONS {
+            o.push_str(&bullet(
+                "No common idle time or lifetime: the drops do not look like one timeout.",
+                100,
+            ));
+        }
+        if d.unanswered_ping_sessions > 0 {
+            o.push_str(&bullet(
+                &format!(
+                    "{} abnormal session{} had {} ping{} that no Pong answered before the \
+                     drop: the peer or the path was already gone; keep pinging and close \
+                     the connection when a Pong is late.",
+                    d.unanswered_ping_sessions,
+                    if d.unanswered_ping_sessions == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    d.unanswered_pings,
+                    if d.unanswered_pings == 1 { "" } else { "s" },
+                ),
+                100,
+            ));
+        }
+    }
+    if d.one_sided.sessions > 0 {
+        let s = d.one_sided;
+        o.push_str(&bullet(
+            &format!(
+                "{} session{} sent a Close that was never answered (by the client {}, by the \
+                 server {}): the peer dropped TCP instead of echoing it; the sender sees its \
+                 own code, the peer's library reports 1006.",
+                s.sessions,
+                if s.sessions == 1 { "" } else { "s" },
+                s.by_client,
+                s.by_server
+            ),
+            100,
+        ));
+    }
+    o
+}

@@ -1,0 +1,638 @@
+//! Reconnects: after a session ended, did the same client come back, and how fast?
+//!
+//! Contract: everything is computed from the session table of `docs/schema.md` (a polars
+//! `DataFrame` from [`super::table::sessions_frame`], or read back from an export), never
+//! from the Rust session structs, so it works the same for captures and logs. Rows may
+//! have null addresses, ports, hosts, paths or times (logs): a row with a null
+//! `client_ip`, `server_ip`, `server_port` or `end_time` gets no reconnect, and a row with
+//! a null `client_ip`, `server_ip`, `server_port` or `start_time` is never anyone's
+//! reconnect. A null `host` or `path` matches a null one (both read as "unknown").
+//!
+//! - [`reconnects`]: one row per ended session (`ending != "open"`) with the first later
+//!   session of the same client to the same server, host and path (see
+//!   [`RECONNECT_COLUMNS`]).
+//! - [`reconnect_by_code`]: per close code, reconnect rate and delay quantiles.
+//! - [`reconnect_flags`]: storms, clients without backoff, clients that did not come back
+//!   after 1012; thresholds are the `pub const`s below.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use polars::prelude::*;
+use serde::{Serialize, Serializer};
+
+use super::summary::{code_label, fmt_duration, fmt_time};
+use super::text::fit;
+
+/// Default reconnect window: 5 minutes.
+pub const DEFAULT_WINDOW_S: f64 = 300.0;
+
+/// A reconnect storm needs at least this many distinct clients reconnecting within one
+/// second of each other... (10, not 5: five clients staggered 200 ms apart, as in
+/// `fixtures/ws_restart.pcap`, all come back within 0.8 s, and that is a deliberate
+/// stagger, not a thundering herd; a herd too small to reach 10 costs a server little.)
+pub const STORM_MIN_CLIENTS: usize = 10;
+/// ...and they must be at least this share of the distinct clients whose sessions ended
+/// in the same (calendar, UTC) second.
+pub const STORM_MIN_SHARE: f64 = 0.5;
+/// Reconnecting sooner than this after 1001 or 1006 is "no backoff".
+pub const NO_BACKOFF_S: f64 = 0.1;
+
+/// Columns of [`reconnects`], in order. `next_session_id`, `next_start_time` and
+/// `reconnect_delay_s` are null when the client did not come back within the window.
+///
+/// | column | type |
+/// |---|---|
+/// | session_id, capture, client_ip, server_ip | string |
+/// | server_port | u16 |
+/// | host, path, ending | string |
+/// | close_code | u16 |
+/// | end_time | timestamp (ns, UTC) |
+/// | next_session_id | string |
+/// | next_start_time | timestamp (ns, UTC) |
+/// | reconnect_delay_s | f64: `next_start_time - end_time` (TCP end to the next SYN) |
+pub const RECONNECT_COLUMNS: &[&str] = &[
+    "session_id",
+    "capture",
+    "client_ip",
+    "server_ip",
+    "server_port",
+    "host",
+    "path",
+    "ending",
+    "close_code",
+    "end_time",
+    "next_session_id",
+    "next_start_time",
+    "reconnect_delay_s",
+];
+
+/// Columns of [`reconnect_by_code`], in order: `close_code` u16, `sessions` u64,
+/// `reconnected` u64, `reconnect_rate` f64 (0-1), `delay_p50_s` f64, `delay_p95_s` f64
+/// (linear interpolation; null when nothing reconnected).
+pub const RECONNECT_BY_CODE_COLUMNS: &[&str] = &[
+    "close_code",
+    "sessions",
+    "reconnected",
+    "reconnect_rate",
+    "delay_p50_s",
+    "delay_p95_s",
+];
+
+pub(super) fn utc_ns() -> DataType {
+    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+}
+
+/// A time column as ns since the epoch (any datetime unit or time zone is accepted).
+pub(super) fn ns_expr(name: &str) -> Expr {
+    col(name).cast(utc_ns()).cast(DataType::Int64)
+}
+
+/// ISO 8601 with nanoseconds and `Z`, as in the CSV and JSON exports.
+pub fn iso_ns(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let sub = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, sub) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
+        None => format!("{ns}ns"),
+    }
+}
+
+pub(super) fn ser_time<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&iso_ns(*ns))
+}
+
+pub(super) fn ser_opt_time<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => s.serialize_str(&iso_ns(*ns)),
+        None => s.serialize_none(),
+    }
+}
+
+pub(super) fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::String)?;
+    let ca = s.str()?;
+    Ok((0..ca.len())
+        .map(|i| ca.get(i).map(str::to_string))
+        .collect())
+}
+
+pub(super) fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    let s = df.column(name)?.as_materialized_series();
+    let s = if matches!(s.dtype(), DataType::Datetime(_, _)) {
+        s.cast(&utc_ns())?.cast(&DataType::Int64)?
+    } else {
+        s.cast(&DataType::Int64)?
+    };
+    let ca = s.i64()?;
+    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+pub(super) fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::Float64)?;
+    let ca = s.f64()?;
+    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+pub(super) fn u64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u64>>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::UInt64)?;
+    let ca = s.u64()?;
+    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+pub(super) fn u16s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u16>>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::UInt16)?;
+    let ca = s.u16()?;
+    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+/// For each ended session, the first session of the same client (`client_ip`) to the same
+/// `server_ip`, `server_port`, `host` and `path` whose `start_time` is strictly after this
+/// session's `end_time` and at most `window_s` seconds after it.
+///
+/// Output: [`RECONNECT_COLUMNS`], one row per session with `ending != "open"`, sorted by
+/// `end_time`, then `session_id` (nulls last). Two sessions of one client that both ended
+/// before its next connection share that connection as their reconnect.
+pub fn reconnects(sessions: &DataFrame, window_s: f64) -> PolarsResult<DataFrame> {
+    let window_ns = if window_s.is_finite() && window_s > 0.0 {
+        (window_s * 1e9).round() as i64
+    } else {
+        0
+    };
+    // Normalised view: stable types whatever the source (capture, CSV, Parquet, logs).
+    let base = sessions
+        .clone()
+        .lazy()
+        .with_row_index("__row", None)
+        .select([
+            col("__row"),
+            col("session_id").cast(DataType::String),
+            col("capture").cast(DataType::String),
+            col("client_ip").cast(DataType::String),
+            col("server_ip").cast(DataType::String),
+            col("server_port").cast(DataType::UInt16),
+            col("host").cast(DataType::String),
+            col("path").cast(DataType::String),
+            col("ending").cast(DataType::String),
+            col("close_code").cast(DataType::UInt16),
+            ns_expr("start_time").alias("__start"),
+            ns_expr("end_time").alias("__end"),
+        ]);
+    let keys_present = || {
+        col("client_ip")
+            .is_not_null()
+            .and(col("server_ip").is_not_null())
+            .and(col("server_port").is_not_null())
+    };
+    // host/path: null matches null (a sentinel no header can hold: it has a NUL).
+    let match_keys = || {
+        [
+            col("host").fill_null(lit("\0null")).alias("__host"),
+            col("path").fill_null(lit("\0null")).alias("__path"),
+        ]
+    };
+    let by: Vec<PlSmallStr> = ["client_ip", "server_ip", "server_port", "__host", "__path"]
+        .into_iter()
+        .map(PlSmallStr::from)
+        .collect();
+
+    let ended = base.clone().filter(col("ending").neq(lit("open")));
+    let left = ended
+        .clone()
+        .filter(keys_present().and(col("__end").is_not_null()))
+        .with_columns(match_keys())
+        .select([
+            col("__row"),
+            col("client_ip"),
+            col("server_ip"),
+            col("server_port"),
+            col("__host"),
+            col("__path"),
+            col("__end"),
+        ])
+        .sort(["__end"], SortMultipleOptions::default());
+    let right = base
+        .filter(keys_present().and(col("__start").is_not_null()))
+        .with_columns(match_keys())
+        .select([
+            col("client_ip"),
+            col("server_ip"),
+            col("server_port"),
+            col("__host"),
+            col("__path"),
+            col("__start").alias("__next_start"),
+            col("session_id").alias("next_session_id"),
+        ])
+        .sort(["__next_start"], SortMultipleOptions::default());
+    let asof = AsOfOptions {
+        strategy: AsofStrategy::Forward,
+        tolerance: None,
+        tolerance_str: None,
+        left_by: Some(by.clone()),
+        right_by: Some(by),
+        allow_eq: false,
+        check_sortedness: false,
+    };
+    let within = (col("__next_start") - col("__end")).lt_eq(lit(window_ns));
+    let matched = left
+        .join_builder()
+        .with(right)
+        .left_on([col("__end")])
+        .right_on([col("__next_start")])
+        .how(JoinType::AsOf(Box::new(asof)))
+        .finish()
+        .select([
+            col("__row"),
+            when(within.clone())
+                .then(col("next_session_id"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("next_session_id"),
+            when(within)
+                .then(col("__next_start"))
+                .otherwise(lit(NULL).cast(DataType::Int64))
+                .alias("__next_start"),
+        ]);
+    ended
+        .join(
+            matched,
+            [col("__row")],
+            [col("__row")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col("session_id"),
+            col("capture"),
+            col("client_ip"),
+            col("server_ip"),
+            col("server_port"),
+            col("host"),
+            col("path"),
+            col("ending"),
+            col("close_code"),
+            col("__end").cast(utc_ns()).alias("end_time"),
+            col("next_session_id"),
+            col("__next_start").cast(utc_ns()).alias("next_start_time"),
+            ((col("__next_start") - col("__end")).cast(DataType::Float64) / lit(1e9))
+                .alias("reconnect_delay_s"),
+            col("__row"),
+        ])
+        .sort_by_exprs(
+            [col("end_time"), col("session_id"), col("__row")],
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )
+        .drop(cols(["__row"]))
+        .collect()
+}
+
+/// Per close code (null code: its own row, last): `sessions`, `reconnected`,
+/// `reconnect_rate`, `delay_p50_s`, `delay_p95_s` ([`RECONNECT_BY_CODE_COLUMNS`]),
+/// sorted by close code. `rec` is the output of [`reconnects`].
+pub fn reconnect_by_code(rec: &DataFrame) -> PolarsResult<DataFrame> {
+    rec.clone()
+        .lazy()
+        .group_by([col("close_code").cast(DataType::UInt16)])
+        .agg([
+            len().cast(DataType::UInt64).alias("sessions"),
+            col("next_session_id")
+                .is_not_null()
+                .sum()
+                .cast(DataType::UInt64)
+                .alias("reconnected"),
+            col("reconnect_delay_s")
+                .quantile(lit(0.5), QuantileMethod::Linear)
+                .alias("delay_p50_s"),
+            col("reconnect_delay_s")
+                .quantile(lit(0.95), QuantileMethod::Linear)
+                .alias("delay_p95_s"),
+        ])
+        .with_column(
+            (col("reconnected").cast(DataType::Float64) / col("sessions").cast(DataType::Float64))
+                .alias("reconnect_rate"),
+        )
+        .select(
+            RECONNECT_BY_CODE_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .sort(
+            ["close_code"],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .collect()
+}
+
+/// Many clients reconnecting within one second after a mass close.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Storm {
+    /// Start of the (UTC, calendar) second in which the sessions ended.
+    #[serde(serialize_with = "ser_time")]
+    pub closed_second: i64,
+    /// Distinct clients whose sessions ended in that second.
+    pub clients_closed: u64,
+    /// Close codes of those sessions, ascending (null codes left out).
+    pub codes: Vec<u16>,
+    /// Distinct clients of that second whose reconnects fell within one second.
+    pub clients_reconnected: u64,
+    /// The first of those reconnects.
+    #[serde(serialize_with = "ser_time")]
+    pub reconnect_from: i64,
+    /// The last of those reconnects (< `reconnect_from` + 1 s).
+    #[serde(serialize_with = "ser_time")]
+    pub reconnect_to: i64,
+}
+
+/// A client that came back less than [`NO_BACKOFF_S`] after 1001 or 1006.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoBackoff {
+    pub session_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub close_code: u16,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub end_time: Option<i64>,
+    pub next_session_id: Option<String>,
+    pub reconnect_delay_s: f64,
+}
+
+/// A session ended by 1012 (Service Restart) with no reconnect within the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NeverCameBack {
+    pub session_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub server_ip: Option<String>,
+    pub server_port: Option<u16>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub end_time: Option<i64>,
+    /// How much data follows this session's end (up to the last `end_time` or
+    /// `next_start_time` in the table): when it is shorter than the window, the client
+    /// may still have come back after the data ends. Null when `end_time` is null.
+    pub observed_after_s: Option<f64>,
+}
+
+/// What [`reconnect_flags`] found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReconnectFlags {
+    /// By `closed_second`.
+    pub storms: Vec<Storm>,
+    /// In the order of the reconnect table (by `end_time`).
+    pub no_backoff: Vec<NoBackoff>,
+    /// In the order of the reconnect table (by `end_time`).
+    pub never_came_back: Vec<NeverCameBack>,
+}
+
+impl ReconnectFlags {
+    pub fn is_empty(&self) -> bool {
+        self.storms.is_empty() && self.no_backoff.is_empty() && self.never_came_back.is_empty()
+    }
+}
+
+/// Flags over the output of [`reconnects`]:
+///
+/// - storms: the sessions that ended in one calendar second (UTC) form a mass close; when
+///   at least [`STORM_MIN_CLIENTS`] distinct clients among them reconnect within any
+///   1-second span, and they are at least [`STORM_MIN_SHARE`] of the distinct clients
+///   that closed in that second, it is a storm (nobody jittered their reconnect);
+/// - no backoff: `close_code` 1001 or 1006 and `reconnect_delay_s < NO_BACKOFF_S`;
+/// - never came back: `close_code` 1012 and no reconnect within the window.
+pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
+    let session_id = strs(rec, "session_id")?;
+    let client = strs(rec, "client_ip")?;
+    let server = strs(rec, "server_ip")?;
+    let port = u16s(rec, "server_port")?;
+    let code = u16s(rec, "close_code")?;
+    let end = i64s(rec, "end_time")?;
+    let next_id = strs(rec, "next_session_id")?;
+    let next = i64s(rec, "next_start_time")?;
+    let delay = f64s(rec, "reconnect_delay_s")?;
+    let data_end = end.iter().chain(next.iter()).flatten().max().copied();
+
+    let mut flags = ReconnectFlags::default();
+    for i in 0..rec.height() {
+        match (code[i], delay[i]) {
+            (Some(c @ (1001 | 1006)), Some(d)) if d < NO_BACKOFF_S => {
+                flags.no_backoff.push(NoBackoff {
+                    session_id: session_id[i].clone(),
+                    client_ip: client[i].clone(),
+                    close_code: c,
+                    end_time: end[i],
+                    next_session_id: next_id[i].clone(),
+                    reconnect_delay_s: d,
+                })
+            }
+            (Some(1012), None) => flags.never_came_back.push(NeverCameBack {
+                session_id: session_id[i].clone(),
+                client_ip: client[i].clone(),
+                server_ip: server[i].clone(),
+                server_port: port[i],
+                end_time: end[i],
+                observed_after_s: end[i].zip(data_end).map(|(e, d)| (d - e) as f64 / 1e9),
+            }),
+            _ => {}
+        }
+    }
+
+    // Storms: group by the second of the close, then slide a 1 s window over reconnects.
+    struct Second<'a> {
+        clients: BTreeSet<&'a str>,
+        codes: BTreeSet<u16>,
+        reconnects: Vec<(i64, &'a str)>,
+    }
+    let mut seconds: BTreeMap<i64, Second<'_>> = BTreeMap::new();
+    for i in 0..rec.height() {
+        let (Some(e), Some(c)) = (end[i], client[i].as_deref()) else {
+            continue;
+        };
+        let sec = seconds
+            .entry(e.div_euclid(1_000_000_000))
+            .or_insert_with(|| Second {
+                clients: BTreeSet::new(),
+                codes: BTreeSet::new(),
+                reconnects: Vec::new(),
+            });
+        sec.clients.insert(c);
+        sec.codes.extend(code[i]);
+        if let Some(n) = next[i] {
+            sec.reconnects.push((n, c));
+        }
+    }
+    for (s, mut sec) in seconds {
+        sec.reconnects.sort();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let (mut best, mut best_span) = (0usize, (0i64, 0i64));
+        let mut lo = 0;
+        for hi in 0..sec.reconnects.len() {
+            *counts.entry(sec.reconnects[hi].1).or_insert(0) += 1;
+            while sec.reconnects[hi].0 - sec.reconnects[lo].0 >= 1_000_000_000 {
+                let c = sec.reconnects[lo].1;
+                if let Some(n) = counts.get_mut(c) {
+                    *n -= 1;
+                    if *n == 0 {
+                        counts.remove(c);
+                    }
+                }
+                lo += 1;
+            }
+            if counts.len() > best {
+                best = counts.len();
+                best_span = (sec.reconnects[lo].0, sec.reconnects[hi].0);
+            }
+        }
+        let closed = sec.clients.len();
+        if best >= STORM_MIN_CLIENTS && best as f64 >= STORM_MIN_SHARE * closed as f64 {
+            flags.storms.push(Storm {
+                closed_second: s * 1_000_000_000,
+                clients_closed: closed as u64,
+                codes: sec.codes.into_iter().collect(),
+                clients_reconnected: best as u64,
+                reconnect_from: best_span.0,
+                reconnect_to: best_span.1,
+            });
+        }
+    }
+    Ok(flags)
+}
+
+fn opt_dur(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), fmt_duration)
+}
+
+fn ip(v: &Option<String>) -> String {
+    fit(v.as_deref().unwrap_or("?"), 40)
+}
+
+/// At most this many examples per flag in the terminal.
+const EXAMPLES: usize = 3;
+
+/// The "Reconnects" section: the per-code table (output of [`reconnect_by_code`]) and the
+/// flags, lines <= 100 columns. `window_s` is the window [`reconnects`] used.
+pub fn render_reconnects(by_code: &DataFrame, flags: &ReconnectFlags, window_s: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Reconnects (same client to the same server, host and path within {})",
+        fmt_duration(window_s)
+    );
+    let cols = (|| -> PolarsResult<_> {
+        Ok((
+            u16s(by_code, "close_code")?,
+            u64s(by_code, "sessions")?,
+            u64s(by_code, "reconnected")?,
+            f64s(by_code, "reconnect_rate")?,
+            f64s(by_code, "delay_p50_s")?,
+            f64s(by_code, "delay_p95_s")?,
+        ))
+    })();
+    match cols {
+        Ok((code, n, rec, rate, p50, p95)) if by_code.height() > 0 => {
+            let _ = writeln!(
+                o,
+                "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
+                "Close code", "Ended", "Reconnected", "Rate", "Delay p50", "Delay p95"
+            );
+            for i in 0..by_code.height() {
+                let label = code[i].map_or_else(|| "(no code)".to_string(), code_label);
+                let _ = writeln!(
+                    o,
+                    "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
+                    fit(&label, 32),
+                    n[i].unwrap_or(0),
+                    rec[i].unwrap_or(0),
+                    rate[i].map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0)),
+                    opt_dur(p50[i]),
+                    opt_dur(p95[i]),
+                );
+            }
+        }
+        _ => {
+            let _ = writeln!(o, "No ended sessions.");
+        }
+    }
+    for s in &flags.storms {
+        let codes: Vec<String> = s.codes.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            o,
+            "- Reconnect storm: {} of {} clients whose sessions ended at {} (codes {})",
+            s.clients_reconnected,
+            s.clients_closed,
+            fmt_time(s.closed_second),
+            fit(&codes.join(", "), 20),
+        );
+        let _ = writeln!(
+            o,
+            "  reconnected within {} of each other: add random jitter to reconnect delays.",
+            fmt_duration((s.reconnect_to - s.reconnect_from) as f64 / 1e9)
+        );
+    }
+    if !flags.no_backoff.is_empty() {
+        let clients: BTreeSet<&str> = flags
+            .no_backoff
+            .iter()
+            .filter_map(|f| f.client_ip.as_deref())
+            .collect();
+        let _ = writeln!(
+            o,
+            "- No backoff: {} reconnect{} within {} after 1001/1006 ({} client{}); e.g.:",
+            flags.no_backoff.len(),
+            if flags.no_backoff.len() == 1 { "" } else { "s" },
+            fmt_duration(NO_BACKOFF_S),
+            clients.len(),
+            if clients.len() == 1 { "" } else { "s" },
+        );
+        for f in flags.no_backoff.iter().take(EXAMPLES) {
+            let _ = writeln!(
+                o,
+                "    {} after {} in {}",
+                ip(&f.client_ip),
+                f.close_code,
+                fmt_duration(f.reconnect_delay_s)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  Reconnect with exponential backoff and jitter, or a failing server is hammered."
+        );
+    }
+    if !flags.never_came_back.is_empty() {
+        let _ = writeln!(
+            o,
+            "- Never came back after 1012 Service Restart: {} session{}; e.g.:",
+            flags.never_came_back.len(),
+            if flags.never_came_back.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        );
+        for f in flags.never_came_back.iter().take(EXAMPLES) {
+            let seen = match f.observed_after_s {
+                Some(s) if s < window_s => {
+                    format!(
+                        " (data ends {} later: may have come back after)",
+                        fmt_duration(s)
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(o, "    {}{}", ip(&f.client_ip), seen);
+        }
+        let _ = writeln!(
+            o,
+            "  1012 means \"reconnect after a short delay\": check these clients' reconnect logic."
+        );
+    }
+    o
+}
