@@ -66,6 +66,17 @@ pub struct ReportArgs {
     /// Write the per-code table to PATH (.csv, .parquet, .json, .jsonl).
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
+    /// Write one row per ended session with its reconnect (next session of the same
+    /// client to the same server, host and path) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub reconnects: Option<PathBuf>,
+    /// Reconnect window: a session starting later than this after a close is not its
+    /// reconnect.
+    #[arg(long, value_name = "SECS", default_value_t = crate::report::reconnect::DEFAULT_WINDOW_S)]
+    pub window: f64,
+    /// Also print closes over time by code (deploys and incidents show as spikes).
+    #[arg(long)]
+    pub timeline: bool,
     /// How the report is printed.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -119,6 +130,13 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Re
     Ok(())
 }
 
+fn check_window(w: f64) -> Result<()> {
+    if !(w.is_finite() && w > 0.0) {
+        bail!("--window must be a positive number of seconds");
+    }
+    Ok(())
+}
+
 /// A checked `analyze` run.
 #[derive(Debug, Clone)]
 pub struct AnalyzeConfig {
@@ -132,7 +150,14 @@ pub struct AnalyzeConfig {
 
 impl AnalyzeConfig {
     pub fn from_args(a: AnalyzeArgs) -> Result<AnalyzeConfig> {
-        check_outputs([&a.sessions, &a.refused, &a.closes, &a.report.summary])?;
+        check_outputs([
+            &a.sessions,
+            &a.refused,
+            &a.closes,
+            &a.report.summary,
+            &a.report.reconnects,
+        ])?;
+        check_window(a.report.window)?;
         if a.files.iter().filter(|f| *f == "-").count() > 1 {
             bail!("standard input (-) can be given only once");
         }
@@ -165,7 +190,8 @@ pub struct ReportConfig {
 
 impl ReportConfig {
     pub fn from_args(a: ReportCmdArgs) -> Result<ReportConfig> {
-        check_outputs([&a.sessions, &a.report.summary])?;
+        check_outputs([&a.sessions, &a.report.summary, &a.report.reconnects])?;
+        check_window(a.report.window)?;
         Ok(ReportConfig {
             paths: a.paths,
             sessions: a.sessions,

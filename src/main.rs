@@ -16,7 +16,7 @@ use wsaudit::cli::{AnalyzeConfig, Cli, Command, OutputFormat, ReportArgs, Report
 use wsaudit::codes;
 use wsaudit::pipeline::analyze_all;
 use wsaudit::report::summary::{self, InputInfo, ReportOptions};
-use wsaudit::report::{load, percode, table, write};
+use wsaudit::report::{load, percode, reconnect, table, write};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -73,9 +73,15 @@ fn report(
     let opts = ReportOptions {
         by: args.by.clone(),
         top: args.top,
+        window_s: args.window,
+        timeline: args.timeline,
     };
     if let Some(path) = &args.summary {
         let mut df = percode::per_code_frame(sessions)?;
+        export(&mut df, path, &mut failed);
+    }
+    if let Some(path) = &args.reconnects {
+        let mut df = reconnect::reconnects(sessions, args.window)?;
         export(&mut df, path, &mut failed);
     }
     if !args.quiet {

@@ -99,8 +99,8 @@ pub fn analyze(input: &Input, opts: &Options) -> CaptureResult {
             }
         };
         match input {
-            Input::Path(p) => capture::read_file(p, &mut on_packet),
-            Input::Stdin => capture::read_stream(io::stdin().lock(), &mut on_packet),
+            Input::Path(p) => capture::read_path(p, &mut on_packet),
+            Input::Stdin => capture::read_any_stream(io::stdin().lock(), &mut on_packet),
         }
     };
     let evicted = table.finish(&mut |meta, tracker: Tracker| outputs.push(tracker.finish(&meta)));

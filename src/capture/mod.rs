@@ -12,7 +12,7 @@ pub mod format;
 pub mod link;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 pub use format::{Format, RawPacket};
@@ -156,7 +156,65 @@ pub fn read_slice<F: FnMut(&RawPacket<'_>)>(data: &[u8], mut on_packet: F) -> Re
     w.end(data.len() - used, used as u64)
 }
 
-/// Read a capture file, memory-mapped.
+/// How the bytes of an input are packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Recognise gzip and zstd by their magic numbers (not by file name).
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Read a capture from a buffered stream, decompressing gzip or zstd transparently.
+/// Offsets in errors are offsets in the decompressed capture.
+pub fn read_any_stream<R: BufRead, F: FnMut(&RawPacket<'_>)>(
+    mut reader: R,
+    on_packet: F,
+) -> io::Result<ReadSummary> {
+    let head = reader.fill_buf()?;
+    match Compression::sniff(head) {
+        Compression::None => read_stream(reader, on_packet),
+        Compression::Gzip => read_stream(flate2::bufread::MultiGzDecoder::new(reader), on_packet),
+        Compression::Zstd => read_stream(zstd::Decoder::with_buffer(reader)?, on_packet),
+    }
+}
+
+/// Read a capture file: memory-mapped when plain, streamed when gzip or zstd.
+pub fn read_path<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Result<ReadSummary> {
+    let mut head = [0u8; 4];
+    let n = {
+        let mut f = File::open(path)?;
+        let mut n = 0;
+        while n < head.len() {
+            match f.read(&mut head[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        n
+    };
+    match Compression::sniff(&head[..n]) {
+        Compression::None => read_file(path, on_packet),
+        _ => read_any_stream(
+            BufReader::with_capacity(1 << 20, File::open(path)?),
+            on_packet,
+        ),
+    }
+}
+
+/// Read a plain capture file, memory-mapped.
 pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Result<ReadSummary> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();

@@ -17,9 +17,8 @@ use std::fmt::Write as _;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::reconnect::{f64s, strs, u64s};
-use super::summary::fmt_duration;
-use super::text::fit;
+use super::columns::{f64s, strs, u64s};
+use super::text::{fit, fmt_duration};
 
 /// Values within ±2 % of a cluster's centre belong to it (timers fire a little late,
 /// and a capture point sees the FIN a few ms after the timer).
@@ -490,4 +489,37 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
         ));
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_defaults_match_within_two_percent() {
+        assert!(known_default(60.0).is_some_and(|k| k.contains("AWS ALB")));
+        assert!(known_default(61.1).is_some());
+        assert!(known_default(61.3).is_none());
+        assert!(known_default(99.0).is_some_and(|k| k.contains("Cloudflare")));
+        assert!(known_default(352.0).is_some_and(|k| k.contains("NAT gateway")));
+        assert!(known_default(301.0).is_some_and(|k| k.contains("300 s")));
+        assert!(known_default(590.0).is_some_and(|k| k.contains("600 s")));
+        assert!(known_default(42.0).is_none());
+    }
+
+    #[test]
+    fn bullet_wraps_with_hanging_indent_and_escapes_wire_text() {
+        let text = "word ".repeat(50) + "bad\x1b[2Jreason";
+        let out = bullet(&text, 30);
+        assert!(out.starts_with("- word"));
+        assert!(out.lines().skip(1).all(|l| l.starts_with("  ")));
+        assert!(out.lines().all(|l| l.chars().count() <= 30), "{out}");
+        assert!(!out.contains('\x1b') && out.contains("bad\\x1b[2Jreason"));
+    }
+
+    #[test]
+    fn tiny_idle_times_never_cluster() {
+        let c = clusters(vec![0.001, 0.001, 0.001, 0.0012], Measure::Idle);
+        assert!(c.is_empty());
+    }
 }

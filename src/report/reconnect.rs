@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use polars::prelude::*;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use super::summary::{code_label, fmt_duration, fmt_time};
-use super::text::fit;
+use super::columns::{f64s, i64s, ns_expr, ser_opt_time, ser_time, strs, u16s, u64s, utc_ns};
+use super::text::{code_label, fit, fmt_duration, fmt_time};
 
 /// Default reconnect window: 5 minutes.
 pub const DEFAULT_WINDOW_S: f64 = 300.0;
@@ -78,85 +78,6 @@ pub const RECONNECT_BY_CODE_COLUMNS: &[&str] = &[
     "delay_p50_s",
     "delay_p95_s",
 ];
-
-pub(super) fn utc_ns() -> DataType {
-    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-}
-
-/// A time column as ns since the epoch (any datetime unit or time zone is accepted).
-pub(super) fn ns_expr(name: &str) -> Expr {
-    col(name).cast(utc_ns()).cast(DataType::Int64)
-}
-
-/// ISO 8601 with nanoseconds and `Z`, as in the CSV and JSON exports.
-pub fn iso_ns(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let sub = ns.rem_euclid(1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, sub) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
-        None => format!("{ns}ns"),
-    }
-}
-
-pub(super) fn ser_time<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&iso_ns(*ns))
-}
-
-pub(super) fn ser_opt_time<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ns {
-        Some(ns) => s.serialize_str(&iso_ns(*ns)),
-        None => s.serialize_none(),
-    }
-}
-
-pub(super) fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
-    let s = df
-        .column(name)?
-        .as_materialized_series()
-        .cast(&DataType::String)?;
-    let ca = s.str()?;
-    Ok((0..ca.len())
-        .map(|i| ca.get(i).map(str::to_string))
-        .collect())
-}
-
-pub(super) fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
-    let s = df.column(name)?.as_materialized_series();
-    let s = if matches!(s.dtype(), DataType::Datetime(_, _)) {
-        s.cast(&utc_ns())?.cast(&DataType::Int64)?
-    } else {
-        s.cast(&DataType::Int64)?
-    };
-    let ca = s.i64()?;
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
-}
-
-pub(super) fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-    let s = df
-        .column(name)?
-        .as_materialized_series()
-        .cast(&DataType::Float64)?;
-    let ca = s.f64()?;
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
-}
-
-pub(super) fn u64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u64>>> {
-    let s = df
-        .column(name)?
-        .as_materialized_series()
-        .cast(&DataType::UInt64)?;
-    let ca = s.u64()?;
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
-}
-
-pub(super) fn u16s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u16>>> {
-    let s = df
-        .column(name)?
-        .as_materialized_series()
-        .cast(&DataType::UInt16)?;
-    let ca = s.u16()?;
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
-}
 
 /// For each ended session, the first session of the same client (`client_ip`) to the same
 /// `server_ip`, `server_port`, `host` and `path` whose `start_time` is strictly after this

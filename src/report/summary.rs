@@ -13,56 +13,14 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::breakdown::{breakdown, Breakdown, GroupBy};
-use super::columns::{bools, i64s, strs, u64s};
+use super::columns::{bools, f64s, i64s, strs, u64s};
+use super::diagnose::{abnormal_diagnosis, render_diagnosis, Diagnosis};
 use super::percode::{per_code, per_ending, CodeRow, EndingRow};
-use super::text::fit;
-
-/// Format ns since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
-pub fn fmt_time(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let sub = ns.rem_euclid(1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, sub) {
-        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-        None => format!("{ns}ns"),
-    }
-}
-
-/// ISO 8601 UTC with nanoseconds, as in the exports.
-pub fn iso_time(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let sub = ns.rem_euclid(1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, sub) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
-        None => format!("{ns}ns"),
-    }
-}
-
-/// Human duration: `850 ms`, `12.4 s`, `3m 07s`, `2h 05m`.
-pub fn fmt_duration(secs: f64) -> String {
-    if !secs.is_finite() {
-        return "-".into();
-    }
-    if secs < 1.0 {
-        format!("{:.0} ms", secs * 1000.0)
-    } else if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else if secs < 3600.0 {
-        format!("{}m {:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
-    } else if secs < 86400.0 * 2.0 {
-        format!(
-            "{}h {:02}m",
-            (secs / 3600.0) as u64,
-            ((secs % 3600.0) / 60.0) as u64
-        )
-    } else {
-        format!("{:.1} d", secs / 86400.0)
-    }
-}
-
-/// A code with its name: `1006 Abnormal Closure`.
-pub fn code_label(code: u16) -> String {
-    format!("{code} {}", crate::ws::CloseCode::from(code).name())
-}
+use super::reconnect::{
+    reconnect_by_code, reconnect_flags, reconnects, render_reconnects, ReconnectFlags,
+};
+use super::text::{fit, fmt_duration, iso_time};
+use super::timeline::{render_timeline, timeline, Timeline};
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -105,10 +63,47 @@ pub struct Quality {
 }
 
 /// What to include beyond the per-code report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub by: Vec<GroupBy>,
     pub top: usize,
+    /// Reconnect window (seconds).
+    pub window_s: f64,
+    /// Include the closes-over-time chart.
+    pub timeline: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            by: Vec::new(),
+            top: 10,
+            window_s: super::reconnect::DEFAULT_WINDOW_S,
+            timeline: false,
+        }
+    }
+}
+
+/// Reconnects after one close code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconnectRow {
+    pub close_code: Option<u16>,
+    pub sessions: u64,
+    pub reconnected: u64,
+    pub reconnect_rate: f64,
+    pub delay_p50_s: Option<f64>,
+    pub delay_p95_s: Option<f64>,
+}
+
+/// The reconnect part of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconnects {
+    pub window_s: f64,
+    pub by_code: Vec<ReconnectRow>,
+    pub flags: ReconnectFlags,
+    /// The same per-code table, for rendering.
+    #[serde(skip)]
+    pub by_code_frame: DataFrame,
 }
 
 /// Everything `wsaudit analyze` / `wsaudit report` says.
@@ -126,6 +121,38 @@ pub struct Report {
     pub anomalies: Vec<AnomalyRow>,
     pub quality: Quality,
     pub breakdowns: Vec<Breakdown>,
+    pub diagnosis: Diagnosis,
+    pub reconnects: Reconnects,
+    /// Only with `--timeline` (text) / always in JSON when asked for.
+    pub timeline: Option<Timeline>,
+}
+
+fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnects> {
+    let rec = reconnects(sessions, window_s)?;
+    let by_code_frame = reconnect_by_code(&rec)?;
+    let flags = reconnect_flags(&rec)?;
+    let code = u64s(&by_code_frame, "close_code")?;
+    let n = u64s(&by_code_frame, "sessions")?;
+    let back = u64s(&by_code_frame, "reconnected")?;
+    let rate = f64s(&by_code_frame, "reconnect_rate")?;
+    let p50 = f64s(&by_code_frame, "delay_p50_s")?;
+    let p95 = f64s(&by_code_frame, "delay_p95_s")?;
+    let by_code = (0..by_code_frame.height())
+        .map(|i| ReconnectRow {
+            close_code: code[i].map(|c| c as u16),
+            sessions: n[i].unwrap_or(0),
+            reconnected: back[i].unwrap_or(0),
+            reconnect_rate: rate[i].unwrap_or(0.0),
+            delay_p50_s: p50[i],
+            delay_p95_s: p95[i],
+        })
+        .collect();
+    Ok(Reconnects {
+        window_s,
+        by_code,
+        flags,
+        by_code_frame,
+    })
 }
 
 /// Compute the report. `time_range` (ns) comes from the packets when the input was
@@ -202,6 +229,13 @@ pub fn build(
             .collect(),
         quality,
         breakdowns,
+        diagnosis: abnormal_diagnosis(sessions)?,
+        reconnects: reconnect_part(sessions, opts.window_s)?,
+        timeline: if opts.timeline {
+            Some(timeline(sessions)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -339,6 +373,25 @@ pub fn render_text(r: &Report) -> String {
 
     for b in &r.breakdowns {
         render_breakdown(&mut o, b);
+    }
+
+    let d = &r.diagnosis;
+    if d.abnormal > 0 || d.one_sided.sessions > 0 {
+        o.push('\n');
+        o.push_str(&render_diagnosis(d));
+    }
+    let rc = &r.reconnects;
+    if rc.by_code.iter().any(|x| x.reconnected > 0) || !rc.flags.is_empty() {
+        o.push('\n');
+        o.push_str(&render_reconnects(
+            &rc.by_code_frame,
+            &rc.flags,
+            rc.window_s,
+        ));
+    }
+    if let Some(t) = &r.timeline {
+        o.push('\n');
+        o.push_str(&render_timeline(t));
     }
 
     let problems: Vec<String> = r

@@ -6,6 +6,7 @@
 
 use polars::prelude::*;
 
+use super::columns::utc_ns;
 use crate::session::{RefusedUpgrade, SessionRecord, CLIENT, SERVER};
 use crate::ws::CloseCode;
 
@@ -64,10 +65,6 @@ pub const SESSION_COLUMNS: &[&str] = &[
     "anomalies",
     "anomaly_count",
 ];
-
-fn utc_ns() -> DataType {
-    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-}
 
 fn time_col(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
     Column::new(name.into(), v).cast(&utc_ns())

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`sanitize`] removes every control character (C0, DEL, C1 — so no escape
 //! sequence can reach the terminal) by replacing it with a visible `\xNN` / `\u{..}`
-//! escape, and [`fit`] cuts a string to a display width with an ellipsis.
+//! escape, and [`fit`] cuts a string to a display width with an ellipsis. Times and
+//! durations are formatted here too, one way for the whole report.
 
 /// Replace control characters with visible escapes.
 pub fn sanitize(s: &str) -> String {
@@ -33,6 +34,53 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// Format ns since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
+pub fn fmt_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let sub = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, sub) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        None => format!("{ns}ns"),
+    }
+}
+
+/// ISO 8601 UTC with nanoseconds, as in the exports.
+pub fn iso_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let sub = ns.rem_euclid(1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, sub) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
+        None => format!("{ns}ns"),
+    }
+}
+
+/// Human duration: `850 ms`, `12.4 s`, `3m 07s`, `2h 05m`.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "-".into();
+    }
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if secs < 3600.0 {
+        format!("{}m {:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+    } else if secs < 86400.0 * 2.0 {
+        format!(
+            "{}h {:02}m",
+            (secs / 3600.0) as u64,
+            ((secs % 3600.0) / 60.0) as u64
+        )
+    } else {
+        format!("{:.1} d", secs / 86400.0)
+    }
+}
+
+/// A code with its name: `1006 Abnormal Closure`.
+pub fn code_label(code: u16) -> String {
+    format!("{code} {}", crate::ws::CloseCode::from(code).name())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +90,15 @@ mod tests {
         let s = sanitize("bye\x1b[2J\x07\u{9b}31m\r\n");
         assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
         assert_eq!(s, "bye\\x1b[2J\\x07\\x9b31m\\x0d\\x0a");
+    }
+
+    #[test]
+    fn times_are_iso_with_nanoseconds_and_z() {
+        assert_eq!(
+            iso_time(1_500_000_000_123_456_789),
+            "2017-07-14T02:40:00.123456789Z"
+        );
+        assert_eq!(iso_time(-1), "1969-12-31T23:59:59.999999999Z");
     }
 
     #[test]

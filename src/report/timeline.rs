@@ -13,9 +13,9 @@ use std::fmt::Write as _;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::reconnect::{i64s, ns_expr, ser_time, u16s, u64s, utc_ns};
-use super::summary::{fmt_duration, fmt_time};
+use super::columns::{i64s, ns_expr, ser_opt_time, ser_time, u16s, u64s, utc_ns};
 use super::text::fit;
+use super::text::{fmt_duration, fmt_time};
 
 /// Bucket sizes to choose from, seconds: 1 s, 5 s, 10 s, 30 s, 1 min, 5 min, 15 min,
 /// 1 h, 6 h, 1 d.
@@ -95,9 +95,9 @@ pub struct Bucket {
 pub struct Timeline {
     pub bucket_s: i64,
     /// Start of the first and last bucket (null when there are no closes).
-    #[serde(serialize_with = "super::reconnect::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_time")]
     pub first_bucket: Option<i64>,
-    #[serde(serialize_with = "super::reconnect::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_time")]
     pub last_bucket: Option<i64>,
     pub closes: u64,
     /// Non-empty buckets in time order.
@@ -344,4 +344,22 @@ pub fn render_timeline(t: &Timeline) -> String {
         let _ = writeln!(o, "{}", line.trim_end());
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_counts_empty_buckets() {
+        assert_eq!(median(&mut [0, 0, 9]), 0.0);
+        assert_eq!(median(&mut [4, 2, 6, 8]), 5.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
+
+    #[test]
+    fn one_second_of_closes_gets_one_second_buckets() {
+        assert_eq!(bucket_size_s(0.2), 1);
+        assert_eq!(bucket_size_s(f64::NAN), 86_400);
+    }
 }

@@ -17,6 +17,8 @@
 //! flagged). Nothing grows with the size of the capture.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
 use super::{Chunk, Reassembler, SeqNumber};
@@ -163,10 +165,10 @@ const SWEEP_NS: i64 = 10_000_000_000;
 
 /// All connections of one capture; see the module docs.
 pub struct ConnTable<H, F> {
-    conns: HashMap<Key, Conn<H>>,
+    conns: HashMap<Key, Conn<H>, RandomState>,
     /// Finished connections, so that their trailing ACKs and retransmitted FINs do not
     /// open phantom mid-stream connections. Value: release time.
-    finished: HashMap<Key, i64>,
+    finished: HashMap<Key, i64, RandomState>,
     new_handler: F,
     limits: Limits,
     last_sweep: i64,
@@ -178,8 +180,8 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
     /// `new_handler(orig, resp)` makes the handler for a new connection.
     pub fn new(limits: Limits, new_handler: F) -> Self {
         ConnTable {
-            conns: HashMap::new(),
-            finished: HashMap::new(),
+            conns: HashMap::default(),
+            finished: HashMap::default(),
             new_handler,
             limits,
             last_sweep: i64::MIN,
