@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::pipeline::{Input, Options};
 use crate::report::breakdown::GroupBy;
-use crate::report::write::TableFormat;
+use crate::report::write::{Partition, TableFormat};
 use crate::tcp::Limits;
 
 #[derive(Debug, Parser)]
@@ -93,6 +93,11 @@ pub struct AnalyzeArgs {
     /// Write the session table (one row per session) to PATH: .csv, .parquet, .json or .jsonl.
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
+    /// With --sessions DIR: write the session table as hive-style partitioned Parquet
+    /// (DIR/date=YYYY-MM-DD/[hour=HH/]part-<run>.parquet), for Spark, DuckDB, Trino,
+    /// polars, and `wsaudit report DIR`.
+    #[arg(long, value_enum, value_name = "date|hour", requires = "sessions")]
+    pub partition_by: Option<Partition>,
     /// Write refused upgrades (one row per non-101 answer) to PATH.
     #[arg(long, value_name = "PATH")]
     pub refused: Option<PathBuf>,
@@ -108,6 +113,10 @@ pub struct AnalyzeArgs {
     /// Most out-of-order bytes held per connection direction before a gap is declared.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_buffered)]
     pub max_buffered: usize,
+    /// Threads to use (default: one per core). Several files are read in parallel; a
+    /// single file is read on one thread while its connections are spread over the others.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -142,16 +151,22 @@ fn check_window(w: f64) -> Result<()> {
 pub struct AnalyzeConfig {
     pub inputs: Vec<Input>,
     pub sessions: Option<PathBuf>,
+    pub partition_by: Option<Partition>,
     pub refused: Option<PathBuf>,
     pub closes: Option<PathBuf>,
     pub report: ReportArgs,
     pub options: Options,
+    pub threads: Option<usize>,
 }
 
 impl AnalyzeConfig {
     pub fn from_args(a: AnalyzeArgs) -> Result<AnalyzeConfig> {
+        if a.partition_by.is_none() {
+            check_outputs([&a.sessions])?;
+        } else if a.sessions.as_ref().is_some_and(|p| p.is_file()) {
+            bail!("--partition-by needs --sessions to name a folder, not a file");
+        }
         check_outputs([
-            &a.sessions,
             &a.refused,
             &a.closes,
             &a.report.summary,
@@ -164,17 +179,22 @@ impl AnalyzeConfig {
         if a.max_connections == 0 {
             bail!("--max-connections must be at least 1");
         }
+        let progress = !a.report.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         Ok(AnalyzeConfig {
             inputs: a.files.iter().map(|f| Input::parse(f)).collect(),
             sessions: a.sessions,
+            partition_by: a.partition_by,
             refused: a.refused,
             closes: a.closes,
             report: a.report,
+            threads: a.threads,
             options: Options {
                 limits: Limits {
                     max_conns: a.max_connections,
                     max_buffered: a.max_buffered,
                 },
+                progress,
+                shards: crate::pipeline::AUTO_SHARDS,
             },
         })
     }

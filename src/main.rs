@@ -95,7 +95,24 @@ fn report(
     Ok(failed)
 }
 
+/// A stable name for one run's partition files: a hash of the input names, so a re-run
+/// over the same captures replaces its own files and other runs add theirs.
+fn run_tag(names: &[&str]) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x5753_4155_4449_5400).build_hasher();
+    for n in names {
+        h.write(n.as_bytes());
+        h.write_u8(0);
+    }
+    format!("{:016x}", h.finish())
+}
+
 fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
+    if let Some(n) = cfg.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()?;
+    }
     let results = analyze_all(&cfg.inputs, &cfg.options);
     let mut failed = false;
     for r in &results {
@@ -114,8 +131,16 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
         .flat_map(|r| r.refused.iter().cloned())
         .collect();
     let mut refused = table::refused_frame(&refused_rows)?;
-    if let Some(path) = &cfg.sessions {
-        export(&mut sessions, path, &mut failed);
+    match (&cfg.sessions, cfg.partition_by) {
+        (Some(dir), Some(by)) => {
+            let tag = run_tag(&results.iter().map(|r| r.name.as_str()).collect::<Vec<_>>());
+            if let Err(e) = write::write_partitioned(&sessions, dir, by, &tag) {
+                eprintln!("wsaudit: {e:#}");
+                failed = true;
+            }
+        }
+        (Some(path), None) => export(&mut sessions, path, &mut failed),
+        _ => {}
     }
     if let Some(path) = &cfg.refused {
         export(&mut refused, path, &mut failed);

@@ -17,6 +17,9 @@ use crate::session::tracker::{ConnOutput, Tracker};
 use crate::session::{RefusedUpgrade, SessionRecord};
 use crate::tcp::{ConnTable, Limits};
 
+/// [`Options::shards`] value that lets [`analyze_all`] choose from the core count.
+pub const AUTO_SHARDS: usize = usize::MAX;
+
 /// Where a capture comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -47,7 +50,16 @@ impl Input {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     pub limits: Limits,
+    /// Show a progress bar on stderr (the caller decides: a terminal, not `--quiet`).
+    pub progress: bool,
+    /// Worker threads per capture for the TCP and WebSocket stages (0: all stages on
+    /// the reading thread). Only plain files are sharded; compressed files and stdin
+    /// are read as streams on one thread.
+    pub shards: usize,
 }
+
+/// Bytes read between two progress-bar updates.
+const PROGRESS_STEP: u64 = 8 << 20;
 
 /// Everything one capture produced.
 #[derive(Debug, Default)]
@@ -80,19 +92,144 @@ impl CaptureResult {
 
 /// Analyse one capture.
 pub fn analyze(input: &Input, opts: &Options) -> CaptureResult {
-    let name = input.name();
-    let cap: Arc<str> = Arc::from(name.as_str());
+    analyze_with(input, opts, None)
+}
+
+/// What the reading side sees of every packet, whichever mode runs the stages.
+struct Seen<'p> {
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    segments: u64,
+    progress: Option<&'p indicatif::ProgressBar>,
+    unreported: u64,
+}
+
+impl<'p> Seen<'p> {
+    fn new(progress: Option<&'p indicatif::ProgressBar>) -> Self {
+        Seen {
+            first_ts: None,
+            last_ts: None,
+            segments: 0,
+            progress,
+            unreported: 0,
+        }
+    }
+
+    /// Account for one packet and decode it down to TCP.
+    fn packet<'a>(&mut self, pkt: &capture::RawPacket<'a>) -> Option<link::Segment<'a>> {
+        if let Some(pb) = self.progress {
+            self.unreported += pkt.data.len() as u64 + 16;
+            if self.unreported >= PROGRESS_STEP {
+                pb.inc(self.unreported);
+                self.unreported = 0;
+            }
+        }
+        self.first_ts = Some(self.first_ts.map_or(pkt.ts_ns, |t| t.min(pkt.ts_ns)));
+        self.last_ts = Some(self.last_ts.map_or(pkt.ts_ns, |t| t.max(pkt.ts_ns)));
+        let seg = link::decode(pkt.linktype, pkt.data)?;
+        self.segments += 1;
+        Some(seg)
+    }
+}
+
+/// Segments handed to a shard at once.
+const BATCH: usize = 1024;
+
+/// Which shard a segment's connection belongs to: a fixed hash of the unordered
+/// address pair, so both directions (and every run) land on the same shard.
+fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let (a, b) = if seg.src <= seg.dst {
+        (seg.src, seg.dst)
+    } else {
+        (seg.dst, seg.src)
+    };
+    let mut h = foldhash::fast::FixedState::with_seed(0x7773_6175_6469_7421).build_hasher();
+    a.hash(&mut h);
+    b.hash(&mut h);
+    (h.finish() % shards as u64) as usize
+}
+
+/// Run the TCP and WebSocket stages over one in-memory capture with `shards` worker
+/// threads, each owning the connections that hash to it; this thread reads and decodes
+/// packets and hands each segment to its connection's shard in capture order. Every
+/// connection is thus processed in order on one thread, exactly as sequentially.
+fn run_sharded<'m>(
+    map: &'m [u8],
+    cap: &Arc<str>,
+    limits: Limits,
+    shards: usize,
+    seen: &mut Seen<'_>,
+) -> (capture::ReadSummary, Vec<ConnOutput>, u64) {
+    std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        let per_shard = Limits {
+            max_conns: (limits.max_conns / shards).max(1),
+            ..limits
+        };
+        for _ in 0..shards {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(link::Segment<'m>, i64)>>(8);
+            let cap = cap.clone();
+            workers.push(scope.spawn(move || {
+                let mut outputs = Vec::new();
+                let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
+                for batch in rx {
+                    for (seg, ts) in &batch {
+                        table.segment(seg, *ts, &mut |m, t: Tracker| outputs.push(t.finish(&m)));
+                    }
+                }
+                let evicted = table.finish(&mut |m, t: Tracker| outputs.push(t.finish(&m)));
+                (outputs, evicted)
+            }));
+            senders.push(tx);
+        }
+        let mut batches: Vec<Vec<(link::Segment<'m>, i64)>> =
+            (0..shards).map(|_| Vec::with_capacity(BATCH)).collect();
+        let read = capture::read_slice(map, |pkt| {
+            if let Some(seg) = seen.packet(pkt) {
+                let i = shard_of(&seg, shards);
+                batches[i].push((seg, pkt.ts_ns));
+                if batches[i].len() == BATCH {
+                    let full = std::mem::replace(&mut batches[i], Vec::with_capacity(BATCH));
+                    // A worker only stops early by panicking, which join() reports.
+                    let _ = senders[i].send(full);
+                }
+            }
+        });
+        for (tx, batch) in senders.iter().zip(batches) {
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+        }
+        drop(senders);
+        let mut outputs = Vec::new();
+        let mut evicted = 0;
+        for w in workers {
+            match w.join() {
+                Ok((o, e)) => {
+                    outputs.extend(o);
+                    evicted += e;
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        (read, outputs, evicted)
+    })
+}
+
+/// Run every stage on this thread.
+fn run_sequential(
+    input: &Input,
+    cap: &Arc<str>,
+    limits: Limits,
+    seen: &mut Seen<'_>,
+) -> (io::Result<capture::ReadSummary>, Vec<ConnOutput>, u64) {
     let mut outputs: Vec<ConnOutput> = Vec::new();
-    let mut first_ts: Option<i64> = None;
-    let mut last_ts: Option<i64> = None;
-    let mut segments = 0u64;
-    let mut table = ConnTable::new(opts.limits, |_, _| Tracker::new(cap.clone()));
+    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
     let read = {
         let mut on_packet = |pkt: &capture::RawPacket<'_>| {
-            first_ts = Some(first_ts.map_or(pkt.ts_ns, |t| t.min(pkt.ts_ns)));
-            last_ts = Some(last_ts.map_or(pkt.ts_ns, |t| t.max(pkt.ts_ns)));
-            if let Some(seg) = link::decode(pkt.linktype, pkt.data) {
-                segments += 1;
+            if let Some(seg) = seen.packet(pkt) {
                 table.segment(&seg, pkt.ts_ns, &mut |meta, tracker: Tracker| {
                     outputs.push(tracker.finish(&meta));
                 });
@@ -104,6 +241,46 @@ pub fn analyze(input: &Input, opts: &Options) -> CaptureResult {
         }
     };
     let evicted = table.finish(&mut |meta, tracker: Tracker| outputs.push(tracker.finish(&meta)));
+    (read, outputs, evicted)
+}
+
+/// A plain (uncompressed) capture file, memory-mapped; `None` when it is compressed,
+/// empty or cannot be mapped (the streaming reader then handles it, errors included).
+fn map_plain(path: &std::path::Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    if file.metadata().ok()?.len() < 4 {
+        return None;
+    }
+    // SAFETY: read-only map for the duration of the analysis; a file truncated by
+    // another process meanwhile is the one hazard, as for every mmap reader.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    if capture::Compression::sniff(&map) != capture::Compression::None {
+        return None;
+    }
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
+fn analyze_with(
+    input: &Input,
+    opts: &Options,
+    progress: Option<&indicatif::ProgressBar>,
+) -> CaptureResult {
+    let name = input.name();
+    let cap: Arc<str> = Arc::from(name.as_str());
+    let mut seen = Seen::new(progress);
+    let map = match (input, opts.shards) {
+        (Input::Path(p), n) if n > 0 => map_plain(p),
+        _ => None,
+    };
+    let (read, outputs, evicted) = match &map {
+        Some(map) => {
+            let (r, o, e) = run_sharded(map, &cap, opts.limits, opts.shards, &mut seen);
+            (Ok(r), o, e)
+        }
+        None => run_sequential(input, &cap, opts.limits, &mut seen),
+    };
     let (read, io_error) = match read {
         Ok(r) => (r, None),
         Err(e) => (ReadSummary::default(), Some(format!("cannot read: {e}"))),
@@ -120,21 +297,58 @@ pub fn analyze(input: &Input, opts: &Options) -> CaptureResult {
     for (i, s) in sessions.iter_mut().enumerate() {
         s.session_id = format!("{name}#{}", i + 1);
     }
-    refused.sort_by_key(|r| (r.time, r.client));
+    refused.sort_by_key(|r| (r.time, r.client, r.server));
     CaptureResult {
         name,
         read,
         io_error,
         sessions,
         refused,
-        first_ts,
-        last_ts,
-        tcp_segments: segments,
+        first_ts: seen.first_ts,
+        last_ts: seen.last_ts,
+        tcp_segments: seen.segments,
         evicted,
     }
 }
 
 /// Analyse several captures in parallel; results come back in input order.
 pub fn analyze_all(inputs: &[Input], opts: &Options) -> Vec<CaptureResult> {
-    inputs.par_iter().map(|i| analyze(i, opts)).collect()
+    let progress = opts.progress.then(|| {
+        let total: u64 = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                Input::Stdin => 0,
+            })
+            .sum();
+        let pb = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr_with_hz(4),
+        );
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    // Several files: one thread each. Fewer files than cores: shard within each file.
+    let threads = rayon::current_num_threads();
+    let mut opts = *opts;
+    if opts.shards == usize::MAX {
+        opts.shards = if threads <= 1 || inputs.len() >= threads {
+            0
+        } else {
+            (threads / inputs.len()).saturating_sub(1).max(1)
+        };
+    }
+    let results = inputs
+        .par_iter()
+        .map(|i| analyze_with(i, &opts, progress.as_ref()))
+        .collect();
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    results
 }

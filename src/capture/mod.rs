@@ -79,9 +79,9 @@ impl Walker {
 
     /// Walk every complete record in `window` (which starts at file offset `base`).
     /// Returns how many bytes were consumed, and whether reading must stop.
-    fn walk<F: FnMut(&RawPacket<'_>)>(
+    fn walk<'a, F: FnMut(&RawPacket<'a>)>(
         &mut self,
-        window: &[u8],
+        window: &'a [u8],
         base: u64,
         on_packet: &mut F,
     ) -> (usize, bool) {
@@ -147,7 +147,9 @@ impl Walker {
 }
 
 /// Read a capture held entirely in memory (e.g. a memory-mapped file).
-pub fn read_slice<F: FnMut(&RawPacket<'_>)>(data: &[u8], mut on_packet: F) -> ReadSummary {
+/// Packets borrow `data` for its whole lifetime, so they may be kept or sent to other
+/// threads while `data` lives.
+pub fn read_slice<'a, F: FnMut(&RawPacket<'a>)>(data: &'a [u8], mut on_packet: F) -> ReadSummary {
     let mut w = Walker::new();
     let (used, fatal) = w.walk(data, 0, &mut on_packet);
     if fatal {

@@ -104,6 +104,61 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     }
 }
 
+/// How `--partition-by` splits a session table into a hive-style dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Partition {
+    /// `date=YYYY-MM-DD/` from the session's start time (UTC).
+    Date,
+    /// `date=YYYY-MM-DD/hour=HH/`.
+    Hour,
+}
+
+/// Write `df` as hive-style partitioned Parquet under `dir`: one file per partition,
+/// `dir/date=2026-11-22/[hour=07/]part-<tag>.parquet`, partitioned by `start_time`
+/// (UTC). `tag` names this run's files so that several capture points (or nights) can
+/// write into one dataset without overwriting each other; the same tag overwrites the
+/// same files. Each file is written atomically. Returns the files written.
+pub fn write_partitioned(
+    df: &DataFrame,
+    dir: &Path,
+    by: Partition,
+    tag: &str,
+) -> Result<Vec<PathBuf>> {
+    let fmt = match by {
+        Partition::Date => "date=%Y-%m-%d",
+        Partition::Hour => "date=%Y-%m-%d/hour=%H",
+    };
+    let keyed = df
+        .clone()
+        .lazy()
+        .with_column(
+            col("start_time")
+                .dt()
+                .strftime(fmt)
+                .fill_null(lit("date=unknown"))
+                .alias("__partition"),
+        )
+        .collect()?;
+    let mut written = Vec::new();
+    for part in keyed.partition_by_stable(["__partition"], true)? {
+        let key = part
+            .column("__partition")?
+            .as_materialized_series()
+            .str()?
+            .get(0)
+            .unwrap_or("date=unknown")
+            .to_string();
+        let mut part = part.drop("__partition")?;
+        let sub = dir.join(&key);
+        std::fs::create_dir_all(&sub)
+            .with_context(|| format!("{}: cannot create", sub.display()))?;
+        let path = sub.join(format!("part-{tag}.parquet"));
+        write_table(&mut part, &path)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// The frame with every datetime column turned into ISO 8601 UTC text.
 pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
     let exprs: Vec<Expr> = df

@@ -219,7 +219,17 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
             self.finished.remove(&k);
         }
         if !self.conns.contains_key(&k) {
-            if self.finished.contains_key(&k) || f.rst {
+            // Stray packets of a connection that ended recently (trailing ACKs,
+            // retransmitted FINs) open nothing. Judged by time, not by when the table
+            // was last swept, so the outcome does not depend on sweep timing (or on
+            // how flows are sharded across threads).
+            if let Some(&ended) = self.finished.get(&k) {
+                if ts.saturating_sub(ended) < LINGER_NS {
+                    return;
+                }
+                self.finished.remove(&k);
+            }
+            if f.rst {
                 return;
             }
             if !f.syn && seg.payload.is_empty() && seg.missing == 0 {
