@@ -77,6 +77,10 @@ pub struct ReportArgs {
     /// Also print closes over time by code (deploys and incidents show as spikes).
     #[arg(long)]
     pub timeline: bool,
+    /// Write CSV cells exactly as they are. By default text cells starting with
+    /// = + - @ tab or CR get a leading ' so spreadsheets do not run them as formulas.
+    #[arg(long)]
+    pub csv_raw: bool,
     /// How the report is printed.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

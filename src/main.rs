@@ -54,8 +54,8 @@ fn print(text: &str) -> Result<ExitCode> {
 }
 
 /// Write a table, reporting (not propagating) a failure so other outputs still happen.
-fn export(df: &mut DataFrame, path: &Path, failed: &mut bool) {
-    if let Err(e) = write::write_table(df, path) {
+fn export(df: &mut DataFrame, path: &Path, args: &ReportArgs, failed: &mut bool) {
+    if let Err(e) = write::write_table_with(df, path, !args.csv_raw) {
         eprintln!("wsaudit: {e:#}");
         *failed = true;
     }
@@ -78,11 +78,11 @@ fn report(
     };
     if let Some(path) = &args.summary {
         let mut df = percode::per_code_frame(sessions)?;
-        export(&mut df, path, &mut failed);
+        export(&mut df, path, args, &mut failed);
     }
     if let Some(path) = &args.reconnects {
         let mut df = reconnect::reconnects(sessions, args.window)?;
-        export(&mut df, path, &mut failed);
+        export(&mut df, path, args, &mut failed);
     }
     if !args.quiet {
         let r = summary::build(inputs, time_range, sessions, refused, &opts)?;
@@ -139,15 +139,15 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
                 failed = true;
             }
         }
-        (Some(path), None) => export(&mut sessions, path, &mut failed),
+        (Some(path), None) => export(&mut sessions, path, &cfg.report, &mut failed),
         _ => {}
     }
     if let Some(path) = &cfg.refused {
-        export(&mut refused, path, &mut failed);
+        export(&mut refused, path, &cfg.report, &mut failed);
     }
     if let Some(path) = &cfg.closes {
         let mut df = table::closes_frame(&records)?;
-        export(&mut df, path, &mut failed);
+        export(&mut df, path, &cfg.report, &mut failed);
     }
     let inputs = results
         .iter()
@@ -180,7 +180,7 @@ fn run_report(cfg: ReportConfig) -> Result<ExitCode> {
     }
     let mut sessions = loaded.sessions;
     if let Some(path) = &cfg.sessions {
-        export(&mut sessions, path, &mut failed);
+        export(&mut sessions, path, &cfg.report, &mut failed);
     }
     let inputs = loaded
         .files

@@ -150,3 +150,28 @@ fn a_failed_write_leaves_no_file_behind() {
     assert!(write_table(&mut df, p).is_err());
     assert!(!p.exists());
 }
+
+#[test]
+fn csv_cells_that_spreadsheets_would_run_are_neutralised_unless_raw() {
+    let mut df = DataFrame::new(
+        4,
+        vec![
+            Column::new(
+                "close_reason".into(),
+                ["=HYPERLINK(\"x\")", "+1", "@SUM(A1)", "fine"],
+            ),
+            Column::new("close_code".into(), [1000u16, 1001, 4000, 1000]),
+        ],
+    )
+    .unwrap();
+    let d = tmpdir("guard");
+    let guarded = d.join("g.csv");
+    let raw = d.join("r.csv");
+    wsaudit::report::write::write_table(&mut df, &guarded).unwrap();
+    wsaudit::report::write::write_table_with(&mut df, &raw, false).unwrap();
+    let g = std::fs::read_to_string(&guarded).unwrap();
+    assert!(g.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{g}");
+    assert!(g.contains("'+1,1001") && g.contains("'@SUM(A1),4000") && g.contains("\nfine,1000"));
+    let r = std::fs::read_to_string(&raw).unwrap();
+    assert!(r.contains("\n+1,1001"), "{r}");
+}

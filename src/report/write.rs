@@ -53,8 +53,42 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.wsaudit-tmp.{}", std::process::id()))
 }
 
-/// Write `df` to `path` in the format its extension names, atomically.
+/// Write `df` to `path` in the format its extension names, atomically, with CSV cells
+/// guarded against formula injection (see [`guard_formulas`]).
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
+    write_table_with(df, path, true)
+}
+
+/// Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
+/// `@`, tab or carriage return) get a leading `'`, as OWASP recommends for CSV
+/// exports: a close reason or path from the wire must not become `=HYPERLINK(...)` in
+/// someone's spreadsheet. Only text columns are touched; numbers stay numbers.
+pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dt)| {
+            let c = col(name.clone());
+            if *dt != DataType::String {
+                return c;
+            }
+            let risky = ["=", "+", "-", "@", "\t", "\r"]
+                .iter()
+                .map(|p| c.clone().str().starts_with(lit(*p)))
+                .reduce(|a, b| a.or(b))
+                .unwrap_or(lit(false));
+            when(risky.fill_null(lit(false)))
+                .then(lit("'") + c.clone())
+                .otherwise(c)
+                .alias(name.clone())
+        })
+        .collect();
+    df.clone().lazy().select(exprs).collect()
+}
+
+/// [`write_table`], with the CSV formula guard optional (`--csv-raw` turns it off for
+/// machine consumers).
+pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<()> {
     let format = TableFormat::from_path(path)?;
     let tmp = temp_path(path);
     let result = (|| -> Result<()> {
@@ -63,10 +97,17 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
         let mut w = BufWriter::new(file);
         match format {
             TableFormat::Csv => {
+                let mut guarded;
+                let out = if guard {
+                    guarded = guard_formulas(df)?;
+                    &mut guarded
+                } else {
+                    &mut *df
+                };
                 CsvWriter::new(&mut w)
                     .include_header(true)
                     .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ".into()))
-                    .finish(df)?;
+                    .finish(out)?;
             }
             TableFormat::Parquet => {
                 ParquetWriter::new(&mut w)
