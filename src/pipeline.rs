@@ -41,7 +41,8 @@ impl Input {
     pub fn name(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
-            Input::Stdin => "-".to_string(),
+            // Not "-": a CSV cell starting with '-' would be guarded as a formula.
+            Input::Stdin => "stdin".to_string(),
         }
     }
 }

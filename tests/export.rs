@@ -26,8 +26,9 @@ fn demo_frame() -> (DataFrame, usize) {
     (sessions_frame(&r.sessions).unwrap(), n)
 }
 
-fn utc() -> DataType {
-    DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+/// Parquet times are µs: Spark cannot read TIMESTAMP(NANOS).
+fn utc_micros() -> DataType {
+    DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
 
 /// The documented type of every column (docs/schema.md).
@@ -40,7 +41,9 @@ fn documented_type(name: &str) -> DataType {
         | "server_close_code"
         | "client_observed_code"
         | "server_observed_code" => DataType::UInt16,
-        "start_time" | "established_time" | "end_time" | "close_time" | "tcp_end_time" => utc(),
+        "start_time" | "established_time" | "end_time" | "close_time" | "tcp_end_time" => {
+            utc_micros()
+        }
         "duration_s" | "idle_before_end_s" => DataType::Float64,
         "permessage_deflate"
         | "handshake_completed"
@@ -56,7 +59,7 @@ fn documented_type(name: &str) -> DataType {
             || n.starts_with("pongs_")
             || n == "unanswered_pings" =>
         {
-            DataType::UInt64
+            DataType::Int64
         }
         _ => DataType::String,
     }

@@ -491,5 +491,9 @@ fn binary_reads_a_capture_from_stdin() {
     assert_eq!(a.len(), 11);
     assert_eq!(a, b);
     let text = std::fs::read_to_string(&from_stdin).unwrap();
-    assert!(text.lines().nth(1).unwrap().starts_with("-,capture,-#1,"));
+    assert!(text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("stdin,capture,stdin#1,"));
 }

@@ -55,16 +55,16 @@ pub fn per_code_frame(sessions: &DataFrame) -> PolarsResult<DataFrame> {
         .filter(col("close_code").is_not_null())
         .group_by([col("close_code")])
         .agg([
-            len().cast(DataType::UInt64).alias("sessions"),
+            len().cast(DataType::Int64).alias("sessions"),
             col("initiator")
                 .eq(lit("client"))
                 .sum()
-                .cast(DataType::UInt64)
+                .cast(DataType::Int64)
                 .alias("by_client"),
             col("initiator")
                 .eq(lit("server"))
                 .sum()
-                .cast(DataType::UInt64)
+                .cast(DataType::Int64)
                 .alias("by_server"),
             col("handshake_completed")
                 .cast(DataType::Float64)

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`sessions_frame`] always produces the same columns, in the same order and
 //! with the same types, whatever the rows (an empty table too). Times are
-//! `Datetime(ns, UTC)`; codes are `UInt16`; counters are `UInt64`.
+//! `Datetime(ns, UTC)` (written to Parquet as µs); codes are `UInt16`; counters are
+//! `Int64`.
 
 use polars::prelude::*;
 
@@ -79,8 +80,13 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
     let s = |f: &dyn Fn(&SessionRecord) -> Option<String>| -> Vec<Option<String>> {
         rows.iter().map(f).collect()
     };
+    // Counters are Int64, not UInt64: Spark and Java have no unsigned 64-bit type
+    // (Spark reads UInt64 as decimal(20,0)). No counter comes near 2^63.
     let u64c = |name: &str, f: &dyn Fn(&SessionRecord) -> u64| -> Column {
-        Column::new(name.into(), rows.iter().map(f).collect::<Vec<u64>>())
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| f(r) as i64).collect::<Vec<i64>>(),
+        )
     };
     let code = |name: &str, f: &dyn Fn(&SessionRecord) -> Option<u16>| -> Column {
         Column::new(
@@ -231,7 +237,7 @@ pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
             code.push(Some(v));
             name.push(CloseCode::from(v).name().to_string());
             reason.push(c.reason.clone());
-            payload_len.push(c.payload_len);
+            payload_len.push(c.payload_len as i64);
             first.push(i == 0);
         }
     }

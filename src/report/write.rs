@@ -110,9 +110,12 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
                     .finish(out)?;
             }
             TableFormat::Parquet => {
+                // Microseconds, not nanoseconds: Spark cannot read TIMESTAMP(NANOS)
+                // ("Illegal Parquet type"), and captures rarely carry more than µs.
+                let mut micros = datetimes_as_micros(df)?;
                 ParquetWriter::new(&mut w)
                     .with_compression(ParquetCompression::Zstd(None))
-                    .finish(df)?;
+                    .finish(&mut micros)?;
             }
             TableFormat::Json | TableFormat::JsonLines => {
                 // JSON has no time type: write times as ISO 8601 UTC strings.
@@ -198,6 +201,21 @@ pub fn write_partitioned(
         written.push(path);
     }
     Ok(written)
+}
+
+/// The frame with every datetime column in microseconds (time zone kept).
+pub fn datetimes_as_micros(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dt)| match dt {
+            DataType::Datetime(_, tz) => col(name.clone())
+                .cast(DataType::Datetime(TimeUnit::Microseconds, tz.clone()))
+                .alias(name.clone()),
+            _ => col(name.clone()),
+        })
+        .collect();
+    df.clone().lazy().select(exprs).collect()
 }
 
 /// The frame with every datetime column turned into ISO 8601 UTC text.
