@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 every input read; 2 a problem with an input or an output (each printed
 //! as `wsaudit: <file>: <what> at byte <offset>`; everything else was still processed).
-//! A closed stdout (e.g. `| head`) is not an error.
+//! A closed stdout (e.g. `| head`) is not an error. Ctrl-C (or SIGTERM) stops at once with
+//! exit code 130, removing any export that was still being written.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -18,8 +19,24 @@ use wsaudit::pipeline::analyze_all;
 use wsaudit::report::summary::{self, InputInfo, ReportOptions};
 use wsaudit::report::{load, percode, reconnect, table, write};
 
+/// Ctrl-C or SIGTERM: remove half-written exports and stop at once (exit 130, as
+/// shells report an interrupted command).
+fn stop_cleanly_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                write::remove_temp_files();
+                eprintln!("wsaudit: interrupted; no partial export was left behind");
+                std::process::exit(130);
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    stop_cleanly_on_interrupt();
     let result = match cli.command {
         Command::Analyze(args) => AnalyzeConfig::from_args(args).and_then(run_analyze),
         Command::Report(args) => ReportConfig::from_args(args).and_then(run_report),

@@ -203,3 +203,43 @@ fn unknown_output_extension_fails_before_reading_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown table format"));
 }
+
+#[test]
+fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let out = tmp("interrupted.parquet");
+    let mut child = bin()
+        .args(["analyze", "-", "-q", "--sessions", out.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half a capture, then nothing: wsaudit is waiting for more when the signal comes.
+    let demo = std::fs::read(root().join("fixtures/demo.pcap")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&demo[..demo.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "did not stop promptly"
+    );
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
+    assert!(!out.exists());
+    let dir = out.parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("interrupted"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -45,6 +45,22 @@ impl TableFormat {
     }
 }
 
+/// Temporary files being written right now, so an interrupt can remove them
+/// ([`remove_temp_files`]) and leave nothing half-written behind.
+static IN_PROGRESS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove every export still being written (called on Ctrl-C / SIGTERM before exit).
+/// Finished exports were renamed into place and stay.
+pub fn remove_temp_files() {
+    for p in in_progress().drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -91,6 +107,7 @@ pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
 pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<()> {
     let format = TableFormat::from_path(path)?;
     let tmp = temp_path(path);
+    in_progress().push(tmp.clone());
     let result = (|| -> Result<()> {
         let file =
             File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
