@@ -609,7 +609,7 @@ fn stdin_that_is_not_a_capture_is_reported() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.starts_with("wsaudit: -: ") && err.contains("at byte 0"),
+        err.starts_with("wsaudit: stdin: ") && err.contains("at byte 0"),
         "{err}"
     );
 }

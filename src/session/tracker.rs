@@ -51,7 +51,9 @@ pub struct Tracker {
     buf: [Vec<u8>; 2],
     /// Body bytes of a refused upgrade's response still to skip.
     skip_server: u64,
-    pending: Option<(Request, i64)>,
+    /// The upgrade request waiting for its response (boxed: most connections never
+    /// have one, and the table's memory bound counts every byte of a connection).
+    pending: Option<Box<(Request, i64)>>,
     refused: Vec<RefusedUpgrade>,
     anomalies: BTreeMap<&'static str, u32>,
     /// Delivery counter, to order events from the two directions.
@@ -81,6 +83,10 @@ impl Tracker {
             order: 0,
             head_cut: false,
         }
+    }
+
+    fn take_request(&mut self) -> Option<Request> {
+        self.pending.take().map(|p| p.0)
     }
 
     fn anomaly(&mut self, name: &'static str) {
@@ -123,7 +129,7 @@ impl Tracker {
                     return;
                 }
                 self.buf[cdir as usize].drain(..n);
-                self.pending = Some((req, ts));
+                self.pending = Some(Box::new((req, ts)));
             }
             // Skip the body of a refused upgrade's response.
             if self.skip_server > 0 {
@@ -150,7 +156,7 @@ impl Tracker {
             };
             self.buf[sdir as usize].drain(..n);
             if resp.status == 101 {
-                let Some((request, _)) = self.pending.take() else {
+                let Some(request) = self.take_request() else {
                     return;
                 };
                 self.establish(request, resp, ts);
@@ -160,7 +166,7 @@ impl Tracker {
                 // 100 Continue and friends: the real answer follows.
                 continue;
             }
-            let Some((request, _)) = self.pending.take() else {
+            let Some(request) = self.take_request() else {
                 return;
             };
             self.refuse(&request, resp.status, resp.reason.clone(), ts);
@@ -190,7 +196,7 @@ impl Tracker {
             if let Some(req) = http::partial_request(&self.buf[d]) {
                 self.buf[d].clear();
                 self.head_cut = true;
-                self.pending = Some((req, ts));
+                self.pending = Some(Box::new((req, ts)));
                 return;
             }
         } else if dir != cdir
@@ -201,7 +207,7 @@ impl Tracker {
             if let Some(status) = http::partial_status(&self.buf[d]) {
                 self.buf[d].clear();
                 self.head_cut = true;
-                let Some((request, _)) = self.pending.take() else {
+                let Some(request) = self.take_request() else {
                     return;
                 };
                 if status == 101 {

@@ -125,9 +125,11 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// About 700 bytes per tracked connection: 250,000 connections (a SYN flood, or a
+    /// very busy gateway) stay under ~200 MiB. Raise `--max-connections` for more.
     fn default() -> Self {
         Limits {
-            max_conns: 1_000_000,
+            max_conns: 250_000,
             max_buffered: 4 << 20,
         }
     }
@@ -682,6 +684,13 @@ mod tests {
         assert_eq!(out[0].0.release, Release::Evicted);
         assert_eq!(out[0].0.orig.port(), 1);
         assert_eq!(t.open_connections(), 2);
+    }
+
+    #[test]
+    fn a_tracked_connection_stays_small() {
+        // The memory bound of the connection table rests on this (see `Limits`).
+        let size = std::mem::size_of::<Conn<crate::session::tracker::Tracker>>();
+        assert!(size <= 800, "Conn is {size} bytes");
     }
 
     #[test]
