@@ -14,10 +14,12 @@
 //! codes and messages.
 
 pub mod capture;
+#[cfg(feature = "report")]
 pub mod cli;
 pub mod codes;
 pub mod http;
 pub mod pipeline;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod session;
 pub mod tcp;
