@@ -118,3 +118,84 @@ fn ip_payload_offset(v6: &etherparse::LaxIpv6Slice<'_>, payload: &[u8]) -> usize
     let base = hdr.as_ptr() as usize + hdr.len();
     (payload.as_ptr() as usize).saturating_sub(base)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp_header(sport: u16, dport: u16, seq: u32, flags: u8) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend(sport.to_be_bytes());
+        t.extend(dport.to_be_bytes());
+        t.extend(seq.to_be_bytes());
+        t.extend(7u32.to_be_bytes()); // ack
+        t.push(5 << 4); // data offset 5 words
+        t.push(flags);
+        t.extend([0xff, 0xff, 0, 0, 0, 0]); // window, checksum, urgent
+        t
+    }
+
+    fn ipv4(payload_len: usize) -> Vec<u8> {
+        let total = (20 + payload_len) as u16;
+        let mut h = vec![0x45, 0];
+        h.extend(total.to_be_bytes());
+        h.extend([0, 0, 0x40, 0, 64, 6, 0, 0]);
+        h.extend([10, 0, 0, 1, 10, 0, 0, 2]);
+        h
+    }
+
+    #[test]
+    fn snaplen_cut_ipv4_segment_reports_the_missing_payload() {
+        let mut pkt = ipv4(20 + 100);
+        pkt.extend(tcp_header(40000, 80, 1000, 0x18));
+        pkt.extend(vec![b'x'; 100]);
+        let cut = &pkt[..20 + 20 + 30];
+        let seg = decode(Linktype::RAW, cut).unwrap();
+        assert_eq!(seg.payload.len(), 30);
+        assert_eq!(seg.missing, 70);
+        assert_eq!(seg.src, "10.0.0.1:40000".parse().unwrap());
+        assert!(seg.flags.ack && !seg.flags.syn);
+    }
+
+    #[test]
+    fn ipv6_with_a_hop_by_hop_header_reaches_tcp_and_counts_what_was_cut() {
+        let tcp_len = 20 + 50;
+        let mut pkt = vec![0x60, 0, 0, 0];
+        pkt.extend(((8 + tcp_len) as u16).to_be_bytes());
+        pkt.push(0); // next header: hop-by-hop options
+        pkt.push(64);
+        pkt.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain([0u8; 11].iter())
+                .chain([1u8].iter()),
+        );
+        pkt.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain([0u8; 11].iter())
+                .chain([2u8].iter()),
+        );
+        pkt.extend([6, 0, 1, 4, 0, 0, 0, 0]); // HBH: next TCP, len 0, PadN
+        pkt.extend(tcp_header(443, 50000, 5, 0x11));
+        pkt.extend(vec![b'y'; 50]);
+        let full = decode(Linktype::IPV6, &pkt).unwrap();
+        assert_eq!(full.payload.len(), 50);
+        assert_eq!(full.missing, 0);
+        assert!(full.flags.fin);
+        assert_eq!(full.src, "[2001:db8::1]:443".parse().unwrap());
+        let cut = decode(Linktype::IPV6, &pkt[..pkt.len() - 20]).unwrap();
+        assert_eq!((cut.payload.len(), cut.missing), (30, 20));
+    }
+
+    #[test]
+    fn non_tcp_and_garbage_give_nothing() {
+        let mut udp = ipv4(8);
+        udp[9] = 17;
+        udp.extend([0u8; 8]);
+        assert!(decode(Linktype::RAW, &udp).is_none());
+        assert!(decode(Linktype::ETHERNET, &[0xff; 10]).is_none());
+        assert!(decode(Linktype::LINUX_SLL2, &[0x08, 0x00]).is_none());
+        assert!(decode(Linktype(147), &udp).is_none());
+    }
+}
