@@ -42,6 +42,15 @@ pub enum Command {
     },
     /// Compare two close codes side by side, with their key difference.
     Compare { a: u16, b: u16 },
+    /// The nightly job: analyze captures and session tables, compare with a baseline,
+    /// check --max-rate thresholds, write Markdown and HTML reports.
+    #[command(
+        after_help = "Exit codes: 0 every threshold holds; 1 a threshold is breached \
+                            (each printed with its value and limit); 2 an error (unreadable \
+                            input or baseline, bad arguments, an output not written). Errors \
+                            win over breaches."
+    )]
+    Audit(AuditArgs),
 }
 
 /// How the report is printed.
@@ -130,6 +139,35 @@ pub struct ReportCmdArgs {
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<String>,
     /// Write the merged session table to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub sessions: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Captures (pcap, pcapng, also .gz / .zst; `-` for stdin) and session tables
+    /// (.parquet, .csv, folders, globs), told apart by their first bytes.
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<String>,
+    /// An earlier night to compare with: a session table (file or folder) or a
+    /// `--summary` per-code export.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// Breached (exit 1) when more than PERCENT of all sessions have this close code,
+    /// code class (4xxx) or ending (normal, announced, no_status, abnormal, open).
+    /// Repeatable: --max-rate 1006=5 --max-rate open=50.
+    #[arg(long = "max-rate", value_name = "CODE_OR_ENDING=PERCENT",
+          value_parser = crate::audit::parse_threshold)]
+    pub max_rate: Vec<crate::audit::Threshold>,
+    /// Write a self-contained HTML report (inline SVG charts, no scripts, no network).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown summary.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Write the merged session table to PATH (tomorrow night's --baseline).
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
     #[command(flatten)]

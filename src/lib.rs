@@ -13,11 +13,14 @@
 //! [`pipeline`] wires the stages for one capture; `main.rs` only maps results to exit
 //! codes and messages.
 
+#[cfg(feature = "report")]
+pub mod audit;
 pub mod capture;
 #[cfg(feature = "report")]
 pub mod cli;
 pub mod codes;
 pub mod http;
+pub mod logs;
 pub mod pipeline;
 #[cfg(feature = "report")]
 pub mod report;

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::Codes => print(&codes::list()),
         Command::Explain { code } => print(&codes::explain(code)),
         Command::Compare { a, b } => print(&codes::compare(a, b)),
+        Command::Audit(args) => wsaudit::audit::run(args),
     };
     match result {
         Ok(code) => code,

@@ -178,3 +178,93 @@ fn csv_cells_that_spreadsheets_would_run_are_neutralised_unless_raw() {
     let r = std::fs::read_to_string(&raw).unwrap();
     assert!(r.contains("\n+1,1001"), "{r}");
 }
+
+#[test]
+fn summary_closes_and_reconnects_exports_read_back_with_documented_types() {
+    let d = tmpdir("others");
+    let (s, c, r) = (
+        d.join("s.parquet"),
+        d.join("c.parquet"),
+        d.join("r.parquet"),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["analyze", "-q", "fixtures/ws_restart.pcap", "--summary"])
+        .arg(&s)
+        .arg("--closes")
+        .arg(&c)
+        .arg("--reconnects")
+        .arg(&r)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &Path| ParquetReader::new(File::open(p).unwrap()).finish().unwrap();
+    let types = |df: &DataFrame| -> Vec<(String, DataType)> {
+        df.schema()
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect()
+    };
+    let us = utc_micros();
+    let summary = read(&s);
+    assert_eq!(
+        types(&summary),
+        vec![
+            ("close_code".into(), DataType::UInt16),
+            ("close_code_name".into(), DataType::String),
+            ("sessions".into(), DataType::Int64),
+            ("share".into(), DataType::Float64),
+            ("by_client".into(), DataType::Int64),
+            ("by_server".into(), DataType::Int64),
+            ("handshake_completed_rate".into(), DataType::Float64),
+            ("duration_p50_s".into(), DataType::Float64),
+            ("duration_p95_s".into(), DataType::Float64),
+            ("duration_p99_s".into(), DataType::Float64),
+            ("meaning".into(), DataType::String),
+        ]
+    );
+    let closes = read(&c);
+    assert_eq!(
+        types(&closes),
+        vec![
+            ("capture".into(), DataType::String),
+            ("session_id".into(), DataType::String),
+            ("time".into(), us.clone()),
+            ("sender".into(), DataType::String),
+            ("close_code".into(), DataType::UInt16),
+            ("close_code_name".into(), DataType::String),
+            ("close_reason".into(), DataType::String),
+            ("payload_len".into(), DataType::Int64),
+            ("first_in_session".into(), DataType::Boolean),
+        ]
+    );
+    assert_eq!(closes.height(), 30, "15 sessions, both sides closed");
+    let rec = read(&r);
+    let rt = types(&rec);
+    let names: Vec<&str> = rt.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "session_id",
+            "capture",
+            "client_ip",
+            "server_ip",
+            "server_port",
+            "host",
+            "path",
+            "ending",
+            "close_code",
+            "end_time",
+            "next_session_id",
+            "next_start_time",
+            "reconnect_delay_s"
+        ]
+    );
+    assert_eq!(rt[9].1, us);
+    assert_eq!(rt[12].1, DataType::Float64);
+    assert_eq!(rec.height(), 15);
+}

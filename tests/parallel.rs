@@ -66,3 +66,51 @@ fn many_files_at_once_come_back_in_input_order() {
         assert_eq!(r.sessions, analyze(i, &Options::default()).sessions);
     }
 }
+
+#[test]
+fn gzip_and_zstd_captures_are_read_transparently() {
+    use std::io::Write;
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/ws_python.pcap");
+    let bytes = std::fs::read(&src).unwrap();
+    let dir = std::env::temp_dir().join(format!("wsaudit-compressed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gz = dir.join("ws_python.pcap.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let zst = dir.join("ws_python.pcap.zst");
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    let plain = analyze(&Input::Path(src), &Options::default());
+    for p in [gz, zst] {
+        let r = analyze(&Input::Path(p.clone()), &Options::default());
+        assert!(!r.failed(), "{}: {:?}", p.display(), r.problems());
+        assert_eq!(r.sessions.len(), plain.sessions.len());
+        for (a, b) in r.sessions.iter().zip(&plain.sessions) {
+            assert_eq!(
+                (a.client, a.server, &a.outcome),
+                (b.client, b.server, &b.outcome)
+            );
+            assert_eq!(
+                (a.start_time, a.end_time, a.frames),
+                (b.start_time, b.end_time, b.frames)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_truncated_gzip_capture_keeps_what_was_read_and_says_where() {
+    use std::io::Write;
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
+    let bytes = std::fs::read(&src).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).unwrap();
+    let gz = enc.finish().unwrap();
+    let dir = std::env::temp_dir().join(format!("wsaudit-gzcut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("demo.pcap.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let r = analyze(&Input::Path(cut), &Options::default());
+    assert!(r.failed());
+    assert!(r.read.packets > 0, "what was read before the cut is kept");
+}

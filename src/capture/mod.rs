@@ -254,8 +254,13 @@ pub fn read_stream<R: Read, F: FnMut(&RawPacket<'_>)>(
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    // A corrupt or cut compressed stream (or a failing device): keep
+                    // what was read, and say where the readable data ended.
                     buf.truncate(old);
-                    return Err(e);
+                    let (used, _) = w.walk(&buf, base, &mut on_packet);
+                    let at = base + used as u64;
+                    w.error(at, format!("cannot read further: {e}"), true);
+                    return Ok(w.end(0, at));
                 }
             }
         };

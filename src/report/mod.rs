@@ -8,7 +8,9 @@
 pub mod breakdown;
 pub mod columns;
 pub mod diagnose;
+pub mod html;
 pub mod load;
+pub mod markdown;
 pub mod percode;
 pub mod reconnect;
 pub mod summary;

@@ -250,3 +250,29 @@ pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
         .collect();
     df.clone().lazy().select(exprs).collect()
 }
+
+/// Write `text` to `path` atomically (temporary file next to it, then rename), like the
+/// table exports: a report that exists is whole, and an interrupt leaves none behind.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = temp_path(path);
+    in_progress().push(tmp.clone());
+    let result = (|| -> Result<()> {
+        let mut f =
+            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).with_context(|| {
+            format!(
+                "{}: cannot move the finished file into place",
+                path.display()
+            )
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.context(format!("{}: cannot write", path.display())))
+        }
+    }
+}

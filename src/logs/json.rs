@@ -1,0 +1,332 @@
+//! JSON-lines logs: a field map (`--map`), the AWS API Gateway WebSocket preset and the
+//! Traefik access log.
+//!
+//! Contract: each function reads one line holding one JSON object (text before the first
+//! `{` is allowed, as CloudWatch exports put a timestamp there) and returns a record, no
+//! match, or a half match naming the field that could not be read. Paths are dotted
+//! (`close.code`); a key that itself contains dots (`identity.sourceIp` written flat) is
+//! tried first. `null`, `""` and `"-"` (what access-log templates print for "no value")
+//! mean absent.
+//!
+//! - [`parse_mapped`]: a record when the code or the duration field is present. Without a
+//!   map the default names are `code`/`close_code`/`closeCode`/`status_code`, `reason`/
+//!   `close_reason`/`closeReason`, `time`/`timestamp`/`ts`/`@timestamp`, `session`/
+//!   `session_id`/`connection_id`/`connectionId`, `peer`/`remote_addr`/`client`, `duration`/
+//!   `duration_s` (seconds).
+//! - [`parse_apigw`]: Lambda `$disconnect` events (`requestContext.disconnectStatusCode`,
+//!   `requestContext.disconnectReason`, `requestContext.connectionId`,
+//!   `requestContext.connectedAt` (epoch ms: start), `requestContext.requestTimeEpoch`
+//!   (epoch ms: end), `requestContext.identity.sourceIp`) and access-log lines that use the
+//!   same `$context` variable names at top level. Events of other types are no match.
+//! - [`parse_traefik`]: `DownstreamStatus` 101 only; `Duration` (ns) is the session's
+//!   duration, `StartUTC` its start; no close code (ending null).
+
+use serde_json::Value;
+
+use super::{epoch_ns, parse_time, split_peer, FieldMap, LineResult, LogFormat, Record};
+
+/// The JSON object on this line, if it holds one.
+pub fn object(line: &str) -> Option<serde_json::Map<String, Value>> {
+    let t = line.trim();
+    if !t.ends_with('}') {
+        return None;
+    }
+    let start = t.find('{')?;
+    match serde_json::from_str::<Value>(&t[start..]) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// The value at a dotted path (`a.b.c`); the flat key is tried first.
+pub fn get<'a>(obj: &'a serde_json::Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = obj.get(path) {
+        return present(v);
+    }
+    let mut parts = path.split('.');
+    let mut cur = obj.get(parts.next()?)?;
+    for p in parts {
+        cur = match cur {
+            Value::Object(m) => m.get(p)?,
+            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    present(cur)
+}
+
+fn present(v: &Value) -> Option<&Value> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() || s == "-" => None,
+        v => Some(v),
+    }
+}
+
+fn first<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    paths: &[&str],
+) -> Option<(&'a Value, String)> {
+    paths
+        .iter()
+        .find_map(|p| get(obj, p).map(|v| (v, (*p).to_string())))
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(30) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s,
+    }
+}
+
+fn as_code(v: &Value, field: &str) -> Result<u16, String> {
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
+        format!(
+            "field `{field}`: close code {} is not a number from 0 to 65535",
+            short(v)
+        )
+    })
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|f| f.is_finite())
+}
+
+fn as_time(v: &Value, field: &str) -> Result<i64, String> {
+    match v {
+        Value::Number(n) => n.as_f64().and_then(epoch_ns),
+        Value::String(s) => parse_time(s),
+        _ => None,
+    }
+    .ok_or_else(|| format!("field `{field}`: {} is not a time", short(v)))
+}
+
+const D_CODE: &[&str] = &["code", "close_code", "closeCode", "status_code"];
+const D_REASON: &[&str] = &["reason", "close_reason", "closeReason"];
+const D_TIME: &[&str] = &["time", "timestamp", "ts", "@timestamp"];
+const D_SESSION: &[&str] = &["session", "session_id", "connection_id", "connectionId"];
+const D_PEER: &[&str] = &["peer", "remote_addr", "client"];
+const D_DURATION: &[&str] = &["duration", "duration_s"];
+
+fn pick<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    mapped: Option<&String>,
+    defaults: &[&str],
+) -> Option<(&'a Value, String)> {
+    match mapped {
+        Some(p) => get(obj, p).map(|v| (v, p.clone())),
+        None => first(obj, defaults),
+    }
+}
+
+/// A JSON line read through a field map (or the default names).
+pub fn parse_mapped(line: &str, map: Option<&FieldMap>) -> LineResult {
+    let Some(obj) = object(line) else {
+        return LineResult::NoMatch;
+    };
+    let empty = FieldMap::default();
+    let m = map.unwrap_or(&empty);
+    let code = pick(&obj, m.code.as_ref(), D_CODE);
+    let duration = pick(&obj, m.duration.as_ref(), D_DURATION);
+    if code.is_none() && duration.is_none() {
+        return LineResult::NoMatch;
+    }
+    let mut r = Record {
+        source: LogFormat::Json.as_str(),
+        ..Default::default()
+    };
+    if let Some((v, f)) = code {
+        match as_code(v, &f) {
+            Ok(k) => r.close_code = Some(k),
+            Err(e) => return LineResult::Half(e),
+        }
+    }
+    if let Some((v, f)) = duration {
+        match as_f64(v) {
+            Some(d) if d >= 0.0 => r.duration_s = Some(d),
+            _ => {
+                return LineResult::Half(format!(
+                    "field `{f}`: duration {} is not a number of seconds",
+                    short(v)
+                ))
+            }
+        }
+    }
+    if let Some((v, f)) = pick(&obj, m.time.as_ref(), D_TIME) {
+        match as_time(v, &f) {
+            Ok(t) => r.end_ns = Some(t),
+            Err(e) => return LineResult::Half(e),
+        }
+    }
+    r.close_reason = pick(&obj, m.reason.as_ref(), D_REASON).map(|(v, _)| as_text(v));
+    r.session_id = pick(&obj, m.session.as_ref(), D_SESSION).map(|(v, _)| as_text(v));
+    if let Some((v, _)) = pick(&obj, m.peer.as_ref(), D_PEER) {
+        let (ip, port) = split_peer(&as_text(v));
+        r.client_ip = ip;
+        r.client_port = port;
+    }
+    LineResult::Record(Box::new(r))
+}
+
+/// Both places a `$disconnect` field can be: the Lambda event's `requestContext`, or the
+/// top level of an access-log line built from `$context` variables.
+fn apigw<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<(&'a Value, String)> {
+    let nested = format!("requestContext.{name}");
+    get(obj, &nested)
+        .map(|v| (v, nested))
+        .or_else(|| get(obj, name).map(|v| (v, name.to_string())))
+}
+
+/// Is this object an API Gateway WebSocket event or access-log line at all?
+pub fn looks_apigw(obj: &serde_json::Map<String, Value>) -> bool {
+    ["disconnectStatusCode", "connectionId", "eventType"]
+        .iter()
+        .any(|k| apigw(obj, k).is_some())
+        && (apigw(obj, "connectionId").is_some() || apigw(obj, "routeKey").is_some())
+}
+
+/// An AWS API Gateway WebSocket `$disconnect` event or access-log line.
+pub fn parse_apigw(line: &str) -> LineResult {
+    let Some(obj) = object(line) else {
+        return LineResult::NoMatch;
+    };
+    let event = apigw(&obj, "eventType").map(|(v, _)| as_text(v));
+    let route = apigw(&obj, "routeKey").map(|(v, _)| as_text(v));
+    let code = apigw(&obj, "disconnectStatusCode");
+    let is_disconnect = event.as_deref() == Some("DISCONNECT")
+        || route.as_deref() == Some("$disconnect")
+        || (event.is_none() && code.is_some());
+    if !is_disconnect {
+        return LineResult::NoMatch;
+    }
+    let mut r = Record {
+        source: LogFormat::AwsApigw.as_str(),
+        ..Default::default()
+    };
+    match code {
+        Some((v, f)) => match as_code(v, &f) {
+            Ok(k) => r.close_code = Some(k),
+            Err(e) => return LineResult::Half(e),
+        },
+        None => return LineResult::Half("$disconnect event without disconnectStatusCode".into()),
+    }
+    r.close_reason = apigw(&obj, "disconnectReason").map(|(v, _)| as_text(v));
+    r.session_id = apigw(&obj, "connectionId").map(|(v, _)| as_text(v));
+    if let Some((v, f)) = apigw(&obj, "connectedAt") {
+        match as_time(v, &f) {
+            Ok(t) => r.start_ns = Some(t),
+            Err(e) => return LineResult::Half(e),
+        }
+    }
+    if let Some((v, f)) = apigw(&obj, "requestTimeEpoch") {
+        match as_time(v, &f) {
+            Ok(t) => r.end_ns = Some(t),
+            Err(e) => return LineResult::Half(e),
+        }
+    }
+    if let Some((v, _)) = apigw(&obj, "identity.sourceIp").or_else(|| apigw(&obj, "sourceIp")) {
+        r.client_ip = Some(as_text(v));
+    }
+    r.user_agent = apigw(&obj, "identity.userAgent").map(|(v, _)| as_text(v));
+    r.host = apigw(&obj, "domainName").map(|(v, _)| as_text(v));
+    LineResult::Record(Box::new(r))
+}
+
+/// Is this object a Traefik access-log line?
+pub fn looks_traefik(obj: &serde_json::Map<String, Value>) -> bool {
+    obj.contains_key("DownstreamStatus") && obj.contains_key("Duration")
+}
+
+/// A Traefik JSON access-log line; only `DownstreamStatus` 101 is a session.
+pub fn parse_traefik(line: &str) -> LineResult {
+    let Some(obj) = object(line) else {
+        return LineResult::NoMatch;
+    };
+    if !looks_traefik(&obj) {
+        return LineResult::NoMatch;
+    }
+    match get(&obj, "DownstreamStatus").and_then(as_f64) {
+        Some(s) if s == 101.0 => {}
+        _ => return LineResult::NoMatch,
+    }
+    let mut r = Record {
+        source: LogFormat::Traefik.as_str(),
+        ..Default::default()
+    };
+    match get(&obj, "Duration").and_then(as_f64) {
+        Some(ns) if ns >= 0.0 => r.duration_s = Some(ns / 1e9),
+        _ => return LineResult::Half("field `Duration` is not a number of ns".into()),
+    }
+    r.start_ns = get(&obj, "StartUTC").and_then(|v| as_time(v, "StartUTC").ok());
+    r.end_ns = get(&obj, "time").and_then(|v| as_time(v, "time").ok());
+    if let Some(v) = get(&obj, "ClientAddr") {
+        let (ip, port) = split_peer(&as_text(v));
+        r.client_ip = ip;
+        r.client_port = port;
+    } else {
+        r.client_ip = get(&obj, "ClientHost").map(as_text);
+    }
+    r.host = get(&obj, "RequestHost").map(as_text);
+    r.path = get(&obj, "RequestPath").map(as_text);
+    r.user_agent = get(&obj, "request_User-Agent").map(as_text);
+    if let Some(v) = get(&obj, "ServiceAddr") {
+        let (ip, port) = split_peer(&as_text(v));
+        r.server_ip = ip;
+        r.server_port = port;
+    }
+    LineResult::Record(Box::new(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_paths_reach_nested_and_flat_keys() {
+        let o = object(r#"{"a":{"b":{"c":7}},"x.y":1,"n":null,"d":"-"}"#).unwrap();
+        assert_eq!(get(&o, "a.b.c"), Some(&Value::from(7)));
+        assert_eq!(get(&o, "x.y"), Some(&Value::from(1)));
+        assert_eq!(get(&o, "n"), None);
+        assert_eq!(get(&o, "d"), None);
+        assert_eq!(get(&o, "a.z"), None);
+    }
+
+    #[test]
+    fn code_as_string_is_read_and_garbage_is_half() {
+        let m = FieldMap::parse("code=c").unwrap();
+        assert!(matches!(
+            parse_mapped(r#"{"c":"1001"}"#, Some(&m)),
+            LineResult::Record(r) if r.close_code == Some(1001)
+        ));
+        assert!(matches!(
+            parse_mapped(r#"{"c":"oops"}"#, Some(&m)),
+            LineResult::Half(_)
+        ));
+        assert!(matches!(
+            parse_mapped(r#"{"c":70000}"#, Some(&m)),
+            LineResult::Half(_)
+        ));
+        assert_eq!(
+            parse_mapped(r#"{"other":1}"#, Some(&m)),
+            LineResult::NoMatch
+        );
+    }
+}

@@ -1,0 +1,910 @@
+//! Log files in, session rows out (the same session table as captures).
+//!
+//! Contract:
+//! - [`read_logs`] takes files, folders (searched recursively) and glob patterns, opens
+//!   each file (gzip and zstd are recognised by their magic numbers, not by name), picks a
+//!   [`LogFormat`] from the first non-empty lines unless one is forced, and turns every
+//!   record that says how a WebSocket connection ended into one row of the session table
+//!   (`docs/schema.md`). The frame it returns has exactly the columns, order and types of
+//!   [`sessions_frame(&[])`](crate::report::table::sessions_frame); columns a log cannot
+//!   fill are null.
+//! - A line that matches no format is counted per file ([`FileStats::unmatched_lines`]),
+//!   never an error. A record that half-matches (a JSON object whose code is not a number,
+//!   a library message whose code does not fit in 16 bits) is reported with its line
+//!   number. Files that cannot be read are listed in [`LogResult::problems`] and the run
+//!   goes on. Packet captures met in a folder are skipped ([`is_log`] tells them apart).
+//! - Untrusted input: lines are cut at [`MAX_LINE`] bytes (and counted); nothing is
+//!   allocated by a length read from the input; no input makes this module panic.
+//!
+//! Formats live in one file per family: [`json`] (JSON lines with a field map, the AWS
+//! API Gateway preset, Traefik), [`text`] (messages of WebSocket libraries), [`access`]
+//! (nginx and AWS ALB access logs), [`detect`] (which format a file holds).
+
+pub mod access;
+pub mod detect;
+pub mod json;
+pub mod text;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime};
+use polars::prelude::*;
+
+use crate::report::columns::utc_ns;
+use crate::report::table::sessions_frame;
+use crate::ws::CloseCode;
+
+/// Longest line kept, in bytes; the rest of a longer line is skipped (and counted).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// How many non-empty lines [`detect`] looks at.
+pub const DETECT_LINES: usize = 50;
+
+/// A log format. The names (`as_str`, and the `--log-format` values) are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// JSON lines read through `--map` (or the default field names).
+    Json,
+    /// AWS API Gateway WebSocket `$disconnect` events / access-log lines.
+    AwsApigw,
+    /// Traefik JSON access log (`DownstreamStatus` 101, `Duration` in ns).
+    Traefik,
+    /// Go gorilla/websocket `websocket: close 1006 (abnormal closure): ...`.
+    Gorilla,
+    /// Go coder/websocket (formerly nhooyr.io/websocket) `received close frame: status = ...`.
+    CoderWebsocket,
+    /// Python websockets `ConnectionClosed` messages (all three generations).
+    PythonWebsockets,
+    /// Spring `CloseStatus[code=..., reason=...]`.
+    Spring,
+    /// Jakarta/javax WebSocket `CloseReason[1001,...]` and `CloseReason: code [..], reason [..]`.
+    Jakarta,
+    /// Jetty `{1001=SHUTDOWN,reason}` and Jetty 9 `CloseInfo[code=..,reason=..]`.
+    Jetty,
+    /// Rust tungstenite `CloseFrame { code: Away, reason: ... }`.
+    Tungstenite,
+    /// mitmproxy (mitmdump) `WebSocket connection closed by client: 1000 ...`.
+    Mitmproxy,
+    /// Browser consoles `WebSocket connection to 'wss://...' failed`.
+    Browser,
+    /// nginx access log, `combined` optionally followed by `$request_time`.
+    Nginx,
+    /// AWS Application Load Balancer access log, `ws` / `wss` entries.
+    AwsAlb,
+}
+
+impl LogFormat {
+    pub fn as_str(&self) -> &'static str {
+        use LogFormat::*;
+        match self {
+            Json => "json",
+            AwsApigw => "aws_apigw",
+            Traefik => "traefik",
+            Gorilla => "gorilla",
+            CoderWebsocket => "coder_websocket",
+            PythonWebsockets => "python_websockets",
+            Spring => "spring",
+            Jakarta => "jakarta",
+            Jetty => "jetty",
+            Tungstenite => "tungstenite",
+            Mitmproxy => "mitmproxy",
+            Browser => "browser",
+            Nginx => "nginx",
+            AwsAlb => "aws_alb",
+        }
+    }
+
+    /// Formats whose lines are library messages inside arbitrary application logs. A file
+    /// detected as one of them is read with all of them (apps mix libraries).
+    pub fn is_text(&self) -> bool {
+        use LogFormat::*;
+        matches!(
+            self,
+            Gorilla
+                | CoderWebsocket
+                | PythonWebsockets
+                | Spring
+                | Jakarta
+                | Jetty
+                | Tungstenite
+                | Mitmproxy
+                | Browser
+        )
+    }
+
+    pub const ALL: &'static [LogFormat] = &[
+        LogFormat::Json,
+        LogFormat::AwsApigw,
+        LogFormat::Traefik,
+        LogFormat::Gorilla,
+        LogFormat::CoderWebsocket,
+        LogFormat::PythonWebsockets,
+        LogFormat::Spring,
+        LogFormat::Jakarta,
+        LogFormat::Jetty,
+        LogFormat::Tungstenite,
+        LogFormat::Mitmproxy,
+        LogFormat::Browser,
+        LogFormat::Nginx,
+        LogFormat::AwsAlb,
+    ];
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the fields of a JSON log line are (`--map code=a.b,reason=...`): dotted paths
+/// into nested objects. A field left `None` uses the default names (see [`json`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldMap {
+    pub code: Option<String>,
+    pub reason: Option<String>,
+    pub time: Option<String>,
+    pub session: Option<String>,
+    pub peer: Option<String>,
+    pub duration: Option<String>,
+}
+
+impl FieldMap {
+    /// Parse `code=close.code,reason=close.reason,time=ts,session=id,peer=addr,duration=d`.
+    pub fn parse(s: &str) -> Result<FieldMap, String> {
+        let mut m = FieldMap::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("--map: `{part}` is not KEY=FIELD"))?;
+            let v = v.trim();
+            if v.is_empty() || v.split('.').any(str::is_empty) {
+                return Err(format!("--map: `{part}`: empty field path"));
+            }
+            let slot = match k.trim() {
+                "code" => &mut m.code,
+                "reason" => &mut m.reason,
+                "time" => &mut m.time,
+                "session" => &mut m.session,
+                "peer" => &mut m.peer,
+                "duration" => &mut m.duration,
+                other => {
+                    return Err(format!(
+                        "--map: unknown key `{other}` (expected code, reason, time, session, peer, duration)"
+                    ))
+                }
+            };
+            if slot.is_some() {
+                return Err(format!("--map: `{}` given twice", k.trim()));
+            }
+            *slot = Some(v.to_string());
+        }
+        if m == FieldMap::default() {
+            return Err("--map: no field given".into());
+        }
+        Ok(m)
+    }
+}
+
+/// What the caller forces.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Read every file as this format instead of detecting it.
+    pub format: Option<LogFormat>,
+    /// Field map for JSON lines; given without `format`, files that hold JSON objects and
+    /// no better-known format are read as [`LogFormat::Json`].
+    pub map: Option<FieldMap>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    pub path: PathBuf,
+    /// The format detected (or forced); `None` when nothing was recognised.
+    pub format: Option<LogFormat>,
+    /// Session rows produced.
+    pub records: u64,
+    /// Non-empty lines that matched no format.
+    pub unmatched_lines: u64,
+    /// Lines that looked like a record but could not be read: (line number from 1, why).
+    /// At most [`MAX_HALF_MATCHED`] are kept per file; `half_matched_total` counts all.
+    pub half_matched: Vec<(u64, String)>,
+    pub half_matched_total: u64,
+    /// Lines longer than [`MAX_LINE`] (cut before parsing).
+    pub long_lines: u64,
+    /// All lines read, empty ones included.
+    pub lines: u64,
+}
+
+/// Most half-matched lines listed per file.
+pub const MAX_HALF_MATCHED: usize = 1000;
+
+/// Everything [`read_logs`] found.
+pub struct LogResult {
+    /// The session table (schema of `sessions_frame(&[])`).
+    pub sessions: DataFrame,
+    pub files: Vec<FileStats>,
+    /// Files or arguments that could not be read: (path, why).
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Which side of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn other(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+}
+
+/// One session read from a log: every field optional. Turned into a session row by
+/// [`Record::finish`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    pub source: &'static str,
+    /// The log file (set by [`read_logs`]).
+    pub capture: String,
+    pub session_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub client_port: Option<u16>,
+    pub server_ip: Option<String>,
+    pub server_port: Option<u16>,
+    /// ns since the epoch, UTC.
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+    pub duration_s: Option<f64>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub user_agent: Option<String>,
+    /// When `None` and `close_code` is known, derived from the code (see [`ending_for`]).
+    pub ending: Option<&'static str>,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    /// `client`, `server` or `none`.
+    pub initiator: Option<&'static str>,
+    pub client_close_code: Option<u16>,
+    pub client_close_reason: Option<String>,
+    pub server_close_code: Option<u16>,
+    pub server_close_reason: Option<String>,
+    pub handshake_completed: Option<bool>,
+    pub client_observed_code: Option<u16>,
+    pub server_observed_code: Option<u16>,
+}
+
+/// The ending a close code means in a log: 1000 `normal`, 1005 `no_status`, 1006
+/// `abnormal`, anything else `announced`. (`open` never comes from a log: a log line is
+/// written when the connection ended.)
+pub fn ending_for(code: u16) -> &'static str {
+    match code {
+        1000 => "normal",
+        1005 => "no_status",
+        1006 => "abnormal",
+        _ => "announced",
+    }
+}
+
+impl Record {
+    /// A record with a close code (ending derived from it).
+    pub fn with_code(source: &'static str, code: u16) -> Record {
+        Record {
+            source,
+            close_code: Some(code),
+            ..Default::default()
+        }
+    }
+
+    /// Record what one side sent (`code`, `reason`) in the per-side columns.
+    pub fn set_sent(&mut self, role: Role, code: u16, reason: Option<String>) {
+        match role {
+            Role::Client => {
+                self.client_close_code = Some(code);
+                self.client_close_reason = reason;
+            }
+            Role::Server => {
+                self.server_close_code = Some(code);
+                self.server_close_reason = reason;
+            }
+        }
+    }
+
+    /// Record the code one side's library reported.
+    pub fn set_observed(&mut self, role: Role, code: u16) {
+        match role {
+            Role::Client => self.client_observed_code = Some(code),
+            Role::Server => self.server_observed_code = Some(code),
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.ending.is_none() {
+            self.ending = self.close_code.map(ending_for);
+        }
+        if let (Some(e), Some(d)) = (self.end_ns, self.duration_s) {
+            if self.start_ns.is_none() && d.is_finite() && (0.0..1e10).contains(&d) {
+                self.start_ns = e.checked_sub((d * 1e9) as i64);
+            }
+        }
+        if self.duration_s.is_none() {
+            if let (Some(s), Some(e)) = (self.start_ns, self.end_ns) {
+                self.duration_s = e.checked_sub(s).map(|ns| ns as f64 / 1e9);
+            }
+        }
+    }
+}
+
+/// What a format parser says about one line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineResult {
+    /// Not this format (or not a line that ends a session).
+    NoMatch,
+    /// A session ended.
+    Record(Box<Record>),
+    /// Looked like a record but a field could not be read.
+    Half(String),
+}
+
+// ---------------------------------------------------------------------------------------
+// Times
+
+/// Parse a time as ns since the epoch, UTC: RFC 3339 / ISO 8601 (with `T` or a space,
+/// optional fraction, `Z` or an offset; no zone means UTC), nginx `22/Nov/2026:10:00:00
+/// +0000` (brackets allowed), Go `2026/11/22 10:00:00`, or epoch seconds / ms / µs / ns
+/// (chosen by magnitude).
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return epoch_ns(n);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return t.timestamp_nanos_opt();
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%d/%b/%Y:%H:%M:%S %z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return t.timestamp_nanos_opt();
+        }
+    }
+    let s2 = s.trim_end_matches('Z').replace(',', ".");
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S%.f",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&s2, f) {
+            return t.and_utc().timestamp_nanos_opt();
+        }
+    }
+    None
+}
+
+/// Epoch number to ns: under 1e11 seconds, under 1e14 ms, under 1e17 µs, else ns.
+pub fn epoch_ns(n: f64) -> Option<i64> {
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let ns = if n < 1e11 {
+        n * 1e9
+    } else if n < 1e14 {
+        n * 1e6
+    } else if n < 1e17 {
+        n * 1e3
+    } else {
+        n
+    };
+    if ns < 9.2e18 {
+        Some(ns as i64)
+    } else {
+        None
+    }
+}
+
+/// Split `ip:port`, `[v6]:port`, a bare IPv4/IPv6 address or a host name.
+pub fn split_peer(s: &str) -> (Option<String>, Option<u16>) {
+    let s = s.trim();
+    if s.is_empty() || s == "-" {
+        return (None, None);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((ip, port)) = rest.split_once(']') {
+            return (
+                Some(ip.to_string()),
+                port.strip_prefix(':').and_then(|p| p.parse().ok()),
+            );
+        }
+    }
+    if s.matches(':').count() == 1 {
+        let (ip, port) = s.split_once(':').unwrap_or((s, ""));
+        return (Some(ip.to_string()), port.parse().ok());
+    }
+    (Some(s.to_string()), None)
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const PCAP_MAGICS: [[u8; 4]; 5] = [
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0x0a, 0x0d, 0x0d, 0x0a], // pcapng section header
+];
+
+/// Open a file, decompressing gzip or zstd when its magic says so.
+pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 4];
+    let n = read_up_to(&mut f, &mut magic)?;
+    drop(f);
+    let f = BufReader::new(File::open(path)?);
+    Ok(if n >= 2 && magic[..2] == GZIP_MAGIC {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+    } else if n >= 4 && magic == ZSTD_MAGIC {
+        Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(f)?))
+    } else {
+        Box::new(f)
+    })
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// True when `path` is a readable file that is not a packet capture (pcap or pcapng,
+/// possibly gzip/zstd-compressed): what `wsaudit analyze` should hand to [`read_logs`].
+/// An empty file counts as a log (it yields nothing).
+pub fn is_log(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    let Ok(mut r) = open_decoded(path) else {
+        return false;
+    };
+    let mut magic = [0u8; 4];
+    match read_up_to(&mut r, &mut magic) {
+        Ok(4) => !PCAP_MAGICS.contains(&magic),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, String)>) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            problems.push((dir.to_path_buf(), format!("cannot list folder: {e}")));
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out, problems);
+        } else if is_log(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// Files named by `paths` (files, folders searched recursively, glob patterns), sorted
+/// and deduplicated. Captures inside folders and globs are left out; a file named
+/// directly is kept whatever it holds.
+pub fn expand(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out, &mut problems);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            let s = p.to_string_lossy();
+            if s.contains(['*', '?', '[']) {
+                match glob::glob(&s) {
+                    Ok(paths) => {
+                        let mut any = false;
+                        for g in paths.flatten() {
+                            any = true;
+                            if g.is_dir() {
+                                walk(&g, &mut out, &mut problems);
+                            } else if is_log(&g) {
+                                out.push(g);
+                            }
+                        }
+                        if !any {
+                            problems.push((p.clone(), "no file matches".into()));
+                        }
+                    }
+                    Err(e) => problems.push((p.clone(), format!("bad pattern: {e}"))),
+                }
+            } else {
+                problems.push((p.clone(), "no such file or folder".into()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    (out, problems)
+}
+
+/// Reads lines of at most [`MAX_LINE`] bytes; the rest of a longer line is skipped.
+pub struct CappedLines<R> {
+    inner: R,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> CappedLines<R> {
+    pub fn new(inner: R) -> Self {
+        CappedLines {
+            inner,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The next line without its `\n` / `\r\n`, and whether it was cut; `Ok(None)` at end.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(&[u8], bool)>> {
+        self.buf.clear();
+        if self.done {
+            return Ok(None);
+        }
+        let mut cut = false;
+        let mut any = false;
+        loop {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                self.done = true;
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            let room = MAX_LINE.saturating_sub(self.buf.len());
+            if take > room {
+                cut = true;
+            }
+            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            self.inner.consume(if found { take + 1 } else { take });
+            if found {
+                break;
+            }
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some((&self.buf, cut)))
+    }
+}
+
+/// The parser for one file.
+pub(crate) struct Parser<'a> {
+    /// `None`: nothing detected; library messages are tried (see [`detect`]).
+    pub format: Option<LogFormat>,
+    pub map: Option<&'a FieldMap>,
+    /// Text formats: try all library matchers, not only `format`'s.
+    pub all_text: bool,
+}
+
+impl Parser<'_> {
+    pub fn parse(&self, line: &str) -> LineResult {
+        use LogFormat::*;
+        match self.format {
+            Some(Json) => json::parse_mapped(line, self.map),
+            Some(AwsApigw) => json::parse_apigw(line),
+            Some(Traefik) => json::parse_traefik(line),
+            Some(Nginx) => access::parse_nginx(line),
+            Some(AwsAlb) => access::parse_alb(line),
+            Some(f) if !self.all_text => text::parse_one(f, line),
+            _ => text::parse_any(line),
+        }
+    }
+}
+
+impl LogFormat {
+    /// The format named `name` (as [`LogFormat::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        LogFormat::ALL.iter().copied().find(|f| f.as_str() == name)
+    }
+}
+
+fn read_file(
+    path: &Path,
+    opts: &LogOptions,
+    rows: &mut Vec<Record>,
+    problems: &mut Vec<(PathBuf, String)>,
+) -> Result<FileStats, String> {
+    let mut stats = FileStats {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    let format = match opts.format {
+        Some(f) => Some(f),
+        None => {
+            let r = open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
+            detect::detect(r, opts.map.is_some()).map_err(|e| format!("cannot read: {e}"))?
+        }
+    };
+    stats.format = format;
+    let r = open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut lines = CappedLines::new(r);
+    let parser = Parser {
+        format,
+        map: opts.map.as_ref(),
+        all_text: opts.format.is_none(),
+    };
+    let capture = path.display().to_string();
+    loop {
+        let (line, cut) = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                // A corrupt compressed stream: keep what was read, report the file.
+                problems.push((
+                    path.to_path_buf(),
+                    format!(
+                        "read error after line {} ({} sessions kept): {e}",
+                        stats.lines, stats.records
+                    ),
+                ));
+                break;
+            }
+        };
+        stats.lines += 1;
+        if cut {
+            stats.long_lines += 1;
+        }
+        let text = String::from_utf8_lossy(line);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let res = parser.parse(&text);
+        match res {
+            LineResult::NoMatch => stats.unmatched_lines += 1,
+            LineResult::Half(why) => {
+                stats.half_matched_total += 1;
+                if stats.half_matched.len() < MAX_HALF_MATCHED {
+                    stats.half_matched.push((stats.lines, why));
+                }
+            }
+            LineResult::Record(mut rec) => {
+                rec.finish();
+                rec.capture.clone_from(&capture);
+                if rec.session_id.is_none() {
+                    rec.session_id = Some(format!("{capture}:{}", stats.lines));
+                }
+                stats.records += 1;
+                if stats.format.is_none() {
+                    stats.format = LogFormat::from_name(rec.source);
+                }
+                rows.push(*rec);
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Read every log named by `paths` (files, folders, globs) into the session table.
+pub fn read_logs(paths: &[PathBuf], opts: &LogOptions) -> LogResult {
+    let (files, mut problems) = expand(paths);
+    let mut rows = Vec::new();
+    let mut stats = Vec::new();
+    for f in &files {
+        let start = rows.len();
+        match read_file(f, opts, &mut rows, &mut problems) {
+            Ok(s) => stats.push(s),
+            Err(e) => {
+                rows.truncate(start);
+                problems.push((f.clone(), e));
+            }
+        }
+    }
+    let sessions = match records_frame(&rows) {
+        Ok(df) => df,
+        Err(e) => {
+            problems.push((PathBuf::from("-"), format!("cannot build table: {e}")));
+            sessions_frame(&[]).unwrap_or_default()
+        }
+    };
+    LogResult {
+        sessions,
+        files: stats,
+        problems,
+    }
+}
+
+/// Build the session table from log records: the documented schema, with the columns
+/// logs cannot fill left null (the approach of `report::load::conform`).
+pub fn records_frame(rows: &[Record]) -> PolarsResult<DataFrame> {
+    let template = sessions_frame(&[])?;
+    let n = rows.len();
+    let s = |f: &dyn Fn(&Record) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(f).collect()
+    };
+    let u16c =
+        |f: &dyn Fn(&Record) -> Option<u16>| -> Vec<Option<u16>> { rows.iter().map(f).collect() };
+    let time = |name: &str, f: &dyn Fn(&Record) -> Option<i64>| -> PolarsResult<Column> {
+        Column::new(
+            name.into(),
+            rows.iter().map(f).collect::<Vec<Option<i64>>>(),
+        )
+        .cast(&utc_ns())
+    };
+    let cols = vec![
+        Column::new("capture".into(), s(&|r| Some(r.capture.clone()))),
+        Column::new("source".into(), s(&|r| Some(r.source.to_string()))),
+        Column::new("session_id".into(), s(&|r| r.session_id.clone())),
+        Column::new("client_ip".into(), s(&|r| r.client_ip.clone())),
+        Column::new("client_port".into(), u16c(&|r| r.client_port)),
+        Column::new("server_ip".into(), s(&|r| r.server_ip.clone())),
+        Column::new("server_port".into(), u16c(&|r| r.server_port)),
+        time("start_time", &|r| r.start_ns)?,
+        time("end_time", &|r| r.end_ns)?,
+        Column::new(
+            "duration_s".into(),
+            rows.iter()
+                .map(|r| r.duration_s)
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new("host".into(), s(&|r| r.host.clone())),
+        Column::new("path".into(), s(&|r| r.path.clone())),
+        Column::new("user_agent".into(), s(&|r| r.user_agent.clone())),
+        Column::new("ending".into(), s(&|r| r.ending.map(str::to_string))),
+        Column::new("close_code".into(), u16c(&|r| r.close_code)),
+        Column::new(
+            "close_code_name".into(),
+            s(&|r| r.close_code.map(|c| CloseCode::from(c).name().to_string())),
+        ),
+        Column::new("close_reason".into(), s(&|r| r.close_reason.clone())),
+        Column::new("initiator".into(), s(&|r| r.initiator.map(str::to_string))),
+        Column::new("client_close_code".into(), u16c(&|r| r.client_close_code)),
+        Column::new(
+            "client_close_reason".into(),
+            s(&|r| r.client_close_reason.clone()),
+        ),
+        Column::new("server_close_code".into(), u16c(&|r| r.server_close_code)),
+        Column::new(
+            "server_close_reason".into(),
+            s(&|r| r.server_close_reason.clone()),
+        ),
+        Column::new(
+            "handshake_completed".into(),
+            rows.iter()
+                .map(|r| r.handshake_completed)
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        Column::new(
+            "client_observed_code".into(),
+            u16c(&|r| r.client_observed_code),
+        ),
+        Column::new(
+            "server_observed_code".into(),
+            u16c(&|r| r.server_observed_code),
+        ),
+    ];
+    let df = DataFrame::new(n, cols)?;
+    conform(df, &template)
+}
+
+/// Cast `df` to the columns of `template`: missing columns become typed nulls.
+fn conform(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
+    let have = df.schema().clone();
+    let exprs: Vec<Expr> = template
+        .schema()
+        .iter()
+        .map(|(name, dt)| {
+            let e = match have.get(name) {
+                None => lit(NULL).cast(dt.clone()),
+                Some(_) => col(name.clone()).cast(dt.clone()),
+            };
+            e.alias(name.clone())
+        })
+        .collect();
+    df.lazy().select(exprs).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_map_parses_dotted_paths() {
+        let m = FieldMap::parse("code=close.code, reason=close.reason,time=ts").unwrap();
+        assert_eq!(m.code.as_deref(), Some("close.code"));
+        assert_eq!(m.reason.as_deref(), Some("close.reason"));
+        assert_eq!(m.time.as_deref(), Some("ts"));
+        assert!(FieldMap::parse("colour=x").is_err());
+        assert!(FieldMap::parse("code").is_err());
+        assert!(FieldMap::parse("code=a..b").is_err());
+        assert!(FieldMap::parse("code=a,code=b").is_err());
+    }
+
+    #[test]
+    fn times_in_every_documented_shape() {
+        let iso = parse_time("2026-11-22T10:00:00Z").unwrap();
+        assert_eq!(parse_time("2026-11-22T10:00:00+00:00"), Some(iso));
+        assert_eq!(parse_time("2026-11-22 11:00:00+01:00"), Some(iso));
+        assert_eq!(parse_time("[22/Nov/2026:10:00:00 +0000]"), Some(iso));
+        assert_eq!(parse_time("2026/11/22 10:00:00"), Some(iso));
+        assert_eq!(parse_time("2026-11-22 10:00:00,000"), Some(iso));
+        let secs = iso / 1_000_000_000;
+        assert_eq!(parse_time(&secs.to_string()), Some(iso));
+        assert_eq!(parse_time(&(secs * 1000).to_string()), Some(iso));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn peers_split_v4_v6_and_bare() {
+        assert_eq!(
+            split_peer("10.0.0.1:5000"),
+            (Some("10.0.0.1".into()), Some(5000))
+        );
+        assert_eq!(split_peer("[::1]:443"), (Some("::1".into()), Some(443)));
+        assert_eq!(split_peer("::1"), (Some("::1".into()), None));
+        assert_eq!(split_peer("-"), (None, None));
+    }
+
+    #[test]
+    fn capped_lines_cut_long_lines_and_keep_going() {
+        let mut data = vec![b'a'; MAX_LINE + 10];
+        data.extend_from_slice(b"\nshort\r\nlast");
+        let mut l = CappedLines::new(&data[..]);
+        let (a, cut) = l.next_line().unwrap().unwrap();
+        assert_eq!((a.len(), cut), (MAX_LINE, true));
+        assert_eq!(l.next_line().unwrap().unwrap(), (&b"short"[..], false));
+        assert_eq!(l.next_line().unwrap().unwrap(), (&b"last"[..], false));
+        assert!(l.next_line().unwrap().is_none());
+    }
+
+    #[test]
+    fn endings_from_codes() {
+        assert_eq!(ending_for(1000), "normal");
+        assert_eq!(ending_for(1005), "no_status");
+        assert_eq!(ending_for(1006), "abnormal");
+        assert_eq!(ending_for(4001), "announced");
+    }
+}

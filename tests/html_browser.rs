@@ -1,0 +1,328 @@
+//! The `wsaudit audit --html` page in a real headless browser (Debian's chromium): the
+//! charts are in the DOM chromium built, with positive sizes and the expected number of
+//! bars, and a screenshot is a real picture (many colours, the chart colours among
+//! them). The screenshot stays for a person to look at; its path is printed (run with
+//! `cargo test --test html_browser -- --nocapture`).
+//!
+//! Without /usr/bin/chromium (or $CHROMIUM) the test prints `SKIP: ...` and passes.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn chromium() -> Option<PathBuf> {
+    let p = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    p.is_file().then_some(p)
+}
+
+/// Run chromium headless on `page` with `extra` flags, in a fresh profile, killed after
+/// 90 s. Returns stdout.
+fn run_chromium(bin: &Path, profile: &Path, extra: &[String], page: &Path) -> String {
+    let _ = std::fs::remove_dir_all(profile);
+    std::fs::create_dir_all(profile).unwrap();
+    let mut child = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    loop {
+        match child.try_wait().unwrap() {
+            Some(_) => break,
+            None if start.elapsed() > Duration::from_secs(90) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromium did not finish in 90 s");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    reader.join().unwrap()
+}
+
+/// The `<svg ...data-chart="NAME"...>...</svg>` element of the dumped DOM.
+fn chart<'a>(dom: &'a str, name: &str) -> &'a str {
+    let key = format!("data-chart=\"{name}\"");
+    let at = dom
+        .find(&key)
+        .unwrap_or_else(|| panic!("chart {name} not in the DOM"));
+    let start = dom[..at].rfind("<svg").unwrap();
+    let end = at + dom[at..].find("</svg>").unwrap();
+    &dom[start..end]
+}
+
+fn attr(tag: &str, name: &str) -> f64 {
+    let key = format!(" {name}=\"");
+    let i = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + key.len();
+    let j = i + tag[i..].find('"').unwrap();
+    tag[i..j]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} in {tag}"))
+}
+
+/// The bars of a chart, each checked to have a positive size.
+fn bars(svg: &str) -> Vec<&str> {
+    let open = &svg[..svg.find('>').unwrap()];
+    assert!(
+        attr(open, "width") > 0.0 && attr(open, "height") > 0.0,
+        "{open}"
+    );
+    let rects: Vec<&str> = svg
+        .match_indices("<rect")
+        .map(|(i, _)| &svg[i..i + svg[i..].find('>').unwrap()])
+        .filter(|t| t.contains("class=\"bar\""))
+        .collect();
+    for r in &rects {
+        assert!(attr(r, "width") > 0.0 && attr(r, "height") > 0.0, "{r}");
+    }
+    rects
+}
+
+/// Decoded 8-bit RGB(A) PNG: (width, height, pixels as RGB).
+fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let (mut w, mut h, mut channels) = (0usize, 0usize, 0usize);
+    let mut idat = Vec::new();
+    let mut i = 8;
+    while i + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        let kind = &bytes[i + 4..i + 8];
+        let data = &bytes[i + 8..i + 8 + len];
+        match kind {
+            b"IHDR" => {
+                w = u32::from_be_bytes(data[0..4].try_into().unwrap()) as usize;
+                h = u32::from_be_bytes(data[4..8].try_into().unwrap()) as usize;
+                assert_eq!(data[8], 8, "bit depth");
+                assert_eq!(data[12], 0, "interlaced");
+                channels = match data[9] {
+                    2 => 3,
+                    6 => 4,
+                    t => panic!("PNG colour type {t}"),
+                };
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            b"IEND" => break,
+            _ => {}
+        }
+        i += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let stride = w * channels;
+    assert_eq!(raw.len(), h * (stride + 1), "PNG data size");
+    let mut prev = vec![0u8; stride];
+    let mut px = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let f = raw[y * (stride + 1)];
+        let mut row = raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)].to_vec();
+        for x in 0..stride {
+            let a = if x >= channels { row[x - channels] } else { 0 };
+            let b = prev[x];
+            let c = if x >= channels { prev[x - channels] } else { 0 };
+            let add = match f {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((a as u16 + b as u16) / 2) as u8,
+                4 => {
+                    let p = a as i16 + b as i16 - c as i16;
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                _ => panic!("PNG filter {f}"),
+            };
+            row[x] = row[x].wrapping_add(add);
+        }
+        for x in 0..w {
+            px.push([
+                row[x * channels],
+                row[x * channels + 1],
+                row[x * channels + 2],
+            ]);
+        }
+        prev = row;
+    }
+    (w, h, px)
+}
+
+fn near(p: [u8; 3], q: [u8; 3]) -> bool {
+    p.iter().zip(q).all(|(a, b)| a.abs_diff(b) <= 6)
+}
+
+#[test]
+fn audit_html_renders_its_charts_in_chromium() {
+    let Some(bin) = chromium() else {
+        println!("SKIP: chromium not installed (apt-get install chromium)");
+        eprintln!("SKIP: chromium not installed (apt-get install chromium)");
+        return;
+    };
+    // Kept after the run (under target/), so a person can look at the screenshot.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html_browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("baseline.parquet");
+    let page = dir.join("audit.html");
+    let shot = dir.join("audit.png");
+    let _ = std::fs::remove_file(&shot);
+    let o = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+        .args(["analyze", &fixture("ws_python.pcap"), "--sessions"])
+        .arg(&base)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+        .arg("audit")
+        .args(
+            [
+                "demo.pcap",
+                "ws_node.pcap",
+                "ws_restart.pcap",
+                "ws_aiohttp.pcap",
+            ]
+            .map(fixture),
+        )
+        .arg("--baseline")
+        .arg(&base)
+        .args(["--max-rate", "1006=3", "--format", "json", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let codes = audit["report"]["codes"].as_array().unwrap().len();
+    let server_rows = audit["report"]["breakdowns"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    // The DOM chromium built from the page.
+    let dom = run_chromium(
+        &bin,
+        &dir.join("profile-dom"),
+        &["--dump-dom".to_string()],
+        &page,
+    );
+    assert!(
+        dom.contains("FAIL: 1 of 1 thresholds breached"),
+        "verdict: {dom:.400}"
+    );
+    assert_eq!(
+        bars(chart(&dom, "codes")).len(),
+        codes,
+        "one bar per close code"
+    );
+    let timeline = bars(chart(&dom, "timeline"));
+    assert!(
+        timeline.len() >= codes,
+        "stacked closes over time: {}",
+        timeline.len()
+    );
+    assert!(timeline.iter().any(|b| b.contains("data-series=\"1006\"")));
+    assert!(!bars(chart(&dom, "duration")).is_empty());
+    assert!(!bars(chart(&dom, "idle")).is_empty());
+    let rec = bars(chart(&dom, "reconnect"));
+    assert!(
+        rec.iter().all(|b| b.contains("data-series=\"1012\"")),
+        "only 1012 reconnects"
+    );
+    let servers = bars(chart(&dom, "servers"));
+    assert!(servers.len() >= server_rows, "a bar (or more) per server");
+    assert!(!bars(chart(&dom, "paths")).is_empty());
+    assert!(
+        dom.contains("1006 Abnormal Closure new"),
+        "the change is on the page"
+    );
+
+    // A screenshot: a real picture, with the verdict and chart colours in it.
+    run_chromium(
+        &bin,
+        &dir.join("profile-shot"),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,2400".to_string(),
+        ],
+        &page,
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    println!("screenshot: {}", shot.display());
+    eprintln!(
+        "screenshot: {} (cargo test --test html_browser -- --nocapture)",
+        shot.display()
+    );
+    assert!(
+        png.len() > 20_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
+    let (w, h, px) = decode_png(&png);
+    assert_eq!((w, h), (1200, 2400));
+    let mut colours: Vec<[u8; 3]> = px.clone();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        colours.len() > 50,
+        "a near-blank page: {} colours",
+        colours.len()
+    );
+    let count = |rgb: [u8; 3]| px.iter().filter(|p| near(**p, rgb)).count();
+    // #c62828: the FAIL banner and the 1006 bars; #2e7d32: 1000 bars; #7b1fa2: 1012.
+    for (name, rgb, min) in [
+        ("red (FAIL banner, 1006)", [0xc6, 0x28, 0x28], 20_000),
+        ("green (1000)", [0x2e, 0x7d, 0x32], 2_000),
+        ("purple (1012)", [0x7b, 0x1f, 0xa2], 500),
+    ] {
+        let n = count(rgb);
+        assert!(n >= min, "{name}: {n} pixels");
+    }
+}
