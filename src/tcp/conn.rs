@@ -220,7 +220,19 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
             }
             self.finished.remove(&k);
         }
-        if !self.conns.contains_key(&k) {
+        // The common case first: one lookup for a packet of a tracked connection.
+        if let Some(conn) = self.conns.get_mut(&k) {
+            let dir = if seg.src == conn.meta.orig {
+                Dir::Orig
+            } else {
+                Dir::Resp
+            };
+            if conn.process(seg, dir, ts) {
+                self.release(k, Release::Ended, done);
+            }
+            return;
+        }
+        {
             // Stray packets of a connection that ended recently (trailing ACKs,
             // retransmitted FINs) open nothing. Judged by time, not by when the table
             // was last swept, so the outcome does not depend on sweep timing (or on
