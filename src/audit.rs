@@ -1146,11 +1146,11 @@ impl Audit {
         let thresholds = if checks.is_empty() {
             "no --max-rate thresholds given".to_string()
         } else if breached == 0 {
-            format!(
-                "all {} threshold{} hold",
-                checks.len(),
-                if checks.len() == 1 { "" } else { "s" }
-            )
+            if checks.len() == 1 {
+                "the threshold holds".to_string()
+            } else {
+                format!("all {} thresholds hold", checks.len())
+            }
         } else {
             format!("{breached} of {} thresholds breached", checks.len())
         };

@@ -338,7 +338,7 @@ pub fn analyze_all(inputs: &[Input], opts: &Options) -> Vec<CaptureResult> {
     let threads = rayon::current_num_threads();
     let mut opts = *opts;
     if opts.shards == usize::MAX {
-        opts.shards = if threads <= 1 || inputs.len() >= threads {
+        opts.shards = if threads <= 1 || inputs.is_empty() || inputs.len() >= threads {
             0
         } else {
             (threads / inputs.len()).saturating_sub(1).max(1)

@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
 use wsaudit::logs::{is_log, read_logs, FieldMap, LogFormat, LogOptions, LogResult, MAX_LINE};
 use wsaudit::report::columns::{f64s, i64s, strs, u16s};
 use wsaudit::report::table::sessions_frame;
@@ -135,19 +134,673 @@ fn b(
     )
 }
 
+fn line_of(r: &Row) -> u64 {
+    r.session_id.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn at(v: &[Row], line: u64) -> &Row {
+    v.iter()
+        .find(|r| line_of(r) == line)
+        .unwrap_or_else(|| panic!("no row for line {line}"))
+}
+
+// ---- Python websockets: real output of websockets 9.1, 10.4, 11.0.3, 13.1, 15.0.1 -------
+// (fixtures/logs/gen/python-websockets/gen.py; the app logs `str(ConnectionClosed)` as
+// "APP client: ..." / "APP server: ...", so the side comes from the word before it).
+
 #[test]
-fn dump_for_eyes() {
+fn python_websockets_15_connection_closed_messages() {
+    let (r, v) = read(&fixture("python-websockets/websockets-15.0.1.log"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::PythonWebsockets));
+    assert!(
+        r.files[0].unmatched_lines > 300,
+        "DEBUG frame lines are not sessions"
+    );
+    assert!(v.iter().all(|x| x.source == "python_websockets"));
+    // "INFO:app:APP client: sent 1000 (OK) bye; then received 1000 (OK) bye"
+    let c = v
+        .iter()
+        .find(|x| x.reason.as_deref() == Some("bye"))
+        .unwrap();
+    assert_eq!(
+        brief(c),
+        b(
+            1000,
+            Some("bye"),
+            "normal",
+            Some("client"),
+            Some(1000),
+            Some(1000),
+            Some(true)
+        )
+    );
+    // "INFO:app:APP client: received 1011 (internal error); then sent 1011 (internal error)"
+    let x = v.iter().find(|x| x.code == Some(1011)).unwrap();
+    assert_eq!(
+        brief(x),
+        b(
+            1011,
+            None,
+            "announced",
+            Some("server"),
+            Some(1011),
+            Some(1011),
+            Some(true)
+        )
+    );
+    // "INFO:app:APP client: no close frame received or sent"
+    let x = v.iter().find(|x| x.code == Some(1006)).unwrap();
+    assert_eq!(
+        brief(x),
+        b(
+            1006,
+            None,
+            "abnormal",
+            Some("none"),
+            None,
+            None,
+            Some(false)
+        )
+    );
+    // "INFO:app:APP client: received 1005 (no status received [internal]); then sent 1005 ..."
+    let x = v.iter().find(|x| x.code == Some(1005)).unwrap();
+    assert_eq!(x.ending.as_deref(), Some("no_status"));
+    // "INFO:app:APP client: sent 1000 (OK); no close frame received"
+    let x = v.last().unwrap();
+    assert_eq!(
+        brief(x),
+        b(
+            1000,
+            None,
+            "normal",
+            Some("client"),
+            Some(1000),
+            None,
+            Some(false)
+        )
+    );
+    // 4001 with reason, announced
+    let x = v.iter().find(|x| x.code == Some(4001)).unwrap();
+    assert_eq!(x.reason.as_deref(), Some("kicked"));
+    assert_eq!(x.name.as_deref(), Some("Private use"));
+}
+
+#[test]
+fn python_websockets_every_generation_gives_the_same_codes() {
+    // 9.x prints `code = 1000 (OK), reason = bye`; 10.x/11.x `... (unexpected error)` for
+    // 1011 and `(no status code [internal])` for 1005; 13.x/15.x `(internal error)` and
+    // `(no status received [internal])`.
+    let mut per_version = Vec::new();
+    for v in ["9.1", "10.4", "11.0.3", "13.1", "15.0.1"] {
+        let (r, rows) = read(
+            &fixture(&format!("python-websockets/websockets-{v}.log")),
+            None,
+        );
+        assert!(r.problems.is_empty(), "{v}: {:?}", r.problems);
+        let mut codes: Vec<u16> = rows.iter().filter_map(|x| x.code).collect();
+        codes.sort();
+        per_version.push((v, codes));
+    }
+    for (v, codes) in &per_version {
+        for want in [1000, 1001, 1005, 1006, 1011, 1012, 4000, 4001] {
+            assert!(
+                codes.contains(&want),
+                "websockets {v}: no {want} in {codes:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn python_websockets_9_code_equals_messages() {
+    let (_, v) = read(&fixture("python-websockets/websockets-9.1.log"), None);
+    // "INFO:app:APP client: code = 1006 (connection closed abnormally [internal]), no reason"
+    let x = v.iter().find(|x| x.code == Some(1006)).unwrap();
+    assert_eq!(brief(x), b(1006, None, "abnormal", None, None, None, None));
+    // "INFO:app:APP server: code = 1000 (OK), reason = bye"
+    let x = v.iter().find(|x| x.code == Some(1000)).unwrap();
+    assert_eq!(x.reason.as_deref(), Some("bye"));
+    assert_eq!(x.ending.as_deref(), Some("normal"));
+}
+
+#[test]
+fn python_websockets_10_unexpected_error_label() {
+    let (_, v) = read(&fixture("python-websockets/websockets-10.4.log"), None);
+    // "INFO:app:APP server: sent 1011 (unexpected error); then received 1011 (unexpected error)"
+    let x = v
+        .iter()
+        .find(|x| x.code == Some(1011) && x.initiator.as_deref() == Some("server"))
+        .unwrap();
+    assert_eq!(x.server_code, Some(1011));
+    assert_eq!(x.handshake, Some(true));
+}
+
+// ---- Go: real output of Debian's gorilla/websocket 1.5.0 and nhooyr.io/websocket 1.8.7 ----
+
+#[test]
+fn gorilla_close_errors() {
+    let (r, v) = read(&fixture("go/go-websocket.log"), Some(LogFormat::Gorilla));
+    assert_eq!(r.files[0].records, 13);
+    assert!(v.iter().all(|x| x.source == "gorilla"));
+    // line 1: "gorilla client /1000: websocket: close 1000 (normal): bye"
+    assert_eq!(
+        brief(at(&v, 1)),
+        b(1000, Some("bye"), "normal", None, None, Some(1000), None)
+    );
+    // line 10: "gorilla client /1012: websocket: close 1012" (no label for 1012/1013)
+    assert_eq!(
+        brief(at(&v, 10)),
+        b(1012, None, "announced", None, None, Some(1012), None)
+    );
+    // line 13: "gorilla client /1013: websocket: close 1013: later"
+    assert_eq!(at(&v, 13).reason.as_deref(), Some("later"));
+    // line 19: "websocket: close 1006 (abnormal closure): unexpected EOF"
+    assert_eq!(
+        brief(at(&v, 19)),
+        b(
+            1006,
+            Some("unexpected EOF"),
+            "abnormal",
+            None,
+            None,
+            None,
+            None
+        )
+    );
+    // line 3: "gorilla server /1000: websocket: close 1000 (normal)": the client's echo
+    assert_eq!(at(&v, 3).client_code, Some(1000));
+}
+
+#[test]
+fn coder_websocket_status_names() {
+    let (_, v) = read(&fixture("go/go-websocket.log"), None);
+    let c: Vec<&Row> = v.iter().filter(|x| x.source == "coder_websocket").collect();
+    assert_eq!(c.len(), 8);
+    // line 24: `received close frame: status = StatusGoingAway and reason = ""`
+    assert_eq!(
+        brief(at(&v, 24)),
+        b(1001, None, "announced", None, None, Some(1001), None)
+    );
+    // line 37: `status = StatusCode(4001) and reason = "kicked"`
+    assert_eq!(at(&v, 37).code, Some(4001));
+    assert_eq!(at(&v, 37).reason.as_deref(), Some("kicked"));
+    // line 33: StatusTryAgainLater
+    assert_eq!(at(&v, 33).code, Some(1013));
+}
+
+// ---- Rust tungstenite 0.27.0: real output (fixtures/logs/gen/tungstenite) ----------------
+
+#[test]
+fn tungstenite_close_frames_and_reset() {
+    let (r, v) = read(&fixture("tungstenite/tungstenite-0.27.log"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::Tungstenite));
+    // "server app got: Close(Some(CloseFrame { code: Away, reason: Utf8Bytes(b\"server shutting down\") }))"
+    let x = v.iter().find(|x| x.code == Some(1001)).unwrap();
+    assert_eq!(x.reason.as_deref(), Some("server shutting down"));
+    // `code: Library(4001)`, `code: Iana(3000)`, `code: Policy`, `code: Again`
+    for k in [4001, 3000, 1008, 1013, 1012, 1011, 1000] {
+        assert!(v.iter().any(|x| x.code == Some(k)), "{k}");
+    }
+    // "client app error: WebSocket protocol error: Connection reset without closing handshake ..."
+    let x = v.last().unwrap();
+    assert_eq!(brief(x), b(1006, None, "abnormal", None, None, None, None));
+    // Older tungstenite printed `reason: "bye"` (Cow<str>), quoted from
+    // tungstenite-rs src/protocol/frame/mod.rs `#[derive(Debug)] pub struct CloseFrame`.
+    let t = tmp(
+        "tung-old.log",
+        b"Received close frame: Some(CloseFrame { code: Away, reason: \"going\" })\n",
+    );
+    let (_, v) = read(&t, None);
+    assert_eq!(
+        (v[0].code, v[0].reason.as_deref()),
+        (Some(1001), Some("going"))
+    );
+}
+
+// ---- mitmproxy 11.0.2 (mitmdump reverse proxy): real output -----------------------------
+
+#[test]
+fn mitmproxy_closed_by_side_and_errors() {
+    let (_, v) = read(&fixture("mitmproxy/mitmdump.log"), None);
+    assert_eq!(v.len(), 6);
+    // "WebSocket connection closed by client: 1000 bye"
+    assert_eq!(
+        brief(&v[0]),
+        b(
+            1000,
+            Some("bye"),
+            "normal",
+            Some("client"),
+            Some(1000),
+            None,
+            None
+        )
+    );
+    // "WebSocket connection closed by server: 1001 going away"
+    assert_eq!(
+        brief(&v[2]),
+        b(
+            1001,
+            Some("going away"),
+            "announced",
+            Some("server"),
+            None,
+            Some(1001),
+            None
+        )
+    );
+    // "Error in WebSocket connection to 127.0.0.1:18765: WebSocket Error: INTERNAL_ERROR (reason: boom)"
+    assert_eq!(
+        brief(&v[3]),
+        b(1011, Some("boom"), "announced", None, None, None, None)
+    );
+    // "... WebSocket Error: UNKNOWN_ERROR=4001 (reason: kicked)" and "ABNORMAL_CLOSURE"
+    assert_eq!(v[4].code, Some(4001));
+    assert_eq!(v[5].ending.as_deref(), Some("abnormal"));
+}
+
+// ---- Formats quoted from source or docs (fixtures/logs/quoted) ---------------------------
+
+#[test]
+fn spring_close_status() {
+    // spring-framework spring-websocket/src/main/java/org/springframework/web/socket/CloseStatus.java:
+    //   return "CloseStatus[code=" + this.code + ", reason=" + this.reason + "]";
+    let (r, v) = read(&fixture("quoted/spring.log"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::Spring));
+    assert_eq!(
+        brief(&v[0]),
+        b(1000, None, "normal", None, None, None, None)
+    );
+    assert_eq!(
+        brief(&v[1]),
+        b(
+            1006,
+            Some("Closed abnormally"),
+            "abnormal",
+            None,
+            None,
+            None,
+            None
+        )
+    );
+    assert_eq!(v[2].code, Some(1001));
+    // 2026-11-22 10:00:01.123 (no zone: UTC)
+    assert_eq!(v[0].end, Some(1_795_341_601_123_000_000));
+    // line 4: code=99999 does not fit: half-matched, with its line number
+    assert_eq!(r.files[0].half_matched.len(), 1);
+    assert_eq!(r.files[0].half_matched[0].0, 4);
+}
+
+#[test]
+fn jakarta_close_reason_both_to_strings() {
+    // jakartaee/websocket api/src/main/java/jakarta/websocket/CloseReason.java (and Tomcat's
+    // java/jakarta/websocket/CloseReason.java):
+    //   return "CloseReason: code [" + closeCode.getCode() + "], reason [" + reasonPhrase + "]";
+    // and the short form `"CloseReason[" + code + "," + reason + "]"` / `"CloseReason[" + code + "]"`.
+    let (_, v) = read(&fixture("quoted/jakarta.log"), None);
+    assert!(v.iter().all(|x| x.source == "jakarta"));
+    let codes: Vec<_> = v.iter().map(|x| (x.code, x.reason.clone())).collect();
+    assert_eq!(
+        codes,
+        vec![
+            (
+                Some(1001),
+                Some("Session closed by the container because of the idle timeout.".into())
+            ),
+            (Some(1000), None),
+            (Some(1011), Some("Unexpected server error".into())),
+            (Some(1006), None),
+        ]
+    );
+}
+
+#[test]
+fn jetty_close_status() {
+    // eclipse/jetty.project jetty-websocket/websocket-core-common/.../core/CloseStatus.java:
+    //   return String.format("{%04d=%s,%s}", code, codeString(code), reason);
+    // Jetty 9 websocket-common/.../CloseInfo.java: String.format("CloseInfo[code=%d,reason=%s]", ...)
+    let (_, v) = read(&fixture("quoted/jetty.log"), None);
+    let got: Vec<_> = v.iter().map(|x| (x.code, x.ending.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(1001), Some("announced".into())),
+            (Some(1000), Some("normal".into())),
+            (Some(1006), Some("abnormal".into())),
+            (Some(1001), Some("announced".into())),
+        ]
+    );
+    assert_eq!(v[0].reason.as_deref(), Some("Container being shut down"));
+    assert_eq!(v[1].reason, None);
+}
+
+#[test]
+fn browser_console_failed_is_1006() {
+    // Chromium's console message (third_party/blink/renderer/modules/websockets/
+    // websocket_channel_impl.cc): "WebSocket connection to '" + url + "' failed: " + reason
+    let (r, v) = read(&fixture("quoted/browser.log"), None);
+    assert_eq!(v.len(), 2, "the 403 handshake failure is not a session");
+    assert_eq!(r.files[0].unmatched_lines, 1);
+    assert_eq!(
+        brief(&v[0]),
+        b(1006, None, "abnormal", None, None, None, None)
+    );
+    assert_eq!(v[0].source, "browser");
+}
+
+#[test]
+fn aws_api_gateway_disconnect_events() {
+    // Layout of the Lambda `$disconnect` event from the AWS API Gateway Developer Guide
+    // ("Manage connected users and client apps: $connect and $disconnect routes",
+    // "Configure logging for WebSocket APIs": $context.disconnectStatusCode,
+    // $context.disconnectReason, $context.connectionId, $context.connectedAt,
+    // $context.requestTimeEpoch, $context.identity.sourceIp) and of aws-lambda-rust-runtime
+    // lambda-events/src/fixtures/example-apigw-websocket-request-disconnect-route.json.
+    let (r, v) = read(&fixture("quoted/aws_apigw_disconnect.jsonl"), None);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::AwsApigw));
+    assert_eq!(f.records, 3);
+    assert_eq!(f.unmatched_lines, 1, "the $connect event");
+    assert_eq!(f.half_matched.len(), 1);
+    assert_eq!(f.half_matched[0].0, 4);
+    assert!(
+        f.half_matched[0].1.contains("disconnectStatusCode"),
+        "{:?}",
+        f.half_matched
+    );
+    assert_eq!(v[0].session_id, "TWmeqdOQoAMCLHw=");
+    assert_eq!(
+        brief(&v[0]),
+        b(
+            1001,
+            Some("Going away"),
+            "announced",
+            None,
+            None,
+            None,
+            None
+        )
+    );
+    assert_eq!(v[0].client_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(v[0].duration, Some(5.0));
+    assert_eq!(v[0].start, Some(1_795_428_000_000_000_000));
+    assert_eq!(v[1].ending.as_deref(), Some("no_status"));
+    // access-log line with $context variables at top level, as strings, "-" for none
+    assert_eq!(
+        brief(&v[2]),
+        b(1006, None, "abnormal", None, None, None, None)
+    );
+    assert_eq!(v[2].client_ip.as_deref(), Some("198.51.100.4"));
+    assert_eq!(v[2].duration, Some(7.0));
+}
+
+#[test]
+fn nginx_request_time_and_combined() {
+    // nginx log_format: '$remote_addr - $remote_user [$time_local] "$request" $status
+    // $body_bytes_sent "$http_referer" "$http_user_agent" $request_time' (ngx_http_log_module docs)
+    let (r, v) = read(&fixture("quoted/nginx_timed.log"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::Nginx));
+    assert_eq!(r.files[0].unmatched_lines, 1, "the 200");
+    assert_eq!(v.len(), 2);
+    assert_eq!((v[0].code, v[0].ending.as_deref()), (None, None));
+    assert_eq!(v[0].duration, Some(300.004));
+    assert_eq!(v[0].client_ip.as_deref(), Some("192.0.2.10"));
+    assert_eq!(v[0].end.unwrap() - v[0].start.unwrap(), 300_004_000_000);
+    assert_eq!(v[1].duration, Some(61.25));
+    let (_, v) = read(&fixture("quoted/nginx_combined.log"), None);
+    assert_eq!((v.len(), v[0].duration), (1, None));
+}
+
+#[test]
+fn aws_alb_ws_entries() {
+    // "Access logs for your Application Load Balancer" (Elastic Load Balancing docs),
+    // example "WebSockets entry" and "Secured WebSockets entry"; for WebSockets `time` is
+    // when the connection closed; request_creation_time when the request arrived.
+    let (r, v) = read(&fixture("quoted/alb.log"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::AwsAlb));
+    assert_eq!(v.len(), 2);
+    assert_eq!(r.files[0].unmatched_lines, 1, "the http entry");
+    assert_eq!(v[0].duration, Some(0.0));
+    assert_eq!(v[1].duration, Some(60.0));
+    assert_eq!(v[1].client_ip.as_deref(), Some("10.0.0.140"));
+    assert!(v.iter().all(|x| x.code.is_none() && x.ending.is_none()));
+}
+
+#[test]
+fn traefik_101_with_duration_ns() {
+    // Traefik access log JSON fields (doc "Access Logs"): DownstreamStatus, Duration (ns),
+    // StartUTC, ClientAddr, RequestHost, RequestPath.
+    let (r, v) = read(&fixture("quoted/traefik.jsonl"), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::Traefik));
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].duration, Some(125.0));
+    assert_eq!(v[0].client_ip.as_deref(), Some("192.0.2.44"));
+    assert_eq!(v[0].code, None);
+}
+
+// ---- Generic JSON with --map ------------------------------------------------------------
+
+fn tmp(name: &str, data: &[u8]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn json_lines_with_a_nested_field_map() {
+    let p = tmp(
+        "app.jsonl",
+        br#"{"ts":"2026-11-22T10:00:00Z","conn":{"id":"c1","peer":"10.1.2.3:5555"},"close":{"code":1012,"why":"deploy"},"dur":12.5}
+{"ts":1795428000123,"conn":{"id":"c2"},"close":{"code":"1000"}}
+{"ts":"2026-11-22T10:00:01Z","close":{"code":"n/a"}}
+{"ts":"2026-11-22T10:00:02Z","msg":"unrelated"}
+not json at all
+"#,
+    );
+    let map = FieldMap::parse(
+        "code=close.code,reason=close.why,time=ts,session=conn.id,peer=conn.peer,duration=dur",
+    )
+    .unwrap();
+    let r = read_logs(
+        &[p],
+        &LogOptions {
+            format: None,
+            map: Some(map),
+        },
+    );
+    let v = rows(&r);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::Json));
+    assert_eq!((f.records, f.unmatched_lines), (2, 2));
+    assert_eq!(f.half_matched.len(), 1);
+    assert_eq!(f.half_matched[0].0, 3);
+    assert_eq!(v[0].session_id, "c1");
+    assert_eq!(
+        brief(&v[0]),
+        b(1012, Some("deploy"), "announced", None, None, None, None)
+    );
+    assert_eq!(v[0].client_ip.as_deref(), Some("10.1.2.3"));
+    assert_eq!(v[0].end.unwrap() - v[0].start.unwrap(), 12_500_000_000);
+    assert_eq!(v[1].end, Some(1_795_428_000_123_000_000));
+    assert_eq!(v[1].ending.as_deref(), Some("normal"));
+}
+
+// ---- Files: folders, globs, compression, captures ----------------------------------------
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn mixed_folder_with_gz_zst_and_a_capture() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs-mixed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+    let go = std::fs::read(fixture("go/go-websocket.log")).unwrap();
+    let py = std::fs::read(fixture("python-websockets/websockets-15.0.1.log")).unwrap();
+    let alb = std::fs::read(fixture("quoted/alb.log")).unwrap();
+    std::fs::write(dir.join("go.log.gz"), gz(&go)).unwrap();
+    std::fs::write(
+        dir.join("sub/py.log.zst"),
+        zstd::encode_all(&py[..], 3).unwrap(),
+    )
+    .unwrap();
+    // a compressed log with a misleading name: detected by magic
+    std::fs::write(dir.join("sub/deeper/alb.txt"), gz(&alb)).unwrap();
+    // a pcap and a gzipped pcapng in the folder: skipped
+    let pcap = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    std::fs::write(dir.join("cap.pcap"), pcap).unwrap();
+    std::fs::write(
+        dir.join("sub/cap.pcapng.gz"),
+        gz(&[0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3, 4]),
+    )
+    .unwrap();
+    assert!(!is_log(&dir.join("cap.pcap")));
+    assert!(!is_log(&dir.join("sub/cap.pcapng.gz")));
+    assert!(is_log(&dir.join("go.log.gz")));
+    assert!(is_log(&dir.join("sub/py.log.zst")));
+
+    let (r, v) = read(&dir, None);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.files.len(), 3);
+    let fmts: Vec<_> = r.files.iter().map(|f| f.format).collect();
+    assert_eq!(
+        fmts,
+        vec![
+            Some(LogFormat::Gorilla),
+            Some(LogFormat::AwsAlb),
+            Some(LogFormat::PythonWebsockets)
+        ]
+    );
+    assert_eq!(v.iter().filter(|x| x.source == "aws_alb").count(), 2);
+    assert_eq!(v.iter().filter(|x| x.source == "gorilla").count(), 13);
+    // capture column = the file
+    let caps = strs(&r.sessions, "capture").unwrap();
+    assert!(caps[0].as_deref().unwrap().ends_with("go.log.gz"));
+
+    // a glob
+    let g = dir.join("**/*.zst");
+    let (r, _) = read(&g, None);
+    assert_eq!(r.files.len(), 1);
+    // a missing path is a problem, not a panic
+    let (r, v) = read(&dir.join("nope.log"), None);
+    assert_eq!((r.problems.len(), v.len()), (1, 0));
+}
+
+#[test]
+fn unmatched_lines_are_counted_and_long_lines_cut() {
+    let mut data = b"hello\n\nworld\nwebsocket: close 1001 (going away)\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', MAX_LINE * 3));
+    data.extend_from_slice(b"\n2026-11-22T10:00:00Z websocket: close 1000 (normal)\n");
+    let (r, v) = read(&tmp("unmatched.log", &data), None);
+    let f = &r.files[0];
+    assert_eq!(
+        (f.records, f.unmatched_lines, f.long_lines, f.lines),
+        (2, 3, 1, 6)
+    );
+    assert_eq!(v[1].end, Some(1_795_341_600_000_000_000));
+}
+
+#[test]
+fn the_frame_has_exactly_the_session_schema() {
+    let tpl = sessions_frame(&[]).unwrap();
     for f in [
-        "python-websockets/websockets-9.1.log",
+        "go/go-websocket.log",
+        "quoted/alb.log",
+        "quoted/aws_apigw_disconnect.jsonl",
+        "quoted/nginx_timed.log",
+    ] {
+        let (r, _) = read(&fixture(f), None);
+        assert_eq!(r.sessions.schema(), tpl.schema(), "{f}");
+    }
+    let (r, _) = read(&tmp("empty.log", b""), None);
+    assert_eq!(r.sessions.schema(), tpl.schema());
+    assert_eq!(r.sessions.height(), 0);
+    // and it stacks under capture sessions
+    let mut all = tpl.clone();
+    let (r, _) = read(&fixture("go/go-websocket.log"), None);
+    all.vstack_mut(&r.sessions).unwrap();
+    assert_eq!(all.height(), 21);
+}
+
+#[test]
+fn format_names_are_stable() {
+    let names: Vec<&str> = LogFormat::ALL.iter().map(|f| f.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "json",
+            "aws_apigw",
+            "traefik",
+            "gorilla",
+            "coder_websocket",
+            "python_websockets",
+            "spring",
+            "jakarta",
+            "jetty",
+            "tungstenite",
+            "mitmproxy",
+            "browser",
+            "nginx",
+            "aws_alb"
+        ]
+    );
+    use clap::ValueEnum;
+    for f in LogFormat::ALL {
+        assert_eq!(
+            f.to_possible_value().unwrap().get_name(),
+            f.as_str(),
+            "clap name of {f:?}"
+        );
+        assert_eq!(LogFormat::from_name(f.as_str()), Some(*f));
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let seeds: Vec<Vec<u8>> = [
         "python-websockets/websockets-15.0.1.log",
         "go/go-websocket.log",
-        "tungstenite/tungstenite-0.27.log",
-        "mitmproxy/mitmdump.log",
-    ] {
-        let (r, v) = read(&fixture(f), None);
-        eprintln!("== {f} {:?}", r.files);
-        for x in v {
-            eprintln!("{x:?}");
+        "quoted/alb.log",
+        "quoted/aws_apigw_disconnect.jsonl",
+        "quoted/traefik.jsonl",
+        "quoted/spring.log",
+    ]
+    .iter()
+    .map(|f| std::fs::read(fixture(f)).unwrap())
+    .collect();
+    let mut formats: Vec<Option<LogFormat>> = vec![None];
+    formats.extend(LogFormat::ALL.iter().copied().map(Some));
+    for i in 0..60 {
+        let mut data: Vec<u8> = if i % 3 == 0 {
+            (0..rng.random_range(0..4000))
+                .map(|_| rng.random())
+                .collect()
+        } else {
+            // mutate a real log: flip bytes, splice digits and quotes
+            let mut d = seeds[i % seeds.len()].clone();
+            for _ in 0..rng.random_range(1..200) {
+                let k = rng.random_range(0..d.len());
+                d[k] = *[b'"', b'{', b'}', b'9', b'\\', b'\n', 0xff, b' ', b'(']
+                    .get(rng.random_range(0..9))
+                    .unwrap();
+            }
+            d
+        };
+        if i % 7 == 0 {
+            data = gz(&data);
+            data.truncate(data.len() / 2); // a corrupt gzip stream
+        }
+        let p = tmp(&format!("random-{i}.log"), &data);
+        for f in &formats {
+            let (r, _) = read(&p, *f);
+            assert_eq!(r.sessions.schema(), sessions_frame(&[]).unwrap().schema());
         }
     }
 }

@@ -114,3 +114,15 @@ fn a_truncated_gzip_capture_keeps_what_was_read_and_says_where() {
     assert!(r.failed());
     assert!(r.read.packets > 0, "what was read before the cut is kept");
 }
+
+#[test]
+fn no_input_at_all_is_no_work_and_no_crash() {
+    let all = analyze_all(
+        &[],
+        &Options {
+            shards: wsaudit::pipeline::AUTO_SHARDS,
+            ..Options::default()
+        },
+    );
+    assert!(all.is_empty());
+}

@@ -23,7 +23,9 @@
 
 use serde_json::Value;
 
-use super::{epoch_ns, parse_time, split_peer, FieldMap, LineResult, LogFormat, Record};
+use super::{
+    epoch_ns, epoch_ns_int, parse_time, split_peer, FieldMap, LineResult, LogFormat, Record,
+};
 
 /// The JSON object on this line, if it holds one.
 pub fn object(line: &str) -> Option<serde_json::Map<String, Value>> {
@@ -112,7 +114,10 @@ fn as_f64(v: &Value) -> Option<f64> {
 
 fn as_time(v: &Value, field: &str) -> Result<i64, String> {
     match v {
-        Value::Number(n) => n.as_f64().and_then(epoch_ns),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => epoch_ns_int(i),
+            None => n.as_f64().and_then(epoch_ns),
+        },
         Value::String(s) => parse_time(s),
         _ => None,
     }
@@ -263,9 +268,8 @@ pub fn parse_traefik(line: &str) -> LineResult {
     if !looks_traefik(&obj) {
         return LineResult::NoMatch;
     }
-    match get(&obj, "DownstreamStatus").and_then(as_f64) {
-        Some(s) if s == 101.0 => {}
-        _ => return LineResult::NoMatch,
+    if get(&obj, "DownstreamStatus").and_then(as_f64) != Some(101.0) {
+        return LineResult::NoMatch;
     }
     let mut r = Record {
         source: LogFormat::Traefik.as_str(),

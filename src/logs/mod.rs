@@ -370,6 +370,9 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 64 {
         return None;
     }
+    if let Ok(n) = s.parse::<i64>() {
+        return epoch_ns_int(n);
+    }
     if let Ok(n) = s.parse::<f64>() {
         return epoch_ns(n);
     }
@@ -418,6 +421,17 @@ pub fn epoch_ns(n: f64) -> Option<i64> {
         Some(ns as i64)
     } else {
         None
+    }
+}
+
+/// Integer epoch to ns, exactly (same magnitude rule as [`epoch_ns`]).
+pub fn epoch_ns_int(n: i64) -> Option<i64> {
+    match n {
+        ..0 => None,
+        0..100_000_000_000 => n.checked_mul(1_000_000_000),
+        100_000_000_000..100_000_000_000_000 => n.checked_mul(1_000_000),
+        100_000_000_000_000..100_000_000_000_000_000 => n.checked_mul(1_000),
+        _ => Some(n),
     }
 }
 

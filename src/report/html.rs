@@ -810,10 +810,10 @@ pub fn render(a: &Audit) -> String {
         o.push_str("</tr>");
     }
     o.push_str("</tbody></table></section>");
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<p class=\"note\">wsaudit {}: this page loads nothing (no scripts, no network).</p>\
-         </main></body></html>\n",
+         </main></body></html>",
         env!("CARGO_PKG_VERSION")
     );
     o
