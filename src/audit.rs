@@ -2,12 +2,8 @@
 //! check `--max-rate` thresholds, say what changed, write Markdown and HTML.
 //!
 //! Contract:
-//! - Inputs: each path is classified by [`classify`]: a file whose first bytes are a
-//!   pcap, pcapng, gzip or zstd magic is a capture (read by [`pipeline::analyze_all`]);
-//!   `.parquet` / `.pq` / `.csv` files and folders are session tables (read by
-//!   [`load::load`]); globs are expanded and each match classified the same way. Session
-//!   rows from other readers (the log formats of issue 5) join through
-//!   [`ExtraSessions`]: a DataFrame with the session table's columns.
+//! - Inputs: captures, session tables and logs, sorted and read by [`crate::inputs`]
+//!   exactly as `analyze` does.
 //! - The [`Report`] is the one `analyze` and `report` build ([`summary::build`]), with
 //!   the `server` and `path` breakdowns and the timeline always in (the HTML charts use
 //!   them); the terminal shows only the breakdowns asked for with `--by`.
@@ -26,7 +22,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -38,14 +33,16 @@ use polars_io::SerReader;
 use serde::Serialize;
 
 use crate::cli::{AuditArgs, OutputFormat};
-use crate::pipeline::{self, analyze_all, Input};
+use crate::inputs;
+use crate::logs::LogOptions;
+use crate::pipeline;
 use crate::report::breakdown::GroupBy;
 use crate::report::columns::{f64s, strs, u16s, u64s};
 use crate::report::diagnose::Measure;
-use crate::report::summary::{self, InputInfo, Report, ReportOptions};
+use crate::report::summary::{self, Report, ReportOptions};
 use crate::report::text::{self, code_label, fit, fmt_duration, fmt_time};
 use crate::report::write::{self, TableFormat};
-use crate::report::{html, load, markdown, percode, reconnect, table};
+use crate::report::{html, markdown, percode, reconnect};
 use crate::session::Ending;
 use crate::tcp::Limits;
 
@@ -198,273 +195,6 @@ pub fn check(r: &Report, thresholds: &[Threshold]) -> Vec<Check> {
 }
 
 // ---------------------------------------------------------------------------------
-// Inputs
-
-/// Inputs sorted by kind.
-#[derive(Debug, Default)]
-pub struct Sources {
-    pub captures: Vec<Input>,
-    /// Session tables: files and folders, for [`load::expand`].
-    pub tables: Vec<String>,
-    /// Paths that are neither (with why). Log files land here until the log readers of
-    /// issue 5 claim them (they will be tried before this).
-    pub unknown: Vec<(String, String)>,
-}
-
-/// Session rows from another reader (log formats, issue 5), in the session table schema
-/// (`docs/schema.md`; missing columns are filled with nulls, others are cast).
-pub struct ExtraSessions {
-    /// The input, as given.
-    pub name: String,
-    /// `InputInfo::kind`: the log format name.
-    pub kind: String,
-    pub sessions: DataFrame,
-    pub problems: Vec<String>,
-}
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
-const PCAP_MAGICS: [[u8; 4]; 4] = [
-    [0xd4, 0xc3, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0xc3, 0xd4],
-    [0x4d, 0x3c, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0x3c, 0x4d],
-];
-
-/// Is this the start of a capture (pcap, pcapng, or gzip / zstd, which wsaudit reads as
-/// compressed captures)?
-pub fn is_capture_magic(head: &[u8]) -> bool {
-    head.starts_with(&GZIP_MAGIC)
-        || head.starts_with(&ZSTD_MAGIC)
-        || head.starts_with(&PCAPNG_MAGIC)
-        || PCAP_MAGICS.iter().any(|m| head.starts_with(m))
-}
-
-fn is_table_name(p: &Path) -> bool {
-    matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("parquet" | "pq" | "csv")
-    )
-}
-
-enum Kind {
-    Capture,
-    Table,
-    Unknown(String),
-}
-
-fn kind_of_file(p: &Path) -> Kind {
-    let mut head = [0u8; 4];
-    let n = match std::fs::File::open(p).and_then(|mut f| {
-        let mut n = 0;
-        while n < head.len() {
-            match f.read(&mut head[n..])? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        Ok(n)
-    }) {
-        Ok(n) => n,
-        Err(e) => return Kind::Unknown(format!("cannot read: {e}")),
-    };
-    if is_capture_magic(&head[..n]) {
-        Kind::Capture
-    } else if is_table_name(p) {
-        Kind::Table
-    } else {
-        Kind::Unknown(
-            "neither a capture (pcap, pcapng, .gz, .zst) nor a session table (.parquet, .csv)"
-                .into(),
-        )
-    }
-}
-
-/// Sort the command-line paths into captures, tables and the rest.
-pub fn classify(paths: &[String]) -> Sources {
-    let mut s = Sources::default();
-    let one = |s: &mut Sources, arg: String, p: &Path| {
-        if p.is_dir() {
-            s.tables.push(arg);
-            return;
-        }
-        match kind_of_file(p) {
-            Kind::Capture => s.captures.push(Input::Path(p.to_path_buf())),
-            Kind::Table => s.tables.push(arg),
-            Kind::Unknown(why) => s.unknown.push((arg, why)),
-        }
-    };
-    for a in paths {
-        let p = Path::new(a);
-        if a == "-" {
-            s.captures.push(Input::Stdin);
-        } else if p.exists() {
-            one(&mut s, a.clone(), p);
-        } else if a.contains(['*', '?', '[']) {
-            match glob::glob(a) {
-                Ok(matches) => {
-                    let mut any = false;
-                    for m in matches.flatten() {
-                        any = true;
-                        one(&mut s, m.display().to_string(), &m);
-                    }
-                    if !any {
-                        s.unknown.push((a.clone(), "no file matches".into()));
-                    }
-                }
-                Err(e) => s.unknown.push((a.clone(), format!("bad pattern: {e}"))),
-            }
-        } else {
-            s.unknown.push((a.clone(), "no such file or folder".into()));
-        }
-    }
-    s
-}
-
-/// Everything read, merged.
-pub struct Collected {
-    pub inputs: Vec<InputInfo>,
-    /// Packet time range (ns) when every input was a capture.
-    pub time_range: Option<(i64, i64)>,
-    pub sessions: DataFrame,
-    pub refused: DataFrame,
-    /// `<input>: <problem>`.
-    pub errors: Vec<String>,
-}
-
-/// Bring a frame to the session table's columns (missing ones null, others cast).
-fn to_session_schema(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
-    let have = df.schema();
-    let exprs: Vec<Expr> = template
-        .schema()
-        .iter()
-        .map(|(name, dt)| match have.get(name) {
-            Some(_) => col(name.clone()).cast(dt.clone()).alias(name.clone()),
-            None => lit(NULL).cast(dt.clone()).alias(name.clone()),
-        })
-        .collect();
-    df.lazy().select(exprs).collect()
-}
-
-/// Read captures and tables, and merge in `extra` rows (log inputs).
-pub fn collect(
-    sources: &Sources,
-    extra: Vec<ExtraSessions>,
-    opts: &pipeline::Options,
-) -> Result<Collected> {
-    let mut errors: Vec<String> = sources
-        .unknown
-        .iter()
-        .map(|(a, why)| format!("{a}: {why}"))
-        .collect();
-    let mut inputs = Vec::new();
-
-    // (analyze_all divides by the input count when choosing shards: never call it empty.)
-    let results = if sources.captures.is_empty() {
-        Vec::new()
-    } else {
-        analyze_all(&sources.captures, opts)
-    };
-    for r in &results {
-        for p in r.problems() {
-            errors.push(format!("{}: {p}", r.name));
-        }
-        inputs.push(InputInfo {
-            name: r.name.clone(),
-            kind: "capture".into(),
-            packets: Some(r.read.packets),
-            sessions: r.sessions.len() as u64,
-            refused_upgrades: r.refused.len() as u64,
-            problems: r.problems(),
-        });
-    }
-    let records: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.sessions.iter().cloned())
-        .collect();
-    let mut sessions = table::sessions_frame(&records)?;
-    let refused_rows: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.refused.iter().cloned())
-        .collect();
-    let mut refused = table::refused_frame(&refused_rows)?;
-    let first = results.iter().filter_map(|r| r.first_ts).min();
-    let last = results.iter().filter_map(|r| r.last_ts).max();
-    let mut all_captures = true;
-
-    if !sources.tables.is_empty() {
-        all_captures = false;
-        match load::expand(&sources.tables).and_then(|files| load::load(&files)) {
-            Ok(loaded) => {
-                for (f, p) in &loaded.problems {
-                    errors.push(format!("{}: {p}", f.display()));
-                }
-                for (f, kind, rows) in &loaded.files {
-                    let is = |k| *kind == k;
-                    inputs.push(InputInfo {
-                        name: f.display().to_string(),
-                        kind: "table".into(),
-                        packets: None,
-                        sessions: if is(load::TableKind::Sessions) {
-                            *rows as u64
-                        } else {
-                            0
-                        },
-                        refused_upgrades: if is(load::TableKind::Refused) {
-                            *rows as u64
-                        } else {
-                            0
-                        },
-                        problems: Vec::new(),
-                    });
-                }
-                sessions.vstack_mut(&loaded.sessions)?;
-                refused.vstack_mut(&loaded.refused)?;
-            }
-            Err(e) => errors.push(format!("{e:#}")),
-        }
-    }
-
-    // Log inputs (issue 5) join here, as session rows of the same schema.
-    for x in extra {
-        all_captures = false;
-        for p in &x.problems {
-            errors.push(format!("{}: {p}", x.name));
-        }
-        match to_session_schema(x.sessions, &sessions.clear()) {
-            Ok(df) => {
-                inputs.push(InputInfo {
-                    name: x.name,
-                    kind: x.kind,
-                    packets: None,
-                    sessions: df.height() as u64,
-                    refused_upgrades: 0,
-                    problems: x.problems,
-                });
-                sessions.vstack_mut(&df)?;
-            }
-            Err(e) => errors.push(format!(
-                "{}: rows do not fit the session table: {e}",
-                x.name
-            )),
-        }
-    }
-    sessions.rechunk_mut();
-    refused.rechunk_mut();
-    Ok(Collected {
-        inputs,
-        time_range: if all_captures { first.zip(last) } else { None },
-        sessions,
-        refused,
-        errors,
-    })
-}
-
-// ---------------------------------------------------------------------------------
 // Baseline
 
 /// What the baseline was read from.
@@ -578,18 +308,15 @@ pub fn load_baseline(
     pipe: &pipeline::Options,
 ) -> Result<(Baseline, Vec<String>)> {
     let name = path.display().to_string();
-    if path.is_file() && !matches!(kind_of_file(path), Kind::Capture) {
-        if !is_table_name(path) {
-            bail!("{name}: the baseline must be a session table or a --summary export (.parquet, .csv), or a capture");
-        }
+    if path.is_file() && inputs::is_table_name(path) {
         let df = read_table_raw(path).with_context(|| format!("{name}: cannot read"))?;
         let has = |c: &str| df.schema().contains(c);
         if !has("session_id") && has("close_code") && has("sessions") {
             return Ok((Baseline::from_summary(name, &df)?, Vec::new()));
         }
     }
-    let sources = classify(std::slice::from_ref(&name));
-    let got = collect(&sources, Vec::new(), pipe)?;
+    let sources = inputs::classify(std::slice::from_ref(&name), false);
+    let got = inputs::collect(&sources, Vec::new(), pipe, &LogOptions::default())?;
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
         bail!("baseline {}", got.errors.join("; "));
     }
@@ -1295,10 +1022,12 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         timeline: true,
     };
 
-    let sources = classify(&args.paths);
-    // Log inputs (issue 5, src/logs/) will be read here and passed as `ExtraSessions`.
-    let extra: Vec<ExtraSessions> = Vec::new();
-    let got = collect(&sources, extra, &pipe)?;
+    let log_opts = args.logs.options()?;
+    let sources = inputs::classify(&args.paths, log_opts.format.is_some());
+    let got = inputs::collect(&sources, Vec::new(), &pipe, &log_opts)?;
+    for w in &got.warnings {
+        eprintln!("wsaudit: {w}");
+    }
     let mut errors = got.errors;
     let mut sessions = got.sessions;
 
@@ -1428,15 +1157,5 @@ mod tests {
         assert!(!is_change(4000, 10_000, 5000, 10_000));
         // 3 of 17 against 10 of 15: a change.
         assert!(is_change(3, 17, 10, 15));
-    }
-
-    #[test]
-    fn capture_magics_are_recognised() {
-        assert!(is_capture_magic(&[0xd4, 0xc3, 0xb2, 0xa1]));
-        assert!(is_capture_magic(&[0x0a, 0x0d, 0x0d, 0x0a]));
-        assert!(is_capture_magic(&[0x1f, 0x8b, 0x08, 0x00]));
-        assert!(is_capture_magic(&[0x28, 0xb5, 0x2f, 0xfd]));
-        assert!(!is_capture_magic(b"capt"));
-        assert!(!is_capture_magic(b"PAR1"));
     }
 }

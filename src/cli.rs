@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::pipeline::{Input, Options};
+use crate::pipeline::Options;
 use crate::report::breakdown::GroupBy;
 use crate::report::write::{Partition, TableFormat};
 use crate::tcp::Limits;
@@ -98,11 +98,42 @@ pub struct ReportArgs {
     pub quiet: bool,
 }
 
+/// How log inputs are read (shared by `analyze` and `audit`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogArgs {
+    /// Read every input that is not a capture or a table as this log format (default:
+    /// detected from the content).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub log_format: Option<crate::logs::LogFormat>,
+    /// Field mapping for JSON-lines logs: code=…,reason=…,time=…,session=…,peer=…,duration=…
+    /// (dotted paths reach nested fields).
+    #[arg(long, value_name = "FIELD=PATH,...")]
+    pub map: Option<String>,
+}
+
+impl LogArgs {
+    pub fn options(&self) -> Result<crate::logs::LogOptions> {
+        let map = match &self.map {
+            Some(m) => {
+                Some(crate::logs::FieldMap::parse(m).map_err(|e| anyhow::anyhow!("--map: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(crate::logs::LogOptions {
+            format: self.log_format,
+            map,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads one from standard input.
+    /// Captures (pcap, pcapng, optionally .gz/.zst; `-` reads one from standard input),
+    /// log files, and session tables; folders are searched recursively; globs work.
     #[arg(required = true, value_name = "FILES")]
     pub files: Vec<String>,
+    #[command(flatten)]
+    pub logs: LogArgs,
     /// Write the session table (one row per session) to PATH: .csv, .parquet, .json or .jsonl.
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
@@ -147,10 +178,12 @@ pub struct ReportCmdArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Captures (pcap, pcapng, also .gz / .zst; `-` for stdin) and session tables
-    /// (.parquet, .csv, folders, globs), told apart by their first bytes.
+    /// Captures (pcap, pcapng, also .gz / .zst; `-` for stdin), log files and session
+    /// tables (.parquet, .csv); folders and globs; told apart by their content.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<String>,
+    #[command(flatten)]
+    pub logs: LogArgs,
     /// An earlier night to compare with: a session table (file or folder) or a
     /// `--summary` per-code export.
     #[arg(long, value_name = "PATH")]
@@ -191,7 +224,9 @@ fn check_window(w: f64) -> Result<()> {
 /// A checked `analyze` run.
 #[derive(Debug, Clone)]
 pub struct AnalyzeConfig {
-    pub inputs: Vec<Input>,
+    /// As given: captures, logs, tables, folders, globs, `-`.
+    pub paths: Vec<String>,
+    pub logs: crate::logs::LogOptions,
     pub sessions: Option<PathBuf>,
     pub partition_by: Option<Partition>,
     pub refused: Option<PathBuf>,
@@ -223,7 +258,8 @@ impl AnalyzeConfig {
         }
         let progress = !a.report.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         Ok(AnalyzeConfig {
-            inputs: a.files.iter().map(|f| Input::parse(f)).collect(),
+            logs: a.logs.options()?,
+            paths: a.files,
             sessions: a.sessions,
             partition_by: a.partition_by,
             refused: a.refused,

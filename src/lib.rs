@@ -20,6 +20,8 @@ pub mod capture;
 pub mod cli;
 pub mod codes;
 pub mod http;
+#[cfg(feature = "report")]
+pub mod inputs;
 pub mod logs;
 pub mod pipeline;
 #[cfg(feature = "report")]

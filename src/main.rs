@@ -15,7 +15,7 @@ use polars::prelude::DataFrame;
 
 use wsaudit::cli::{AnalyzeConfig, Cli, Command, OutputFormat, ReportArgs, ReportConfig};
 use wsaudit::codes;
-use wsaudit::pipeline::analyze_all;
+use wsaudit::inputs;
 use wsaudit::report::summary::{self, InputInfo, ReportOptions};
 use wsaudit::report::{load, percode, reconnect, table, write};
 
@@ -131,27 +131,20 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
             .num_threads(n.max(1))
             .build_global()?;
     }
-    let results = analyze_all(&cfg.inputs, &cfg.options);
-    let mut failed = false;
-    for r in &results {
-        for p in r.problems() {
-            eprintln!("wsaudit: {}: {p}", r.name);
-            failed = true;
-        }
+    let sources = inputs::classify(&cfg.paths, cfg.logs.format.is_some());
+    let got = inputs::collect(&sources, Vec::new(), &cfg.options, &cfg.logs)?;
+    let mut failed = !got.errors.is_empty();
+    for e in &got.errors {
+        eprintln!("wsaudit: {e}");
     }
-    let records: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.sessions.iter().cloned())
-        .collect();
-    let mut sessions = table::sessions_frame(&records)?;
-    let refused_rows: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.refused.iter().cloned())
-        .collect();
-    let mut refused = table::refused_frame(&refused_rows)?;
+    for w in &got.warnings {
+        eprintln!("wsaudit: {w}");
+    }
+    let mut sessions = got.sessions;
+    let mut refused = got.refused;
     match (&cfg.sessions, cfg.partition_by) {
         (Some(dir), Some(by)) => {
-            let tag = run_tag(&results.iter().map(|r| r.name.as_str()).collect::<Vec<_>>());
+            let tag = run_tag(&cfg.paths.iter().map(String::as_str).collect::<Vec<_>>());
             if let Err(e) = write::write_partitioned(&sessions, dir, by, &tag) {
                 eprintln!("wsaudit: {e:#}");
                 failed = true;
@@ -164,23 +157,10 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
         export(&mut refused, path, &cfg.report, &mut failed);
     }
     if let Some(path) = &cfg.closes {
-        let mut df = table::closes_frame(&records)?;
+        let mut df = table::closes_frame(&got.records)?;
         export(&mut df, path, &cfg.report, &mut failed);
     }
-    let inputs = results
-        .iter()
-        .map(|r| InputInfo {
-            name: r.name.clone(),
-            kind: "capture".into(),
-            packets: Some(r.read.packets),
-            sessions: r.sessions.len() as u64,
-            refused_upgrades: r.refused.len() as u64,
-            problems: r.problems(),
-        })
-        .collect();
-    let first = results.iter().filter_map(|r| r.first_ts).min();
-    let last = results.iter().filter_map(|r| r.last_ts).max();
-    failed |= report(inputs, first.zip(last), &sessions, &refused, &cfg.report)?;
+    failed |= report(got.inputs, got.time_range, &sessions, &refused, &cfg.report)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

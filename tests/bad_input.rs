@@ -69,9 +69,10 @@ fn not_a_capture_is_reported_at_byte_0() {
         ("empty.pcap", b"", "empty"),
         ("three.pcap", &[0x9f, 0x02, 0xd4], "too short"),
         (
+            // Given to the CLI, text is first tried as a log: the message says both.
             "text.pcap",
             b"this is a text file, not a capture\nsecond line\n",
-            "not a pcap or pcapng",
+            "pcap or pcapng",
         ),
         ("magic.pcap", &wrong_magic, "not a pcap or pcapng"),
         (
