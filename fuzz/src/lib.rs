@@ -1,0 +1,857 @@
+//! What each fuzz target feeds wsaudit and what it checks besides "does not panic".
+//!
+//! Contract: one `pub fn <target>(data: &[u8])` per target in `fuzz_targets/` (the
+//! `pcapng` target runs [`capture`] over its own corpus). Each function accepts any
+//! bytes and panics only when wsaudit breaks a documented promise: a panic inside
+//! wsaudit, or a failed `check!` below. The same functions replay the saved crashing
+//! inputs in `tests/regressions.rs` (which includes this file as a module), so a
+//! regression test runs exactly the code its fuzz target ran.
+//!
+//! Inputs that need structure (operation sequences, segments, packets) are decoded from
+//! the raw bytes by [`Bytes`], which never fails: when the input runs out, every read
+//! returns zeros and [`Bytes::done`] turns true. The layouts are documented on each
+//! function and written by `fuzz/seedgen`, which cuts seed corpora out of the fixtures.
+//!
+//! Memory and time per input are bounded here too: a target never asks wsaudit to do
+//! work proportional to a number read off the input beyond small caps, so libFuzzer's
+//! timeouts and RSS limit flag wsaudit's own behaviour, not the harness's.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use wsaudit::capture::{self, link};
+use wsaudit::http;
+use wsaudit::session::tracker::{ConnOutput, Tracker};
+use wsaudit::tcp::{Chunk, ConnMeta, ConnTable, Limits, Reassembler, Release, SeqNumber};
+use wsaudit::ws::{self, ClosePayload, DirectionDecoder, Opcode, WsEvent};
+use wsaudit::Side;
+
+/// `assert!` with the input-independent message first, so that libFuzzer's crash
+/// de-duplication (by stack) and a human reading the artifact see the broken promise.
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            panic!("broken promise: {}", format_args!($($msg)+));
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Input decoding
+
+/// A cursor over the fuzz input that never fails (zeros past the end).
+pub struct Bytes<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bytes<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Bytes { data, pos: 0 }
+    }
+    pub fn done(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+    pub fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    /// Up to `n` bytes (fewer at the end of the input).
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let start = self.pos.min(self.data.len());
+        let end = start.saturating_add(n).min(self.data.len());
+        self.pos = self.pos.saturating_add(n);
+        &self.data[start..end]
+    }
+    pub fn rest(&mut self) -> &'a [u8] {
+        let start = self.pos.min(self.data.len());
+        self.pos = self.data.len();
+        &self.data[start..]
+    }
+}
+
+fn within(outer: &[u8], inner: &[u8]) -> bool {
+    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+    inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len())
+}
+
+// ---------------------------------------------------------------------------------------
+// frame_header
+
+/// `ws::parse_header` on the input. Checks: a header is 2 + {0, 2, 8} + {0, 4} bytes and
+/// the rest starts right after it; every shorter prefix is `Incomplete` and any longer
+/// input gives the same header (streaming, consumes nothing on partial input); no other
+/// error; the minimal-length flag and the opcode conversion are exact; unmasking in two
+/// pieces equals unmasking at once, and twice is the identity.
+pub fn frame_header(data: &[u8]) {
+    match ws::parse_header(data) {
+        Ok((rest, h)) => {
+            let len_bytes = match data[1] & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let want = 2 + len_bytes + if h.mask.is_some() { 4 } else { 0 };
+            check!(
+                h.header_len == want,
+                "header_len {} != {want}",
+                h.header_len
+            );
+            check!(
+                h.header_len <= ws::MAX_HEADER_LEN,
+                "header longer than MAX_HEADER_LEN"
+            );
+            check!(
+                rest.len() == data.len() - want,
+                "rest does not start after the header"
+            );
+            check!(h.opcode.raw() == data[0] & 0x0f, "opcode raw value lost");
+            check!(
+                Opcode::from(h.opcode.raw()) == h.opcode,
+                "opcode not round-tripping"
+            );
+            let minimal = match len_bytes {
+                2 => h.payload_len >= 126,
+                8 => h.payload_len > 0xffff,
+                _ => true,
+            };
+            check!(
+                h.minimal_length == minimal,
+                "minimal_length wrong for {h:?}"
+            );
+            check!(
+                h.length_msb_set() == (h.payload_len >> 63 == 1),
+                "length_msb_set wrong"
+            );
+            for k in 0..want {
+                check!(
+                    matches!(ws::parse_header(&data[..k]), Err(nom::Err::Incomplete(_))),
+                    "prefix of {k} bytes of a {want}-byte header is not Incomplete"
+                );
+            }
+            match ws::parse_header(&data[..want]) {
+                Ok((r, h2)) => check!(r.is_empty() && h2 == h, "exact header parses differently"),
+                Err(e) => check!(false, "exact header fails: {e:?}"),
+            }
+            if let Some(key) = h.mask {
+                let mut whole = rest.to_vec();
+                ws::unmask(&mut whole, key, 0);
+                let mut pieces = rest.to_vec();
+                let cut = usize::from(data[0]) % (pieces.len() + 1);
+                let (a, b) = pieces.split_at_mut(cut);
+                ws::unmask(a, key, 0);
+                ws::unmask(b, key, cut);
+                check!(pieces == whole, "unmasking in pieces differs");
+                ws::unmask(&mut whole, key, 0);
+                check!(whole == rest, "unmasking twice is not the identity");
+            }
+        }
+        Err(nom::Err::Incomplete(_)) => {
+            check!(
+                data.len() < ws::MAX_HEADER_LEN,
+                "Incomplete on {} bytes",
+                data.len()
+            );
+        }
+        Err(e) => check!(false, "parse_header returned an error: {e:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// close_payload
+
+/// `ws::parse_close_payload` on the input, which is total. Checks RFC 6455 5.5.1: 0 bytes
+/// no status, 1 byte a violation, else the big-endian code (kept raw by `CloseCode`) and
+/// the reason, lossy-decoded, with validity exactly as `str::from_utf8` says.
+pub fn close_payload(data: &[u8]) {
+    match ws::parse_close_payload(data) {
+        ClosePayload::NoStatus => check!(data.is_empty(), "NoStatus for {} bytes", data.len()),
+        ClosePayload::OneByte => check!(data.len() == 1, "OneByte for {} bytes", data.len()),
+        ClosePayload::Code {
+            code,
+            reason,
+            reason_valid_utf8,
+        } => {
+            check!(data.len() >= 2, "a code from {} bytes", data.len());
+            let raw = u16::from_be_bytes([data[0], data[1]]);
+            check!(code.code() == raw, "code {} != raw {raw}", code.code());
+            check!(
+                u16::from(code) == raw,
+                "From<CloseCode> for u16 loses the raw value"
+            );
+            check!(
+                ws::CloseCode::from(raw) == code,
+                "CloseCode::from not a function"
+            );
+            check!(!code.name().is_empty(), "empty name for {raw}");
+            let _ = code.may_be_sent();
+            let tail = &data[2..];
+            check!(
+                reason_valid_utf8 == std::str::from_utf8(tail).is_ok(),
+                "reason_valid_utf8 wrong"
+            );
+            check!(
+                reason == String::from_utf8_lossy(tail),
+                "reason not the lossy decoding"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ws_decoder
+
+/// Events of a decoder, without their timestamps (every call here passes ts 0, so
+/// comparing them whole is fine).
+fn decode_all(side: Side, deflate: bool, pieces: &[&[u8]]) -> (Vec<WsEvent>, ws::DirectionStats) {
+    let mut d = DirectionDecoder::new(side, deflate);
+    let mut ev = Vec::new();
+    for p in pieces {
+        d.feed(p, 0, &mut ev);
+    }
+    d.finish(0, &mut ev);
+    (ev, d.stats().clone())
+}
+
+/// `DirectionDecoder`. Layout: byte 0 = config (bit 0: server side, bit 1: deflate
+/// negotiated), byte 1 = `k`, then `k` split instructions, then the byte stream.
+/// Instruction byte `b`: feed the next `(b & 0x3f) + 1` stream bytes (`* 64` when bit 6 is
+/// set); bit 7 set: then a gap of `b & 0x3f` bytes (0 means 2^62: a gap nothing skips).
+///
+/// Checks: (1) any split gives the events and stats of feeding the whole stream at once
+/// (the module's contract); (2) with gaps: no panic; events after desync come only from
+/// `finish`; once desynced the decoder stays so; a bounded number of events per byte;
+/// stats never go backwards.
+pub fn ws_decoder(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let cfg = b.u8();
+    let side = if cfg & 1 == 1 {
+        Side::Server
+    } else {
+        Side::Client
+    };
+    let deflate = cfg & 2 != 0;
+    let k = usize::from(b.u8());
+    let ins = b.take(k);
+    let stream = b.rest();
+
+    // (1) Same stream, split per the instructions (gaps ignored), versus whole.
+    let mut pieces = Vec::new();
+    let mut rest = stream;
+    for &i in ins {
+        let n = (usize::from(i & 0x3f) + 1) * if i & 0x40 != 0 { 64 } else { 1 };
+        let (p, r) = rest.split_at(n.min(rest.len()));
+        pieces.push(p);
+        rest = r;
+    }
+    pieces.push(rest);
+    let whole = decode_all(side, deflate, &[stream]);
+    let split = decode_all(side, deflate, &pieces);
+    check!(
+        whole == split,
+        "splitting the stream changed events or stats"
+    );
+    let bytewise: Vec<&[u8]> = stream.chunks(1).take(4096).collect();
+    if stream.len() <= 4096 {
+        check!(
+            decode_all(side, deflate, &bytewise) == whole,
+            "one byte at a time changed events or stats"
+        );
+    }
+
+    // (2) With gaps.
+    let mut d = DirectionDecoder::new(side, deflate);
+    let mut ev = Vec::new();
+    let mut rest = stream;
+    let mut fed = 0u64;
+    let mut gaps = 0u64;
+    let mut ts = 0i64;
+    let mut last = d.stats().clone();
+    let step = |d: &mut DirectionDecoder, ev: &mut Vec<WsEvent>, last: &mut ws::DirectionStats| {
+        let s = d.stats();
+        check!(
+            s.frames >= last.frames
+                && s.messages >= last.messages
+                && s.payload_bytes >= last.payload_bytes
+                && s.data_frames >= last.data_frames
+                && s.control_frames >= last.control_frames,
+            "stats went backwards"
+        );
+        check!(
+            s.messages <= s.data_frames,
+            "more messages than data frames"
+        );
+        check!(
+            s.control_frames <= s.frames && s.data_frames <= s.frames,
+            "frame counters"
+        );
+        *last = s.clone();
+        let _ = ev;
+    };
+    for &i in ins.iter().chain(std::iter::repeat_n(&0x3f, 1)) {
+        let n = (usize::from(i & 0x3f) + 1) * if i & 0x40 != 0 { 64 } else { 1 };
+        let (p, r) = rest.split_at(n.min(rest.len()));
+        rest = r;
+        let was_sync = d.in_sync();
+        let before = ev.len();
+        ts += 1;
+        d.feed(p, ts, &mut ev);
+        fed += p.len() as u64;
+        if !was_sync {
+            check!(ev.len() == before && !d.in_sync(), "events after desync");
+        }
+        step(&mut d, &mut ev, &mut last);
+        if i & 0x80 != 0 {
+            let len = match u64::from(i & 0x3f) {
+                0 => 1 << 62,
+                n => n,
+            };
+            let was_sync = d.in_sync();
+            let before = ev.len();
+            d.gap(len, ts, &mut ev);
+            gaps += 1;
+            // desync_after_gap, or the end of a Close frame the gap completed (the Close
+            // and what is wrong with its payload).
+            check!(
+                ev.len() <= before + 4,
+                "a gap produced {} events",
+                ev.len() - before
+            );
+            if !was_sync {
+                check!(ev.len() == before && !d.in_sync(), "gap event after desync");
+            }
+            step(&mut d, &mut ev, &mut last);
+        }
+    }
+    d.feed(rest, ts, &mut ev);
+    fed += rest.len() as u64;
+    d.finish(ts + 1, &mut ev);
+    let n = ev.len();
+    d.feed(b"\x81\x00", ts + 2, &mut ev);
+    d.gap(1, ts + 2, &mut ev);
+    d.finish(ts + 2, &mut ev);
+    check!(ev.len() == n, "events after finish");
+    // A header is at least 2 bytes and yields at most a handful of anomalies, a Close
+    // a few more; gaps and finish one each.
+    check!(
+        (ev.len() as u64) <= 8 * (fed / 2 + 1) + 4 * gaps + 1,
+        "{} events from {fed} bytes and {gaps} gaps",
+        ev.len()
+    );
+    for e in &ev {
+        if let WsEvent::Close { payload, .. } = e {
+            check!(
+                payload.reason.len() <= 3 * ws::MAX_CONTROL_BUFFER,
+                "close reason of {} bytes",
+                payload.reason.len()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// http_upgrade
+
+/// Every value the HTTP parser keeps is clipped to `MAX_VALUE` input bytes; lossy UTF-8
+/// decoding may turn each byte into a 3-byte U+FFFD, and repeated headers are joined.
+const MAX_KEPT: usize = 3 * http::MAX_VALUE + 8;
+
+fn check_headers(h: &http::Headers) {
+    for v in [
+        &h.host,
+        &h.upgrade,
+        &h.connection,
+        &h.user_agent,
+        &h.origin,
+        &h.key,
+        &h.accept,
+        &h.protocol,
+        &h.extensions,
+        &h.version,
+        &h.server,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check!(
+            v.len() <= MAX_KEPT,
+            "header value of {} bytes kept",
+            v.len()
+        );
+    }
+    if let Some(k) = &h.key {
+        check!(
+            http::accept_for(k).len() == 28,
+            "accept is not 28 base64 chars"
+        );
+    }
+    let _ = http::has_permessage_deflate(h.extensions.as_deref());
+}
+
+/// `http::{head_len, parse_request, parse_response, partial_request, partial_status,
+/// looks_like_*}` on the input. Checks: `head_len` points just past the first blank line
+/// ("\n\n" or "\n\r\n") and nothing earlier is one; parsers are total (Err, never panic)
+/// and keep bounded values; a partial status has 3 digits.
+pub fn http_upgrade(data: &[u8]) {
+    let n = http::head_len(data);
+    if let Some(n) = n {
+        check!(n <= data.len() && n >= 2, "head_len {n} out of range");
+        let head = &data[..n];
+        check!(
+            head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n"),
+            "head does not end with a blank line"
+        );
+        check!(
+            http::head_len(&data[..n - 1]).is_none(),
+            "an earlier blank line"
+        );
+        check!(
+            http::head_len(head) == Some(n),
+            "head_len of the head itself differs"
+        );
+    } else {
+        check!(
+            !data.windows(2).any(|w| w == b"\n\n") && !data.windows(3).any(|w| w == b"\n\r\n"),
+            "head_len missed a blank line"
+        );
+    }
+    for head in [Some(data), n.map(|n| &data[..n])].into_iter().flatten() {
+        if let Ok(r) = http::parse_request(head) {
+            check!(!r.method.is_empty(), "empty method");
+            check!(
+                r.target.len() <= MAX_KEPT,
+                "target of {} bytes",
+                r.target.len()
+            );
+            check_headers(&r.headers);
+            let _ = r.is_websocket_upgrade();
+        }
+        if let Ok(r) = http::parse_response(head) {
+            check!(
+                r.reason.len() <= MAX_KEPT,
+                "reason of {} bytes",
+                r.reason.len()
+            );
+            check_headers(&r.headers);
+        }
+    }
+    if let Some(r) = http::partial_request(data) {
+        check!(data.starts_with(b"GET "), "partial request without GET");
+        check!(
+            r.target.len() <= MAX_KEPT,
+            "partial target of {} bytes",
+            r.target.len()
+        );
+    }
+    if let Some(s) = http::partial_status(data) {
+        check!(s <= 999, "status {s}");
+        check!(
+            http::looks_like_response(data),
+            "a status from a non-response"
+        );
+    }
+    if http::partial_request(data).is_some() {
+        check!(
+            http::looks_like_request(data),
+            "a GET that does not look like a request"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// capture, pcapng
+
+/// `capture::read_slice` on the input as a whole capture file, `link::decode` on every
+/// packet, and `capture::read_stream` on the same bytes. Checks: packets and segment
+/// payloads borrow the input (nothing read past it); error offsets lie in the file and
+/// in order, a fatal error is last and single; both drivers agree on packets and errors.
+pub fn capture(data: &[u8]) {
+    let mut packets = 0u64;
+    let mut bytes = 0u64;
+    let slice = capture::read_slice(data, |pkt| {
+        packets += 1;
+        bytes += pkt.data.len() as u64;
+        check!(within(data, pkt.data), "packet bytes outside the input");
+        if let Some(seg) = link::decode(pkt.linktype, pkt.data) {
+            check!(
+                within(pkt.data, seg.payload),
+                "segment payload outside its packet"
+            );
+        }
+    });
+    check!(
+        slice.packets == packets,
+        "packet count {} != callbacks {packets}",
+        slice.packets
+    );
+    check!(slice.bytes == bytes, "byte count");
+    check!(
+        slice.snapped_packets <= packets,
+        "more snapped packets than packets"
+    );
+    let errors = &slice.errors;
+    for e in errors {
+        check!(
+            e.offset <= data.len() as u64,
+            "error offset past the end: {e}"
+        );
+    }
+    check!(
+        errors.windows(2).all(|w| w[0].offset <= w[1].offset),
+        "errors out of order: {errors:?}"
+    );
+    if let Some(i) = errors.iter().position(|e| e.fatal) {
+        check!(
+            i + 1 == errors.len(),
+            "errors after the fatal one: {errors:?}"
+        );
+    }
+    let mut streamed_packets = 0u64;
+    let streamed = capture::read_stream(data, |_| streamed_packets += 1);
+    match streamed {
+        Ok(s) => {
+            check!(
+                s.packets == slice.packets,
+                "stream read {} packets, slice {}",
+                s.packets,
+                slice.packets
+            );
+            check!(
+                s.errors == slice.errors,
+                "stream errors {:?} != slice {:?}",
+                s.errors,
+                slice.errors
+            );
+            check!(s.format == slice.format, "formats differ");
+        }
+        Err(e) => check!(false, "read_stream failed on a slice: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// reassembler
+
+/// The byte a well-behaved sender puts at sequence number `s`: every copy of a stream
+/// byte is the same, so what comes out can be checked position by position.
+fn byte_at(s: u32) -> u8 {
+    (s ^ (s >> 8) ^ (s >> 16) ^ (s >> 24)) as u8
+}
+
+/// `tcp::Reassembler` driven by operations. Layout: byte 0 → `max_buffered` (0 to 4080
+/// bytes), byte 1 → `max_segments` (1 to 16), 4 bytes base ISN, then operations; each
+/// starts with a byte `op`: `op & 3` is 0 set_start, 1 insert, 2 ack, 3 flush; bits 2-3 say
+/// how the sequence number is given relative to the base (0: i8, 1: i16, 2: i32 scaled
+/// by 2^16, 3: absolute u32), then for insert one length byte (`* 16` when op bit 4).
+/// Payload bytes are `byte_at(seq)`: copies agree.
+///
+/// Checks after every operation: held bytes never exceed the cap; chunks are non-empty,
+/// contiguous and start at the offset the reassembler reports (strictly increasing, no
+/// byte twice); each data byte is the one sent at its position; the stats agree with what
+/// came out; flush leaves nothing held.
+pub fn reassembler(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let max_buffered = usize::from(b.u8()) * 16;
+    let max_segments = usize::from(b.u8() % 16) + 1;
+    let isn = b.u32();
+    let mut r = Reassembler::with_limits(max_buffered, max_segments);
+    let mut next = 0u64; // offset of the next byte expected out
+    let mut data_out = 0u64;
+    let mut gap_out = 0u64;
+    let mut gaps = 0u64;
+    let mut start: Option<u32> = None;
+    let mut bad: Option<String> = None;
+    let mut payload = Vec::new();
+    let mut ops = 0;
+    while !b.done() && ops < 2000 {
+        ops += 1;
+        let op = b.u8();
+        let seq = match (op >> 2) & 3 {
+            0 => isn.wrapping_add(b.u8() as i8 as u32),
+            1 => isn.wrapping_add(b.u16() as i16 as u32),
+            2 => isn.wrapping_add(u32::from(b.u16()) << 16),
+            _ => b.u32(),
+        };
+        // Mirror the documented start rule: the first set_start, or else the first
+        // non-empty insert, fixes where offset 0 sits.
+        let ins_len = if op & 3 == 1 {
+            usize::from(b.u8()) * if op & 0x10 != 0 { 16 } else { 1 }
+        } else {
+            0
+        };
+        if start.is_none() && (op & 3 == 0 || ins_len > 0) {
+            start = Some(seq);
+        }
+        {
+            let start_known = &start;
+            let mut out = |c: Chunk<'_>| match c {
+                Chunk::Data(d) => {
+                    if d.is_empty() {
+                        bad.get_or_insert("empty data chunk".into());
+                    }
+                    if let Some(s) = *start_known {
+                        for (i, &x) in d.iter().enumerate() {
+                            let pos = s.wrapping_add((next + i as u64) as u32);
+                            if x != byte_at(pos) {
+                                bad.get_or_insert(format!(
+                                    "byte at offset {} is {x:#x}, sent {:#x}",
+                                    next + i as u64,
+                                    byte_at(pos)
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                    next += d.len() as u64;
+                    data_out += d.len() as u64;
+                }
+                Chunk::Gap(n) => {
+                    if n == 0 {
+                        bad.get_or_insert("empty gap".into());
+                    }
+                    next += n;
+                    gap_out += n;
+                    gaps += 1;
+                }
+            };
+            match op & 3 {
+                0 => r.set_start(SeqNumber(seq)),
+                1 => {
+                    payload.clear();
+                    payload.extend((0..ins_len as u32).map(|i| byte_at(seq.wrapping_add(i))));
+                    r.insert(SeqNumber(seq), &payload, &mut out);
+                }
+                2 => r.ack(SeqNumber(seq), &mut out),
+                _ => r.flush(&mut out),
+            }
+        }
+        if let Some(msg) = bad.take() {
+            check!(false, "{msg}");
+        }
+        let want_next = start.map(|s| s.wrapping_add(next as u32));
+        check!(
+            r.next_seq().map(|n| n.0) == want_next,
+            "next_seq {:?}, expected {want_next:?}",
+            r.next_seq()
+        );
+        check!(
+            r.buffered_bytes() <= max_buffered,
+            "{} bytes held, cap {max_buffered}",
+            r.buffered_bytes()
+        );
+        check!(
+            r.next_offset() == next,
+            "next_offset {} but {next} bytes came out",
+            r.next_offset()
+        );
+        let s = r.stats();
+        check!(
+            s.bytes_delivered == data_out,
+            "bytes_delivered {} != {data_out}",
+            s.bytes_delivered
+        );
+        check!(
+            s.gap_bytes == gap_out && s.gaps == gaps,
+            "gap stats disagree"
+        );
+        if op & 3 == 3 {
+            check!(
+                r.buffered_bytes() == 0,
+                "flush left {} bytes held",
+                r.buffered_bytes()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// conn_table and pipeline: connections with the session tracker
+
+/// What a connection table run produced, checked as it goes.
+struct Run {
+    limits: Limits,
+    outputs: Vec<(ConnMeta, ConnOutput)>,
+}
+
+impl Run {
+    fn done(&mut self, meta: ConnMeta, t: Tracker) {
+        let out = t.finish(&meta);
+        if let Some(s) = &out.session {
+            if meta.release == Release::Evicted {
+                check!(s.limit_hit, "an evicted session is not flagged limit_hit");
+            }
+            if meta.buffer_limit_hit {
+                check!(
+                    s.limit_hit,
+                    "a buffer-limited session is not flagged limit_hit"
+                );
+            }
+            check!(
+                s.closes.len() <= 8,
+                "{} closes kept for one session",
+                s.closes.len()
+            );
+            check!(
+                s.messages[0] <= s.frames[0] && s.messages[1] <= s.frames[1],
+                "more messages than frames"
+            );
+        }
+        self.outputs.push((meta, out));
+    }
+
+    fn check_end(&self, evicted: u64) {
+        let n = self
+            .outputs
+            .iter()
+            .filter(|(m, _)| m.release == Release::Evicted)
+            .count() as u64;
+        check!(
+            evicted == n,
+            "table says {evicted} evicted, {n} released as evicted"
+        );
+        let _ = self.limits;
+    }
+}
+
+const PORTS: [u16; 4] = [80, 443, 40000, 40001];
+
+fn addr(i: u8) -> SocketAddr {
+    let port = PORTS[usize::from(i >> 2) & 3];
+    let ip = match i & 3 {
+        0 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        1 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        2 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        _ => IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// `tcp::ConnTable` with a `session::tracker::Tracker` per connection, fed segments
+/// decoded from the input. Layout: byte 0 → `max_conns` (1 to 8), byte 1 →
+/// `max_buffered` (`* 64` bytes), then segments: byte `a` (src = `addr(a & 15)`, dst =
+/// `addr(a >> 4)`), flags byte (bit 0 SYN, 1 ACK, 2 FIN, 3 RST; bits 4-5: time step 0,
+/// 1 ms, 1 s, 40 s; bit 6: some bytes missing (snaplen), bit 7: seq/ack are absolute
+/// u32s, else u16 offsets from per-address ISNs), seq, ack, payload length u16 (capped
+/// at what is left), missing count (1 byte, when bit 6), payload.
+///
+/// Checks: the table never holds more than `max_conns`; evictions are counted and the
+/// evicted sessions flagged `limit_hit`, as are sessions that hit the buffer cap; no
+/// panic anywhere in TCP, HTTP, WebSocket or classification.
+pub fn conn_table(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let limits = Limits {
+        max_conns: usize::from(b.u8() % 8) + 1,
+        max_buffered: usize::from(b.u8()) * 64,
+    };
+    let cap: Arc<str> = Arc::from("fuzz");
+    let mut run = Run {
+        limits,
+        outputs: Vec::new(),
+    };
+    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let isn = |a: u8| 0xfff0_0000u32.wrapping_add(u32::from(a) << 24);
+    let mut n = 0;
+    while !b.done() && n < 5000 {
+        n += 1;
+        let a = b.u8();
+        let fl = b.u8();
+        let (src, dst) = (a & 15, a >> 4);
+        let (seq, ack) = if fl & 0x80 != 0 {
+            (b.u32(), b.u32())
+        } else {
+            (
+                isn(src).wrapping_add(u32::from(b.u16())),
+                isn(dst).wrapping_add(u32::from(b.u16())),
+            )
+        };
+        let len = usize::from(b.u16() & 0x3fff);
+        let missing = if fl & 0x40 != 0 { u32::from(b.u8()) } else { 0 };
+        let payload = b.take(len);
+        ts += [0, 1_000_000, 1_000_000_000, 40_000_000_000][usize::from(fl >> 4) & 3];
+        let seg = link::Segment {
+            src: addr(src),
+            dst: addr(dst),
+            seq,
+            ack,
+            flags: link::Flags {
+                syn: fl & 1 != 0,
+                ack: fl & 2 != 0,
+                fin: fl & 4 != 0,
+                rst: fl & 8 != 0,
+            },
+            payload,
+            missing,
+        };
+        table.segment(&seg, ts, &mut |m, t| run.done(m, t));
+        check!(
+            table.open_connections() <= limits.max_conns,
+            "{} connections open, max {}",
+            table.open_connections(),
+            limits.max_conns
+        );
+    }
+    let evicted = table.finish(&mut |m, t| run.done(m, t));
+    run.check_end(evicted);
+}
+
+/// Link types the pipeline target writes into its pcap header.
+const LINKTYPES: [u32; 5] = [1, 101, 113, 276, 0];
+
+/// The pipeline of `pipeline.rs`'s `run_sequential` (read_slice, link::decode,
+/// ConnTable<Tracker>) over a pcap built from the input. Layout: byte 0 picks the link
+/// type (`LINKTYPES[b % 5]`: Ethernet, raw IP, Linux SLL, SLL2, BSD NULL), byte 1 →
+/// `max_conns` (1 to 16), then packets: u16 length (capped at what is left), one byte of
+/// time step (ms), a snap byte (`n > 0`: the record says the packet was `n` bytes longer
+/// on the wire), then the packet bytes.
+pub fn pipeline(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let linktype = LINKTYPES[usize::from(b.u8()) % LINKTYPES.len()];
+    let limits = Limits {
+        max_conns: usize::from(b.u8() % 16) + 1,
+        max_buffered: 64 << 10,
+    };
+    let mut pcap = Vec::with_capacity(data.len() + 24 + 16 * (data.len() / 20));
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    pcap.extend_from_slice(&[0; 8]);
+    pcap.extend_from_slice(&65535u32.to_le_bytes());
+    pcap.extend_from_slice(&linktype.to_le_bytes());
+    let mut ts_us = 1_700_000_000_000_000u64;
+    while !b.done() {
+        let len = usize::from(b.u16());
+        ts_us += u64::from(b.u8()) * 1000;
+        let snap = u32::from(b.u8());
+        let pkt = b.take(len);
+        pcap.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+        pcap.extend_from_slice(&(pkt.len() as u32 + snap).to_le_bytes());
+        pcap.extend_from_slice(pkt);
+    }
+    let cap: Arc<str> = Arc::from("fuzz");
+    let mut run = Run {
+        limits,
+        outputs: Vec::new(),
+    };
+    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
+    let summary = capture::read_slice(&pcap, |pkt| {
+        if let Some(seg) = link::decode(pkt.linktype, pkt.data) {
+            table.segment(&seg, pkt.ts_ns, &mut |m, t| run.done(m, t));
+        }
+    });
+    check!(
+        summary.errors.is_empty(),
+        "a well-formed pcap reported {:?}",
+        summary.errors
+    );
+    let evicted = table.finish(&mut |m, t| run.done(m, t));
+    run.check_end(evicted);
+}
