@@ -156,7 +156,7 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
 /// packets and hands each segment to its connection's shard in capture order. Every
 /// connection is thus processed in order on one thread, exactly as sequentially.
 fn run_sharded<'m>(
-    map: &'m [u8],
+    map: &'m memmap2::Mmap,
     cap: &Arc<str>,
     limits: Limits,
     shards: usize,
@@ -187,7 +187,9 @@ fn run_sharded<'m>(
         }
         let mut batches: Vec<Vec<(link::Segment<'m>, i64)>> =
             (0..shards).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut release = capture::MapReleaser::new(map);
         let read = capture::read_slice(map, |pkt| {
+            release.reached(pkt.data);
             if let Some(seg) = seen.packet(pkt) {
                 let i = shard_of(&seg, shards);
                 batches[i].push((seg, pkt.ts_ns));
@@ -271,7 +273,7 @@ fn analyze_with(
     let name = input.name();
     let cap: Arc<str> = Arc::from(name.as_str());
     let mut seen = Seen::new(progress);
-    let map = match (input, opts.shards) {
+    let map: Option<memmap2::Mmap> = match (input, opts.shards) {
         (Input::Path(p), n) if n > 0 => map_plain(p),
         _ => None,
     };

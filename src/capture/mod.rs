@@ -216,6 +216,46 @@ pub fn read_path<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Res
     }
 }
 
+/// Bounds the resident memory of reading a memory-mapped capture: pages of the map that
+/// were read long enough ago are dropped from this process (they stay in the page cache,
+/// and a late reader just faults them back in from there), so RSS stays flat however big
+/// the file is.
+pub struct MapReleaser<'m> {
+    map: &'m memmap2::Mmap,
+    released: usize,
+}
+
+impl<'m> MapReleaser<'m> {
+    /// Drop pages this far behind the read position, in steps of this size.
+    const BEHIND: usize = 32 << 20;
+
+    pub fn new(map: &'m memmap2::Mmap) -> Self {
+        MapReleaser { map, released: 0 }
+    }
+
+    /// The reader has reached `data` (a slice of the map).
+    #[inline]
+    pub fn reached(&mut self, data: &[u8]) {
+        let at = (data.as_ptr() as usize).saturating_sub(self.map.as_ptr() as usize);
+        if at >= self.released + 2 * Self::BEHIND {
+            let upto = at - Self::BEHIND;
+            let page = 4096;
+            let start = self.released / page * page;
+            let len = (upto - start) / page * page;
+            #[cfg(unix)]
+            // SAFETY: the map is a read-only mapping of a file. MADV_DONTNEED only drops
+            // our copy of the pages; reading them again faults them back in with the
+            // same contents from the page cache (no zero-fill, as for anonymous memory).
+            unsafe {
+                let _ =
+                    self.map
+                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
+            }
+            self.released = start + len;
+        }
+    }
+}
+
 /// Read a plain capture file, memory-mapped.
 pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Result<ReadSummary> {
     let file = File::open(path)?;
@@ -228,7 +268,12 @@ pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Res
     let map = unsafe { memmap2::Mmap::map(&file)? };
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
-    Ok(read_slice(&map, on_packet))
+    let mut release = MapReleaser::new(&map);
+    let mut on_packet = on_packet;
+    Ok(read_slice(&map, |pkt| {
+        release.reached(pkt.data);
+        on_packet(pkt)
+    }))
 }
 
 /// Read a capture from a stream (stdin, a decompressor) with bounded memory.

@@ -358,15 +358,37 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
         }
     }
 
+    /// The table is full: release the longest-idle sixteenth of it (at least one) in one
+    /// pass, so a flood of new connections costs O(n) per n/16 evictions rather than a
+    /// full scan per eviction. Which ones go depends only on the table's contents.
     fn evict_one(&mut self, done: &mut impl FnMut(ConnMeta, H)) {
-        let oldest = self
+        let mut idle: Vec<(i64, Key)> = self
             .conns
             .iter()
-            .min_by_key(|(k, c)| (c.meta.last_ts, **k))
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest {
+            .map(|(k, c)| (c.meta.last_ts, *k))
+            .collect();
+        let n = (idle.len() / 16).max(1).min(idle.len());
+        if n == 0 {
+            return;
+        }
+        if n < idle.len() {
+            idle.select_nth_unstable(n - 1);
+        }
+        let mut victims: Vec<(i64, Key)> = idle[..n].to_vec();
+        victims.sort_unstable();
+        for (_, k) in victims {
             self.evicted += 1;
             self.release(k, Release::Evicted, done);
+        }
+        // Recently-finished entries are only there to ignore stray packets; under a
+        // flood, keep them bounded by the table size too.
+        if self.finished.len() > self.limits.max_conns {
+            let mut old: Vec<(i64, Key)> = self.finished.iter().map(|(k, t)| (*t, *k)).collect();
+            let excess = old.len() - self.limits.max_conns;
+            old.select_nth_unstable(excess - 1);
+            for (_, k) in &old[..excess] {
+                self.finished.remove(k);
+            }
         }
     }
 }

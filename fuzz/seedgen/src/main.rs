@@ -51,7 +51,10 @@ struct Seeds {
 impl Seeds {
     fn add(&mut self, target: &'static str, name: String, bytes: Vec<u8>) {
         if self.seen.insert((target, bytes.clone())) {
-            self.by_target.entry(target).or_default().insert(name, bytes);
+            self.by_target
+                .entry(target)
+                .or_default()
+                .insert(name, bytes);
         }
     }
 }
@@ -192,7 +195,11 @@ fn conn_table_seed(segs: &[(link::Segment<'_>, i64)]) -> Vec<u8> {
     let mut last_ts = segs[0].1;
     for (s, ts) in segs {
         // Client 10.0.0.1:40000 (index 8), server 10.0.0.2:80 (index 1).
-        let a: u8 = if s.src == client { 8 | (1 << 4) } else { 1 | (8 << 4) };
+        let a: u8 = if s.src == client {
+            8 | (1 << 4)
+        } else {
+            1 | (8 << 4)
+        };
         let dt = ts - last_ts;
         last_ts = *ts;
         let step: u8 = if dt >= 40_000_000_000 {
@@ -255,7 +262,11 @@ fn reassembler_seed(segs: &[(link::Segment<'_>, i64)], from: SocketAddr) -> Opti
         let rel_ack = s.ack.wrapping_sub(isn) as i32;
         if s.src == from && !s.payload.is_empty() && (-32768..32768).contains(&rel) {
             let len = s.payload.len();
-            let (bit, lb) = if len > 255 { (0x10, (len / 16).min(255)) } else { (0, len) };
+            let (bit, lb) = if len > 255 {
+                (0x10, (len / 16).min(255))
+            } else {
+                (0, len)
+            };
             v.push(1 | (1 << 2) | bit);
             v.extend_from_slice(&(rel as i16).to_le_bytes());
             v.push(lb as u8);
@@ -279,14 +290,26 @@ fn main() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&fixtures)
         .expect("fixtures directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .collect();
     files.sort();
     let mut seeds = Seeds::default();
     // Close payloads worth having whatever the fixtures hold.
-    for (i, p) in [&b""[..], b"\x03", b"\x03\xe8", b"\x0f\xa1bye", b"\x03\xe9\xff\xfe", b"\x13\x88"]
-        .iter()
-        .enumerate()
+    for (i, p) in [
+        &b""[..],
+        b"\x03",
+        b"\x03\xe8",
+        b"\x0f\xa1bye",
+        b"\x03\xe9\xff\xfe",
+        b"\x13\x88",
+    ]
+    .iter()
+    .enumerate()
     {
         seeds.add("close_payload", format!("rfc-{i}"), p.to_vec());
     }
@@ -311,8 +334,16 @@ fn main() {
             seeds.add(kind, format!("{stem}-whole"), raw.clone());
         }
         let first = head(&pkts, HEAD_BYTES);
-        seeds.add("capture", format!("{stem}-head"), pcap_bytes(&first, linktype));
-        seeds.add("pcapng", format!("{stem}-head"), pcapng_bytes(&first, linktype));
+        seeds.add(
+            "capture",
+            format!("{stem}-head"),
+            pcap_bytes(&first, linktype),
+        );
+        seeds.add(
+            "pcapng",
+            format!("{stem}-head"),
+            pcapng_bytes(&first, linktype),
+        );
 
         // Per connection.
         let mut conns: BTreeMap<(SocketAddr, SocketAddr), Vec<usize>> = BTreeMap::new();
@@ -322,7 +353,11 @@ fn main() {
             }
         }
         for (c, (_, idx)) in conns.iter().enumerate() {
-            let mine: Vec<&Pkt> = idx.iter().take(PACKETS_PER_CONN).map(|&i| &pkts[i]).collect();
+            let mine: Vec<&Pkt> = idx
+                .iter()
+                .take(PACKETS_PER_CONN)
+                .map(|&i| &pkts[i])
+                .collect();
             if let Some(seed) = pipeline_seed(&mine, linktype) {
                 seeds.add("pipeline", format!("{stem}-c{c}"), seed);
             }
@@ -346,9 +381,11 @@ fn main() {
                 .filter_map(|&i| link::decode(lt, &pkts[i].data).map(|s| (s, pkts[i].ts_ns)))
                 .collect();
             let mut got: Option<Collect> = None;
-            let mut table = ConnTable::new(Limits::default(), |o: &SocketAddr, _: &SocketAddr| Collect {
-                bytes: [Vec::new(), Vec::new()],
-                orig: *o,
+            let mut table = ConnTable::new(Limits::default(), |o: &SocketAddr, _: &SocketAddr| {
+                Collect {
+                    bytes: [Vec::new(), Vec::new()],
+                    orig: *o,
+                }
             });
             for (s, ts) in &all {
                 table.segment(s, *ts, &mut |_, h| {
@@ -362,14 +399,22 @@ fn main() {
             let _ = col.orig;
             let mut deflate = false;
             for (d, bytes) in col.bytes.iter().enumerate() {
-                let Some(n) = http::head_len(bytes) else { continue };
-                seeds.add("http_upgrade", format!("{stem}-c{c}-{d}"), bytes[..n].to_vec());
+                let Some(n) = http::head_len(bytes) else {
+                    continue;
+                };
+                seeds.add(
+                    "http_upgrade",
+                    format!("{stem}-c{c}-{d}"),
+                    bytes[..n].to_vec(),
+                );
                 if let Ok(r) = http::parse_response(&bytes[..n]) {
                     deflate = http::has_permessage_deflate(r.headers.extensions.as_deref());
                 }
             }
             for (d, bytes) in col.bytes.iter().enumerate() {
-                let Some(n) = http::head_len(bytes) else { continue };
+                let Some(n) = http::head_len(bytes) else {
+                    continue;
+                };
                 let stream = &bytes[n..bytes.len().min(n + STREAM_MAX)];
                 if stream.is_empty() {
                     continue;
