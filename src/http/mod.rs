@@ -109,10 +109,13 @@ fn floor_char_boundary(s: &str, i: usize) -> usize {
     (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
 }
 
+/// A header value as text, at most [`MAX_VALUE`] bytes *after* decoding (each invalid
+/// byte becomes a 3-byte U+FFFD, so cutting before decoding could triple it).
 fn clip(v: &[u8]) -> String {
     let v = &v[..v.len().min(MAX_VALUE)];
-    let s = String::from_utf8_lossy(v);
-    s.trim().to_string()
+    let mut s = String::from_utf8_lossy(v).trim().to_string();
+    s.truncate(floor_char_boundary(&s, MAX_VALUE));
+    s
 }
 
 /// A request head.
@@ -370,6 +373,17 @@ mod tests {
         assert_eq!(partial_status(b"HTTP/1.1 101 Switching Protoc"), Some(101));
         assert_eq!(partial_status(b"HTTP/1.1 40"), None);
         assert_eq!(partial_status(b"SSH-2.0"), None);
+    }
+
+    #[test]
+    fn header_values_stay_within_the_cap_even_when_invalid_utf8() {
+        let mut head = b"GET / HTTP/1.1\r\nUser-Agent: ".to_vec();
+        head.extend(std::iter::repeat_n(0xffu8, 5000));
+        head.extend(b"\r\n\r\n");
+        let r = parse_request(&head).unwrap();
+        let ua = r.headers.user_agent.unwrap();
+        assert!(ua.len() <= MAX_VALUE, "{}", ua.len());
+        assert!(ua.starts_with('\u{fffd}'));
     }
 
     #[test]
