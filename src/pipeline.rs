@@ -133,6 +133,15 @@ impl<'p> Seen<'p> {
     }
 }
 
+/// Keep what a finished connection produced, if anything: most connections of a busy
+/// capture (or a SYN flood) are no WebSocket session, and an empty output still costs
+/// the size of a session record.
+fn keep(outputs: &mut Vec<ConnOutput>, o: ConnOutput) {
+    if o.session.is_some() || !o.refused.is_empty() {
+        outputs.push(o);
+    }
+}
+
 /// Segments handed to a shard at once.
 const BATCH: usize = 1024;
 
@@ -177,10 +186,12 @@ fn run_sharded<'m>(
                 let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
                 for batch in rx {
                     for (seg, ts) in &batch {
-                        table.segment(seg, *ts, &mut |m, t: Tracker| outputs.push(t.finish(&m)));
+                        table.segment(seg, *ts, &mut |m, t: Tracker| {
+                            keep(&mut outputs, t.finish(&m))
+                        });
                     }
                 }
-                let evicted = table.finish(&mut |m, t: Tracker| outputs.push(t.finish(&m)));
+                let evicted = table.finish(&mut |m, t: Tracker| keep(&mut outputs, t.finish(&m)));
                 (outputs, evicted)
             }));
             senders.push(tx);
@@ -234,7 +245,7 @@ fn run_sequential(
         let mut on_packet = |pkt: &capture::RawPacket<'_>| {
             if let Some(seg) = seen.packet(pkt) {
                 table.segment(&seg, pkt.ts_ns, &mut |meta, tracker: Tracker| {
-                    outputs.push(tracker.finish(&meta));
+                    keep(&mut outputs, tracker.finish(&meta));
                 });
             }
         };
@@ -243,7 +254,8 @@ fn run_sequential(
             Input::Stdin => capture::read_any_stream(io::stdin().lock(), &mut on_packet),
         }
     };
-    let evicted = table.finish(&mut |meta, tracker: Tracker| outputs.push(tracker.finish(&meta)));
+    let evicted =
+        table.finish(&mut |meta, tracker: Tracker| keep(&mut outputs, tracker.finish(&meta)));
     (read, outputs, evicted)
 }
 
