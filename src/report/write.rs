@@ -106,12 +106,7 @@ pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
 /// machine consumers).
 pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<()> {
     let format = TableFormat::from_path(path)?;
-    let tmp = temp_path(path);
-    in_progress().push(tmp.clone());
-    let result = (|| -> Result<()> {
-        let file =
-            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
-        let mut w = BufWriter::new(file);
+    write_atomic(path, |w| {
         match format {
             TableFormat::Csv => {
                 let mut guarded;
@@ -121,7 +116,7 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
                 } else {
                     &mut *df
                 };
-                CsvWriter::new(&mut w)
+                CsvWriter::new(&mut *w)
                     .include_header(true)
                     .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ".into()))
                     .finish(out)?;
@@ -130,7 +125,7 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
                 // Microseconds, not nanoseconds: Spark cannot read TIMESTAMP(NANOS)
                 // ("Illegal Parquet type"), and captures rarely carry more than µs.
                 let mut micros = datetimes_as_micros(df)?;
-                ParquetWriter::new(&mut w)
+                ParquetWriter::new(&mut *w)
                     .with_compression(ParquetCompression::Zstd(None))
                     .finish(&mut micros)?;
             }
@@ -142,16 +137,31 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
                 } else {
                     JsonFormat::JsonLines
                 };
-                JsonWriter::new(&mut w)
+                JsonWriter::new(&mut *w)
                     .with_json_format(f)
                     .finish(&mut text)?;
             }
         }
+        Ok(())
+    })
+}
+
+/// Write `path` atomically: `fill` writes into a temporary file next to it, which is
+/// synced and renamed into place only when complete, removed on failure, and removed
+/// by [`remove_temp_files`] on an interrupt. One mechanism for every file wsaudit writes.
+fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let tmp = temp_path(path);
+    in_progress().push(tmp.clone());
+    let result = (|| -> Result<()> {
+        let file =
+            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w)?;
         w.flush()?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(())
     })();
-    match result {
+    let outcome = match result {
         Ok(()) => std::fs::rename(&tmp, path).with_context(|| {
             format!(
                 "{}: cannot move the finished file into place",
@@ -162,7 +172,9 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
             let _ = std::fs::remove_file(&tmp);
             Err(e.context(format!("{}: cannot write", path.display())))
         }
-    }
+    };
+    in_progress().retain(|p| *p != tmp);
+    outcome
 }
 
 /// How `--partition-by` splits a session table into a hive-style dataset.
@@ -254,25 +266,5 @@ pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
 /// Write `text` to `path` atomically (temporary file next to it, then rename), like the
 /// table exports: a report that exists is whole, and an interrupt leaves none behind.
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = temp_path(path);
-    in_progress().push(tmp.clone());
-    let result = (|| -> Result<()> {
-        let mut f =
-            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).with_context(|| {
-            format!(
-                "{}: cannot move the finished file into place",
-                path.display()
-            )
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e.context(format!("{}: cannot write", path.display())))
-        }
-    }
+    write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
 }

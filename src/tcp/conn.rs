@@ -226,12 +226,7 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
         }
         // The common case first: one lookup for a packet of a tracked connection.
         if let Some(conn) = self.conns.get_mut(&k) {
-            let dir = if seg.src == conn.meta.orig {
-                Dir::Orig
-            } else {
-                Dir::Resp
-            };
-            if conn.process(seg, dir, ts) {
+            if conn.process(seg, ts) {
                 self.release(k, Release::Ended, done);
             }
             return;
@@ -299,12 +294,7 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
         let Some(conn) = self.conns.get_mut(&k) else {
             return;
         };
-        let dir = if seg.src == conn.meta.orig {
-            Dir::Orig
-        } else {
-            Dir::Resp
-        };
-        if conn.process(seg, dir, ts) {
+        if conn.process(seg, ts) {
             self.release(k, Release::Ended, done);
         }
     }
@@ -399,7 +389,12 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
 
 impl<H: StreamHandler> Conn<H> {
     /// Handle one segment; returns true when the connection is over.
-    fn process(&mut self, seg: &Segment<'_>, dir: Dir, ts: i64) -> bool {
+    fn process(&mut self, seg: &Segment<'_>, ts: i64) -> bool {
+        let dir = if seg.src == self.meta.orig {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
         let f = seg.flags;
         let d = dir.idx();
         let meta = &mut self.meta;
