@@ -22,7 +22,6 @@ pub mod codes;
 pub mod http;
 #[cfg(feature = "report")]
 pub mod inputs;
-#[cfg(feature = "report")]
 pub mod logs;
 pub mod pipeline;
 #[cfg(feature = "report")]

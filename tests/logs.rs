@@ -476,16 +476,39 @@ fn jetty_close_status() {
 
 #[test]
 fn browser_console_failed_is_1006() {
-    // Chromium's console message (third_party/blink/renderer/modules/websockets/
-    // websocket_channel_impl.cc): "WebSocket connection to '" + url + "' failed: " + reason
+    // Chromium, third_party/blink/renderer/modules/websockets/websocket_channel_impl.cc,
+    // WebSocketChannelImpl::Fail():
+    //   "WebSocket connection to '" + url_.ElidedString() + "' failed: " + reason
+    // (read in youtube/cobalt's copy of that file). Reasons of connections that never
+    // opened are not sessions: "Error during WebSocket handshake: ..." and "Connection
+    // closed before receiving a handshake response" (net/websockets/
+    // websocket_basic_handshake_stream.cc), "Error in connection establishment:
+    // net::ERR_..." (net/websockets/websocket_stream.cc), "Insufficient resources"
+    // (websocket_channel_impl.cc, Connect()), "WebSocket is closed before the connection
+    // is established." (blink dom_websocket.cc). "Could not decode a text frame as UTF-8."
+    // is FailAsError() on an open connection (websocket_channel_impl.cc,
+    // ConsumeDataFrame): a session the browser ends with 1006.
     let (r, v) = read(&fixture("quoted/browser.log"), None);
-    assert_eq!(v.len(), 2, "the 403 handshake failure is not a session");
-    assert_eq!(r.files[0].unmatched_lines, 1);
+    assert_eq!(r.files[0].format, Some(LogFormat::Browser));
+    assert_eq!(v.len(), 2, "only the open connection and the empty reason");
+    assert_eq!(r.files[0].unmatched_lines, 5, "five never opened");
     assert_eq!(
         brief(&v[0]),
-        b(1006, None, "abnormal", None, None, None, None)
+        b(
+            1006,
+            Some("Could not decode a text frame as UTF-8."),
+            "abnormal",
+            None,
+            None,
+            None,
+            None
+        )
     );
     assert_eq!(v[0].source, "browser");
+    // "failed: " with nothing after: Chromium versions whose OnFailure() drops the network
+    // error print this for refused connections too, so whether it had opened is not
+    // known; it is counted as the 1006 the page saw (see text.rs).
+    assert_eq!((v[1].code, v[1].reason.as_deref()), (Some(1006), None));
 }
 
 #[test]
@@ -499,7 +522,7 @@ fn aws_api_gateway_disconnect_events() {
     let (r, v) = read(&fixture("quoted/aws_apigw_disconnect.jsonl"), None);
     let f = &r.files[0];
     assert_eq!(f.format, Some(LogFormat::AwsApigw));
-    assert_eq!(f.records, 3);
+    assert_eq!(f.records, 4);
     assert_eq!(f.unmatched_lines, 1, "the $connect event");
     assert_eq!(f.half_matched.len(), 1);
     assert_eq!(f.half_matched[0].0, 4);
@@ -532,6 +555,28 @@ fn aws_api_gateway_disconnect_events() {
     );
     assert_eq!(v[2].client_ip.as_deref(), Some("198.51.100.4"));
     assert_eq!(v[2].duration, Some(7.0));
+    // Line 6: the `$disconnect` event of aws-lambda-rust-runtime PR #816 (lambda-events/
+    // src/fixtures/example-apigw-websocket-request-disconnect-route.json), values as
+    // third-party tests copy it (the fixture file itself was not readable here):
+    // disconnectStatusCode 1005, "Client-side close frame status not set",
+    // connectedAt 1707503007396, requestTimeEpoch 1707503008941, sourceIp 192.0.2.1.
+    assert_eq!(v[3].session_id, "AAAA1234=");
+    assert_eq!(
+        brief(&v[3]),
+        b(
+            1005,
+            Some("Client-side close frame status not set"),
+            "no_status",
+            None,
+            None,
+            None,
+            None
+        )
+    );
+    assert_eq!(v[3].client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(v[3].start, Some(1_707_503_007_396_000_000));
+    assert_eq!(v[3].end, Some(1_707_503_008_941_000_000));
+    assert_eq!(v[3].duration, Some(1.545));
 }
 
 #[test]
@@ -553,16 +598,30 @@ fn nginx_request_time_and_combined() {
 
 #[test]
 fn aws_alb_ws_entries() {
-    // "Access logs for your Application Load Balancer" (Elastic Load Balancing docs),
-    // example "WebSockets entry" and "Secured WebSockets entry"; for WebSockets `time` is
-    // when the connection closed; request_creation_time when the request arrived.
+    // The example entries of "Access logs for your Application Load Balancer"
+    // (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html):
+    // "HTTP entry", "WebSockets entry", "Secured WebSockets entry", whole lines as the
+    // current page prints them (with the TID_ field; also in vectordotdev/vrl
+    // src/stdlib/parse_aws_alb_log.rs). The page says that for WebSockets `time` is when
+    // the connection closed; request_creation_time is when the request arrived.
+    // Line 4: the page's older "WebSockets entry" (2016-08-10, before
+    // request_creation_time existed), as log parsers' test suites keep it.
     let (r, v) = read(&fixture("quoted/alb.log"), None);
     assert_eq!(r.files[0].format, Some(LogFormat::AwsAlb));
-    assert_eq!(v.len(), 2);
+    assert_eq!(v.len(), 3);
     assert_eq!(r.files[0].unmatched_lines, 1, "the http entry");
-    assert_eq!(v[0].duration, Some(0.0));
-    assert_eq!(v[1].duration, Some(60.0));
-    assert_eq!(v[1].client_ip.as_deref(), Some("10.0.0.140"));
+    assert!(r.files[0].half_matched.is_empty());
+    // 2018-07-02T22:23:00.186641Z - 2018-07-02T22:22:48.364000Z
+    assert_eq!(v[0].duration, Some(11.822641));
+    assert_eq!(v[0].end, Some(1_530_570_180_186_641_000));
+    assert_eq!(v[0].start, Some(1_530_570_168_364_000_000));
+    assert_eq!(v[0].client_ip.as_deref(), Some("10.0.0.140"));
+    assert_eq!(v[1].duration, Some(11.822641));
+    assert_eq!(
+        v[2].duration, None,
+        "no request_creation_time in 2016 entries"
+    );
+    assert_eq!(v[2].end, Some(1_470_789_128_923_954_000));
     assert!(v.iter().all(|x| x.code.is_none() && x.ending.is_none()));
 }
 
@@ -676,7 +735,7 @@ fn mixed_folder_with_gz_zst_and_a_capture() {
             Some(LogFormat::PythonWebsockets)
         ]
     );
-    assert_eq!(v.iter().filter(|x| x.source == "aws_alb").count(), 2);
+    assert_eq!(v.iter().filter(|x| x.source == "aws_alb").count(), 3);
     assert_eq!(v.iter().filter(|x| x.source == "gorilla").count(), 13);
     // capture column = the file
     let caps = strs(&r.sessions, "capture").unwrap();
@@ -803,4 +862,142 @@ fn random_bytes_never_panic() {
             assert_eq!(r.sessions.schema(), sessions_frame(&[]).unwrap().schema());
         }
     }
+}
+
+// ---- Apache Tomcat 10.1: real output (fixtures/logs/gen/tomcat) --------------------------
+
+#[test]
+fn tomcat_close_reasons_with_onelineformatter_times() {
+    // Embedded Tomcat 10.1.60 (Debian's libtomcat10-java) and its own WebSocket client;
+    // both endpoints log `CloseReason.toString()` through JULI's OneLineFormatter:
+    // "22-Nov-2026 03:56:06.912 INFO [http-nio-18790-exec-1] Gen$Server.onClose onClose
+    //  server session 0 CloseReason: code [1000], reason [bye]"
+    let (r, v) = read(&fixture("tomcat/tomcat-10.1.log"), None);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::Jakarta));
+    assert_eq!((f.records, f.unmatched_lines, f.merged), (12, 0, 0));
+    // dd-MMM-yyyy HH:mm:ss.SSS, no zone: UTC
+    assert_eq!(v[0].end, Some(1_795_319_766_912_000_000));
+    assert_eq!(
+        brief(&v[0]),
+        b(1000, Some("bye"), "normal", None, None, None, None)
+    );
+    // `reason []` and `reason [null]` are both no reason
+    assert_eq!((v[2].code, v[2].reason.as_deref()), (Some(1001), None));
+    assert_eq!((v[3].code, v[3].reason.as_deref()), (Some(1001), None));
+    let mut codes: Vec<u16> = v.iter().filter_map(|x| x.code).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [1000, 1000, 1001, 1001, 1001, 1001, 1011, 1011, 4000, 4000, 4001, 4001]
+    );
+    // The server's and the client's line for one close are two observations in the
+    // application's voice, a millisecond apart with the same code: never merged.
+    assert_eq!(v[0].code, v[1].code);
+    assert_ne!(v[0].session_id, v[1].session_id);
+}
+
+// ---- mitmproxy times: the log clock and the file's date ----------------------------------
+
+fn with_mtime(name: &str, from: &str, mtime_utc: &str) -> PathBuf {
+    let p = tmp(name, &std::fs::read(fixture(from)).unwrap());
+    let t = chrono::DateTime::parse_from_rfc3339(mtime_utc).unwrap();
+    let st = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.timestamp() as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(st)
+        .unwrap();
+    p
+}
+
+#[test]
+fn mitmproxy_close_lines_take_the_log_clock_and_the_file_date() {
+    // mitmproxy 11.0.2 `log.py` MitmFormatter: "[%s]" of `formatTime` with
+    // default_time_format "%H:%M:%S" and default_msec_format "%s.%03d" (local time, no
+    // date); the dumper's `websocket_end` prints the close line with no time at all.
+    // "[01:53:18.376][127.0.0.1:57770] server disconnect 127.0.0.1:18765"
+    // "WebSocket connection closed by client: 1000 bye"
+    let p = with_mtime(
+        "mitm-a.log",
+        "mitmproxy/mitmdump.log",
+        "2026-11-22T02:00:00Z",
+    );
+    let (_, v) = read(&p, None);
+    assert_eq!(v.len(), 6);
+    assert_eq!(v[0].end, Some(1_795_312_398_376_000_000)); // 2026-11-22 01:53:18.376
+                                                           // "[01:53:19.539][127.0.0.1:57816] server disconnect" before ABNORMAL_CLOSURE
+    assert_eq!(v[5].end, Some(1_795_312_399_539_000_000));
+    // Written before 01:53 on the 22nd: the clock is from the day before.
+    let p = with_mtime(
+        "mitm-b.log",
+        "mitmproxy/mitmdump.log",
+        "2026-11-22T01:00:00Z",
+    );
+    let (_, v) = read(&p, None);
+    assert_eq!(
+        v[0].end,
+        Some(1_795_312_398_376_000_000 - 86_400_000_000_000)
+    );
+}
+
+#[test]
+fn mitmproxy_clock_rolls_over_midnight() {
+    let log = b"[23:59:59.900][10.0.0.1:1] server disconnect 10.0.0.2:80\n\
+WebSocket connection closed by client: 1000 a\n\
+[00:00:00.100][10.0.0.1:2] server disconnect 10.0.0.2:80\n\
+WebSocket connection closed by server: 1001 b\n";
+    let p = tmp("mitm-midnight.log", log);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_312_800); // 2026-11-22T02:00:00Z
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let (_, v) = read(&p, None);
+    let day = 1_795_305_600_000_000_000; // 2026-11-22T00:00:00Z
+    assert_eq!(v[0].end, Some(day - 100_000_000));
+    assert_eq!(v[1].end, Some(day + 100_000_000));
+}
+
+// ---- One close, one row: library and application lines merged ----------------------------
+
+#[test]
+fn tungstenite_library_and_app_lines_are_one_session() {
+    // Each side logs tungstenite::protocol's own `Received close frame: Some(CloseFrame
+    // {..})` and then the app's `got: Close(Some(CloseFrame {..}))`: one row per side.
+    let (r, v) = read(&fixture("tungstenite/tungstenite-0.27.log"), None);
+    let f = &r.files[0];
+    // 8 closes seen by both sides (16 rows, 16 library lines merged away) and the reset
+    assert_eq!(f.merged, 16);
+    assert_eq!(v.iter().filter(|x| x.code == Some(1000)).count(), 2);
+    assert_eq!(v.iter().filter(|x| x.code == Some(4001)).count(), 2);
+    assert_eq!(v.len(), 17);
+}
+
+#[test]
+fn spring_decorator_and_handler_lines_merge_by_session_id() {
+    // Spring's LoggingWebSocketHandlerDecorator.afterConnectionClosed:
+    //   logger.debug(session + " closed with " + closeStatus);
+    // (spring-websocket .../socket/handler/LoggingWebSocketHandlerDecorator.java), with
+    // AbstractWebSocketSession.toString(): getClass().getSimpleName() + "[id=" + getId() +
+    // ", uri=" + getUri() + "]", and an application handler that logs the same status.
+    // Lines in Spring Boot's default console layout.
+    let log = "\
+2026-11-22 10:00:01.120 DEBUG 4242 --- [nio-8080-exec-3] o.s.w.s.h.LoggingWebSocketHandlerDecorator : StandardWebSocketSession[id=0f1e, uri=ws://localhost:8080/chat] closed with CloseStatus[code=1001, reason=null]
+2026-11-22 10:00:01.121  INFO 4242 --- [nio-8080-exec-3] c.e.chat.ChatHandler : Connection closed: StandardWebSocketSession[id=0f1e, uri=ws://localhost:8080/chat] CloseStatus[code=1001, reason=null]
+2026-11-22 10:00:01.122 DEBUG 4242 --- [nio-8080-exec-4] o.s.w.s.h.LoggingWebSocketHandlerDecorator : StandardWebSocketSession[id=77aa, uri=ws://localhost:8080/chat] closed with CloseStatus[code=1001, reason=null]
+2026-11-22 10:00:01.123  INFO 4242 --- [nio-8080-exec-4] c.e.chat.ChatHandler : Connection closed: StandardWebSocketSession[id=77aa, uri=ws://localhost:8080/chat] CloseStatus[code=1001, reason=null]
+2026-11-22 10:00:01.124  INFO 4242 --- [nio-8080-exec-5] c.e.chat.ChatHandler : Connection closed: StandardWebSocketSession[id=9c3d, uri=ws://localhost:8080/chat] CloseStatus[code=1001, reason=null]
+2026-11-22 10:00:01.125 DEBUG 4242 --- [nio-8080-exec-6] o.s.w.s.h.LoggingWebSocketHandlerDecorator : StandardWebSocketSession[id=b0b0, uri=ws://localhost:8080/chat] closed with CloseStatus[code=1001, reason=null]
+";
+    let (r, v) = read(&tmp("spring-merge.log", log.as_bytes()), None);
+    let f = &r.files[0];
+    // 0f1e and 77aa: library + handler line each; 9c3d: handler only; b0b0: library only
+    assert_eq!((f.records, f.merged), (4, 2));
+    let ids: Vec<&str> = v.iter().map(|x| x.session_id.as_str()).collect();
+    assert_eq!(ids, ["0f1e", "77aa", "9c3d", "b0b0"]);
+    assert!(v.iter().all(|x| x.code == Some(1001)));
 }

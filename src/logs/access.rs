@@ -20,7 +20,9 @@
 //!   Only `ws` / `wss` entries are sessions. For WebSockets `time` is when the connection
 //!   closed, and `request_creation_time` when the upgrade request arrived, so the duration
 //!   is `time - request_creation_time` (the three `*_processing_time` fields only cover
-//!   the upgrade exchange).
+//!   the upgrade exchange). Fields after `request_creation_time` (`actions_executed`, ...,
+//!   `TID_...`, and whatever AWS appends next) are ignored. Entries written before AWS
+//!   added `request_creation_time` (16 or 18 fields) are sessions without a duration.
 
 use std::sync::LazyLock;
 
@@ -118,15 +120,25 @@ pub fn looks_alb(line: &str) -> bool {
         && f[2].starts_with("app/")
 }
 
+/// At most 40 characters of a field, for messages.
+fn short(s: &str) -> &str {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 /// An AWS ALB access-log entry (`ws` / `wss` with status 101 only).
 pub fn parse_alb(line: &str) -> LineResult {
     if !(line.starts_with("ws ") || line.starts_with("wss ")) {
         return LineResult::NoMatch;
     }
     let f = fields(line, 40);
-    if f.len() < 22 {
+    // Entries before `request_creation_time` was added (2018) end after `trace_id` (16
+    // fields) or after `domain_name` and `chosen_cert_arn` (18): a session without duration.
+    if f.len() < 16 {
         return LineResult::Half(format!(
-            "ALB {} entry with {} fields, expected at least 22",
+            "ALB {} entry with {} fields, expected at least 16",
             f[0],
             f.len()
         ));
@@ -142,12 +154,19 @@ pub fn parse_alb(line: &str) -> LineResult {
         return LineResult::Half(format!("time `{}` not understood", f[1]));
     };
     r.end_ns = Some(end);
-    match parse_time(f[21]) {
-        Some(start) if start <= end => {
-            r.start_ns = Some(start);
-            r.duration_s = Some((end - start) as f64 / 1e9);
+    if let Some(created) = f.get(21) {
+        match parse_time(created) {
+            Some(start) if start <= end => {
+                r.start_ns = Some(start);
+                r.duration_s = Some((end - start) as f64 / 1e9);
+            }
+            _ => {
+                return LineResult::Half(format!(
+                    "request_creation_time `{}` not understood",
+                    short(created)
+                ))
+            }
         }
-        _ => return LineResult::Half(format!("request_creation_time `{}` not understood", f[21])),
     }
     let (ip, port) = split_peer(f[3]);
     r.client_ip = ip;

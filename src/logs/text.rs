@@ -3,8 +3,18 @@
 //! Contract: [`parse_any`] tries every library's pattern on one line (a cheap substring
 //! test first, then a regex) and returns the first record; [`parse_one`] tries one
 //! library's. A line is a record only when it reports how a connection ended; frame-level
-//! debug lines (`< CLOSE 1000 (OK)`, `Replying to close with ...`) are not records, so a
-//! session is not counted twice. What each message says about sides:
+//! debug lines (`< CLOSE 1000 (OK)`, `Replying to close with ...`) are not records. Pure
+//! functions of the line: no I/O, no allocation sized by the input beyond the line itself,
+//! no panic on any input (fuzzed: `fuzz/fuzz_targets/logs_text.rs`).
+//!
+//! Close codes: every matcher gets its code through one helper, [`close_code`]: an explicit
+//! number in the message wins (`1006`, `StatusCode(4001)`, `Library(4001)`,
+//! `UNKNOWN_ERROR=4001`); otherwise the library's name for the code is looked up in that
+//! library's [`Names`] table (coder/websocket `StatusGoingAway`, tungstenite `Away`, wsproto
+//! `GOING_AWAY`); a number that does not fit 16 bits or an unknown name makes the line a
+//! half match ([`LineResult::Half`]) that says why.
+//!
+//! What each message says about sides:
 //!
 //! - Python `websockets` >= 10: `received A; then sent B` means the peer closed first
 //!   (A is the first Close frame, both sides sent one); `sent A; then received B` means
@@ -23,28 +33,41 @@
 //!   (`client_close_code`, `server_close_code`, `*_observed_code`) and `initiator` are
 //!   filled where the message allows. Otherwise they stay null.
 //! - mitmproxy `WebSocket connection closed by client: 1000 bye` names the side that
-//!   closed; its `Error in WebSocket connection to ADDR: WebSocket Error: NAME` lines give
-//!   the code by wsproto's `CloseReason` name and the server address.
-//! - Browser `WebSocket connection to 'wss://...' failed` is 1006 (`abnormal`), unless the
-//!   detail says the handshake failed (not a session: left unmatched).
+//!   closed (mitmproxy's dumper prints this form only for 1000, 1001 and 1005); its
+//!   `Error in WebSocket connection to ADDR: WebSocket Error: NAME` lines give the code by
+//!   wsproto's `CloseReason` name and the server address. These lines carry no time of
+//!   their own: the reader takes it from mitmproxy's log lines around them (see
+//!   [`mitm_clock`] and `super::read_records`).
+//! - Browser (Chromium) `WebSocket connection to 'URL' failed: REASON` is 1006
+//!   (`abnormal`) when the connection had opened. Chromium prints the same prefix for
+//!   connections that never opened; those REASONs are not sessions and are left unmatched
+//!   (see [`NOT_A_SESSION`]).
 //!
-//! A leading timestamp (ISO 8601 / RFC 3339, `2026/11/22 10:00:00` of Go's `log`, no zone
-//! meaning UTC) becomes `end_time`.
+//! Voice (for merging duplicates, `super::merge`): a record is [`Voice::Library`] when the
+//! line is the library's own log message about the close (tungstenite's `Received close
+//! frame: ...` debug line, Spring's `LoggingWebSocketHandlerDecorator` `... closed with
+//! CloseStatus[...]`, a Python `websockets.exceptions.ConnectionClosed*: ...` traceback
+//! line), else [`Voice::App`] (the application printed the value).
+//!
+//! A leading timestamp (ISO 8601 / RFC 3339, `2026/11/22 10:00:00` of Go's `log`, Tomcat's
+//! `22-Nov-2026 10:00:00.123`; no zone meaning UTC) becomes `end_time`.
 
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::{Captures, Match, Regex};
 
-use super::{parse_time, LineResult, LogFormat, Record, Role};
+use super::{parse_time, split_peer, LineResult, LogFormat, Record, Role, Voice};
 
 fn re(s: &str) -> Regex {
     // The patterns are constants: a failure is a bug caught by every test run.
     Regex::new(s).unwrap_or_else(|e| panic!("bad built-in pattern {s}: {e}"))
 }
 
+/// Leading timestamps: ISO 8601 / RFC 3339, Go `log` (`2026/11/22 10:00:00`), Tomcat's
+/// `OneLineFormatter` (`22-Nov-2026 10:00:00.123`, its default `dd-MMM-yyyy HH:mm:ss.SSS`).
 static TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)",
+        r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?|\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)",
     )
 });
 static CLIENT_WORD: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bclient\b"));
@@ -63,6 +86,9 @@ static PY_NONE: LazyLock<Regex> = LazyLock::new(|| re(r"\bno close frame receive
 // Python websockets <= 9 (`format_close`).
 static PY_GEN1: LazyLock<Regex> =
     LazyLock::new(|| re(r"\bcode = (\d+) \(([^()]*)\), (?:no reason|reason = (.*?))\s*$"));
+/// A Python traceback's last line: the exception the library raised.
+static PY_EXC: LazyLock<Regex> =
+    LazyLock::new(|| re(r"websockets\.exceptions\.ConnectionClosed\w*: $"));
 static GORILLA: LazyLock<Regex> =
     LazyLock::new(|| re(r"\bwebsocket: close (\d+)(?: \(([^()]*)\))?(?:: (.*?))?\s*$"));
 static CODER: LazyLock<Regex> = LazyLock::new(|| {
@@ -70,6 +96,8 @@ static CODER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SPRING: LazyLock<Regex> =
     LazyLock::new(|| re(r"CloseStatus\[code=(\d+), reason=(.*?)\](?:[\s,;)}\]]|$)"));
+/// Spring's `AbstractWebSocketSession.toString()`: `StandardWebSocketSession[id=.., uri=..]`.
+static SPRING_ID: LazyLock<Regex> = LazyLock::new(|| re(r"WebSocketSession\[id=([^,\]\s]+)"));
 static JAKARTA_LONG: LazyLock<Regex> =
     LazyLock::new(|| re(r"CloseReason: code \[(\d+)\], reason \[(.*?)\](?:[\s,;)}\]]|$)"));
 static JAKARTA_SHORT: LazyLock<Regex> =
@@ -95,11 +123,107 @@ static MITM_ERROR: LazyLock<Regex> = LazyLock::new(|| {
 static BROWSER: LazyLock<Regex> =
     LazyLock::new(|| re(r"WebSocket connection to '(wss?://[^']*)' failed(?::\s*(.*?))?\s*$"));
 
-/// A close code from a decimal string, or why not.
-fn code(s: &str) -> Result<u16, String> {
-    s.parse::<u16>()
-        .map_err(|_| format!("close code `{}` is not a 16-bit number", cut(s)))
+// ---------------------------------------------------------------------------------------
+// Close codes: one helper for every format
+
+/// A library's names for close codes, and what to call them in a half-match message.
+pub struct Names {
+    pub what: &'static str,
+    pub table: &'static [(&'static str, u16)],
 }
+
+impl Names {
+    fn get(&self, name: &str) -> Option<u16> {
+        self.table.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+}
+
+/// The close code a message gives: the explicit `number` when there is one (it must fit
+/// in 16 bits), else `name` looked up in `names`; otherwise why not (the line is then a
+/// half match). Every matcher in this file gets its code here.
+pub fn close_code(
+    number: Option<&str>,
+    name: Option<&str>,
+    names: Option<&Names>,
+) -> Result<u16, String> {
+    if let Some(n) = number {
+        return n
+            .parse::<u16>()
+            .map_err(|_| format!("close code `{}` is not a 16-bit number", cut(n)));
+    }
+    match (name, names) {
+        (Some(name), Some(names)) => names
+            .get(name)
+            .ok_or_else(|| format!("unknown {} `{}`", names.what, cut(name))),
+        _ => Err("no close code in the message".into()),
+    }
+}
+
+/// coder/websocket `StatusCode.String()` names (stringer output).
+pub const CODER_NAMES: Names = Names {
+    what: "coder/websocket status",
+    table: &[
+        ("StatusNormalClosure", 1000),
+        ("StatusGoingAway", 1001),
+        ("StatusProtocolError", 1002),
+        ("StatusUnsupportedData", 1003),
+        ("statusReserved", 1004),
+        ("StatusNoStatusRcvd", 1005),
+        ("StatusAbnormalClosure", 1006),
+        ("StatusInvalidFramePayloadData", 1007),
+        ("StatusPolicyViolation", 1008),
+        ("StatusMessageTooBig", 1009),
+        ("StatusMandatoryExtension", 1010),
+        ("StatusInternalError", 1011),
+        ("StatusServiceRestart", 1012),
+        ("StatusTryAgainLater", 1013),
+        ("StatusBadGateway", 1014),
+        ("StatusTLSHandshake", 1015),
+    ],
+};
+
+/// tungstenite `CloseCode` variant names (`Library(n)`, `Iana(n)`, `Reserved(n)`, `Bad(n)`
+/// carry the number).
+pub const TUNGSTENITE_NAMES: Names = Names {
+    what: "tungstenite CloseCode",
+    table: &[
+        ("Normal", 1000),
+        ("Away", 1001),
+        ("Protocol", 1002),
+        ("Unsupported", 1003),
+        ("Status", 1005),
+        ("Abnormal", 1006),
+        ("Invalid", 1007),
+        ("Policy", 1008),
+        ("Size", 1009),
+        ("Extension", 1010),
+        ("Error", 1011),
+        ("Restart", 1012),
+        ("Again", 1013),
+        ("Tls", 1015),
+    ],
+};
+
+/// wsproto `CloseReason` names (what mitmproxy prints; others as `UNKNOWN_ERROR=n`).
+pub const WSPROTO_NAMES: Names = Names {
+    what: "close reason name",
+    table: &[
+        ("NORMAL_CLOSURE", 1000),
+        ("GOING_AWAY", 1001),
+        ("PROTOCOL_ERROR", 1002),
+        ("UNSUPPORTED_DATA", 1003),
+        ("NO_STATUS_RCVD", 1005),
+        ("ABNORMAL_CLOSURE", 1006),
+        ("INVALID_FRAME_PAYLOAD_DATA", 1007),
+        ("POLICY_VIOLATION", 1008),
+        ("MESSAGE_TOO_BIG", 1009),
+        ("MANDATORY_EXT", 1010),
+        ("INTERNAL_ERROR", 1011),
+        ("SERVICE_RESTART", 1012),
+        ("TRY_AGAIN_LATER", 1013),
+        ("TLS_HANDSHAKE_FAILED", 1015),
+    ],
+};
 
 fn cut(s: &str) -> &str {
     match s.char_indices().nth(20) {
@@ -108,15 +232,14 @@ fn cut(s: &str) -> &str {
     }
 }
 
-fn opt(s: Option<regex::Match<'_>>) -> Option<String> {
+fn opt(s: Option<Match<'_>>) -> Option<String> {
     s.map(|m| m.as_str().to_string()).filter(|s| !s.is_empty())
 }
 
 /// Reason text as Java prints it: `null` is no reason.
-fn java_reason(s: Option<regex::Match<'_>>) -> Option<String> {
+fn java_reason(s: Option<Match<'_>>) -> Option<String> {
     opt(s).filter(|r| r != "null")
 }
-
 /// Undo Go `%q` / Rust `{:?}` string escapes (`\"`, `\\`, `\n`, `\t`, `\r`, `\xNN`,
 /// `\u{..}`, `\uNNNN`); unknown escapes are kept as they are.
 fn unescape(s: &str) -> String {
@@ -182,79 +305,120 @@ fn leading_time(prefix: &str) -> Option<i64> {
     TS.find(prefix).and_then(|m| parse_time(m.as_str()))
 }
 
-/// Fill the common fields: end time from the prefix.
-fn base(source: LogFormat, line: &str, start: usize) -> (Record, Option<Role>) {
-    let prefix = &line[..start];
-    let rec = Record {
-        source: source.as_str(),
-        end_ns: leading_time(prefix),
-        ..Default::default()
+/// mitmproxy's log-line clock: `[HH:MM:SS.mmm]` at the start of a line (its
+/// `MitmFormatter`: `default_time_format = "%H:%M:%S"`, `"%s.%03d"` milliseconds, local
+/// time, no date), as ns since midnight. `None` for any other line.
+pub fn mitm_clock(line: &str) -> Option<i64> {
+    let b = line.as_bytes();
+    if b.len() < 14 || b[0] != b'[' || b[13] != b']' || b[3] != b':' || b[6] != b':' {
+        return None;
+    }
+    if b[9] != b'.' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = &b[r];
+        if !s.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        s.iter()
+            .try_fold(0i64, |a, d| Some(a * 10 + i64::from(d - b'0')))
     };
-    (rec, role_hint(prefix))
+    let (h, m, s, ms) = (num(1..3)?, num(4..6)?, num(7..9)?, num(10..13)?);
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some((((h * 60 + m) * 60 + s) * 1000 + ms) * 1_000_000)
 }
 
-fn done(r: Record) -> LineResult {
-    LineResult::Record(Box::new(r))
+/// The record for a match starting at `start`: source, end time and the logging side
+/// from the text before it.
+fn found(source: LogFormat, line: &str, start: usize) -> Record {
+    let prefix = line.get(..start).unwrap_or("");
+    Record {
+        source: source.as_str(),
+        end_ns: leading_time(prefix),
+        role: role_hint(prefix),
+        ..Default::default()
+    }
+}
+
+fn start_of(c: &Captures<'_>) -> usize {
+    c.get(0).map_or(0, |m| m.start())
+}
+
+/// A matcher's outcome as a [`LineResult`].
+fn done(r: Result<Record, String>) -> Option<LineResult> {
+    Some(match r {
+        Ok(r) => LineResult::Record(Box::new(r)),
+        Err(why) => LineResult::Half(why),
+    })
 }
 
 // --- Python websockets ---------------------------------------------------------------
 
 fn python(line: &str) -> Option<LineResult> {
+    let fmt = LogFormat::PythonWebsockets;
     if line.contains("; then ") {
         if let Some(c) = PY_BOTH.captures(line) {
-            return Some(python_both(line, &c));
+            return done(python_both(line, &c));
         }
     }
     if line.contains("; no close frame ") {
         if let Some(c) = PY_HALF.captures(line) {
-            return Some(python_half(line, &c));
+            return done(python_half(line, &c));
         }
     }
     if line.contains("no close frame received or sent") {
         if let Some(m) = PY_NONE.find(line) {
-            let (mut r, role) = base(LogFormat::PythonWebsockets, line, m.start());
+            let mut r = found(fmt, line, m.start());
+            r.voice = python_voice(line, m.start());
             r.close_code = Some(1006);
             r.initiator = Some("none");
             r.handshake_completed = Some(false);
-            if let Some(me) = role {
+            if let Some(me) = r.role {
                 r.set_observed(me, 1006);
             }
-            return Some(done(r));
+            return done(Ok(r));
         }
     }
     if line.contains("code = ") {
         if let Some(c) = PY_GEN1.captures(line) {
-            let start = c.get(0).map_or(0, |m| m.start());
-            let (mut r, role) = base(LogFormat::PythonWebsockets, line, start);
-            let k = match code(&c[1]) {
-                Ok(k) => k,
-                Err(e) => return Some(LineResult::Half(e)),
-            };
-            r.close_code = Some(k);
-            r.close_reason = opt(c.get(3));
-            if let Some(me) = role {
-                r.set_observed(me, k);
-            }
-            return Some(done(r));
+            let mut r = found(fmt, line, start_of(&c));
+            return done(close_code(Some(&c[1]), None, None).map(|k| {
+                r.close_code = Some(k);
+                r.close_reason = opt(c.get(3));
+                if let Some(me) = r.role {
+                    r.set_observed(me, k);
+                }
+                r
+            }));
         }
     }
     None
 }
 
-fn python_both(line: &str, c: &Captures<'_>) -> LineResult {
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, role) = base(LogFormat::PythonWebsockets, line, start);
-    let (first, second) = match (code(&c[2]), code(&c[6])) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return LineResult::Half(e),
-    };
+/// A `websockets.exceptions.ConnectionClosed*: ` traceback line is the library's voice.
+fn python_voice(line: &str, start: usize) -> Voice {
+    if PY_EXC.is_match(line.get(..start).unwrap_or("")) {
+        Voice::Library
+    } else {
+        Voice::App
+    }
+}
+
+fn python_both(line: &str, c: &Captures<'_>) -> Result<Record, String> {
+    let mut r = found(LogFormat::PythonWebsockets, line, start_of(c));
+    r.voice = python_voice(line, start_of(c));
+    let first = close_code(Some(&c[2]), None, None)?;
+    let second = close_code(Some(&c[6]), None, None)?;
     let first_reason = opt(c.get(4));
     let second_reason = opt(c.get(8));
     let we_first = &c[1] == "sent";
     r.close_code = Some(first);
     r.close_reason = first_reason.clone();
     r.handshake_completed = Some(true);
-    if let Some(me) = role {
+    if let Some(me) = r.role {
         let opener = if we_first { me } else { me.other() };
         r.initiator = Some(opener.as_str());
         r.set_sent(opener, first, first_reason);
@@ -268,28 +432,25 @@ fn python_both(line: &str, c: &Captures<'_>) -> LineResult {
         r.set_observed(me, theirs);
         r.set_observed(me.other(), mine);
     }
-    done(r)
+    Ok(r)
 }
 
-fn python_half(line: &str, c: &Captures<'_>) -> LineResult {
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, role) = base(LogFormat::PythonWebsockets, line, start);
-    let k = match code(&c[2]) {
-        Ok(k) => k,
-        Err(e) => return LineResult::Half(e),
-    };
+fn python_half(line: &str, c: &Captures<'_>) -> Result<Record, String> {
+    let mut r = found(LogFormat::PythonWebsockets, line, start_of(c));
+    r.voice = python_voice(line, start_of(c));
+    let k = close_code(Some(&c[2]), None, None)?;
     let reason = opt(c.get(4));
     let we_sent = &c[1] == "sent";
     r.close_code = Some(k);
     r.close_reason = reason.clone();
     r.handshake_completed = Some(false);
-    if let Some(me) = role {
+    if let Some(me) = r.role {
         let sender = if we_sent { me } else { me.other() };
         r.initiator = Some(sender.as_str());
         r.set_sent(sender, k, reason);
         r.set_observed(me, if we_sent { 1006 } else { k });
     }
-    done(r)
+    Ok(r)
 }
 
 // --- Go ------------------------------------------------------------------------------
@@ -300,44 +461,18 @@ fn gorilla(line: &str) -> Option<LineResult> {
         return None;
     }
     let c = GORILLA.captures(line)?;
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, role) = base(LogFormat::Gorilla, line, start);
-    let k = match code(&c[1]) {
-        Ok(k) => k,
-        Err(e) => return Some(LineResult::Half(e)),
-    };
-    r.close_code = Some(k);
-    r.close_reason = opt(c.get(3));
-    if let Some(me) = role {
-        r.set_observed(me, k);
-        if k != 1006 {
-            r.set_sent(me.other(), k, opt(c.get(3)));
+    let mut r = found(LogFormat::Gorilla, line, start_of(&c));
+    done(close_code(Some(&c[1]), None, None).map(|k| {
+        r.close_code = Some(k);
+        r.close_reason = opt(c.get(3));
+        if let Some(me) = r.role {
+            r.set_observed(me, k);
+            if k != 1006 {
+                r.set_sent(me.other(), k, opt(c.get(3)));
+            }
         }
-    }
-    Some(done(r))
-}
-
-/// coder/websocket `StatusCode.String()` names (stringer output) to codes.
-fn coder_status(name: &str) -> Option<u16> {
-    Some(match name {
-        "StatusNormalClosure" => 1000,
-        "StatusGoingAway" => 1001,
-        "StatusProtocolError" => 1002,
-        "StatusUnsupportedData" => 1003,
-        "statusReserved" => 1004,
-        "StatusNoStatusRcvd" => 1005,
-        "StatusAbnormalClosure" => 1006,
-        "StatusInvalidFramePayloadData" => 1007,
-        "StatusPolicyViolation" => 1008,
-        "StatusMessageTooBig" => 1009,
-        "StatusMandatoryExtension" => 1010,
-        "StatusInternalError" => 1011,
-        "StatusServiceRestart" => 1012,
-        "StatusTryAgainLater" => 1013,
-        "StatusBadGateway" => 1014,
-        "StatusTLSHandshake" => 1015,
-        _ => return None,
-    })
+        r
+    }))
 }
 
 fn coder(line: &str) -> Option<LineResult> {
@@ -345,51 +480,51 @@ fn coder(line: &str) -> Option<LineResult> {
         return None;
     }
     let c = CODER.captures(line)?;
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, role) = base(LogFormat::CoderWebsocket, line, start);
-    let k = match (c.get(2), coder_status(&c[1])) {
-        (Some(n), _) => match code(n.as_str()) {
-            Ok(k) => k,
-            Err(e) => return Some(LineResult::Half(e)),
-        },
-        (None, Some(k)) => k,
-        (None, None) => {
-            return Some(LineResult::Half(format!(
-                "unknown coder/websocket status `{}`",
-                cut(&c[1])
-            )))
-        }
-    };
-    let reason = Some(unescape(&c[3])).filter(|s| !s.is_empty());
-    r.close_code = Some(k);
-    r.close_reason = reason.clone();
-    if let Some(me) = role {
-        r.set_observed(me, k);
-        r.set_sent(me.other(), k, reason);
-    }
-    Some(done(r))
+    let mut r = found(LogFormat::CoderWebsocket, line, start_of(&c));
+    let number = c.get(2).map(|m| m.as_str());
+    done(
+        close_code(number, Some(&c[1]), Some(&CODER_NAMES)).map(|k| {
+            let reason = Some(unescape(&c[3])).filter(|s| !s.is_empty());
+            r.close_code = Some(k);
+            r.close_reason = reason.clone();
+            if let Some(me) = r.role {
+                r.set_observed(me, k);
+                r.set_sent(me.other(), k, reason);
+            }
+            r
+        }),
+    )
 }
 
 // --- Java ----------------------------------------------------------------------------
 
+/// Spring, Jakarta, Jetty: `code` is capture 1, the reason the last capture.
 fn java_match(line: &str, fmt: LogFormat, re: &Regex, needle: &str) -> Option<LineResult> {
     if !line.contains(needle) {
         return None;
     }
     let c = re.captures(line)?;
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, _) = base(fmt, line, start);
-    let k = match code(&c[1]) {
-        Ok(k) => k,
-        Err(e) => return Some(LineResult::Half(e)),
-    };
-    r.close_code = Some(k);
-    r.close_reason = java_reason(c.get(c.len() - 1));
-    Some(done(r))
+    let mut r = found(fmt, line, start_of(&c));
+    done(close_code(Some(&c[1]), None, None).map(|k| {
+        r.close_code = Some(k);
+        r.close_reason = java_reason(c.get(c.len() - 1));
+        r
+    }))
 }
 
+/// Spring: the session id from `...WebSocketSession[id=ID, uri=...]` before the status, and
+/// the library's own `LoggingWebSocketHandlerDecorator` line (`SESSION closed with STATUS`).
 fn spring(line: &str) -> Option<LineResult> {
-    java_match(line, LogFormat::Spring, &SPRING, "CloseStatus[code=")
+    let mut res = java_match(line, LogFormat::Spring, &SPRING, "CloseStatus[code=")?;
+    if let LineResult::Record(r) = &mut res {
+        let at = line.find("CloseStatus[code=").unwrap_or(0);
+        let prefix = &line[..at];
+        r.session_id = SPRING_ID.captures(prefix).map(|c| c[1].to_string());
+        if prefix.ends_with("] closed with ") {
+            r.voice = Voice::Library;
+        }
+    }
+    Some(res)
 }
 
 fn jakarta(line: &str) -> Option<LineResult> {
@@ -408,148 +543,103 @@ fn jetty(line: &str) -> Option<LineResult> {
             return None;
         }
         let c = JETTY.captures(line)?;
-        let start = c.get(0).map_or(0, |m| m.start());
-        let (mut r, _) = base(LogFormat::Jetty, line, start);
-        let k = match code(&c[1]) {
-            Ok(k) => k,
-            Err(e) => return Some(LineResult::Half(e)),
-        };
-        r.close_code = Some(k);
-        r.close_reason = java_reason(c.get(3));
-        Some(done(r))
+        let mut r = found(LogFormat::Jetty, line, start_of(&c));
+        done(close_code(Some(&c[1]), None, None).map(|k| {
+            r.close_code = Some(k);
+            r.close_reason = java_reason(c.get(3));
+            r
+        }))
     })
 }
 
 // --- Rust tungstenite ----------------------------------------------------------------
 
-/// tungstenite `CloseCode` variant names to codes (`Library(n)`, `Iana(n)`,
-/// `Reserved(n)`, `Bad(n)` carry the number).
-fn tungstenite_code(name: &str) -> Option<u16> {
-    Some(match name {
-        "Normal" => 1000,
-        "Away" => 1001,
-        "Protocol" => 1002,
-        "Unsupported" => 1003,
-        "Status" => 1005,
-        "Abnormal" => 1006,
-        "Invalid" => 1007,
-        "Policy" => 1008,
-        "Size" => 1009,
-        "Extension" => 1010,
-        "Error" => 1011,
-        "Restart" => 1012,
-        "Again" => 1013,
-        "Tls" => 1015,
-        _ => return None,
-    })
-}
-
 fn tungstenite(line: &str) -> Option<LineResult> {
     if line.contains("CloseFrame { code: ") {
         let c = TUNG.captures(line)?;
-        let start = c.get(0).map_or(0, |m| m.start());
-        let (mut r, _) = base(LogFormat::Tungstenite, line, start);
-        let k = match (c.get(2), tungstenite_code(&c[1])) {
-            (Some(n), _) => match code(n.as_str()) {
-                Ok(k) => k,
-                Err(e) => return Some(LineResult::Half(e)),
-            },
-            (None, Some(k)) => k,
-            (None, None) => {
-                return Some(LineResult::Half(format!(
-                    "unknown tungstenite CloseCode `{}`",
-                    cut(&c[1])
-                )))
-            }
-        };
-        r.close_code = Some(k);
-        r.close_reason = Some(unescape(&c[3])).filter(|s| !s.is_empty());
-        return Some(done(r));
+        let start = start_of(&c);
+        let mut r = found(LogFormat::Tungstenite, line, start);
+        // tungstenite::protocol's own `debug!("Received close frame: {close:?}")`.
+        if line[..start].ends_with("Received close frame: Some(") {
+            r.voice = Voice::Library;
+        }
+        let number = c.get(2).map(|m| m.as_str());
+        return done(
+            close_code(number, Some(&c[1]), Some(&TUNGSTENITE_NAMES)).map(|k| {
+                r.close_code = Some(k);
+                r.close_reason = Some(unescape(&c[3])).filter(|s| !s.is_empty());
+                r
+            }),
+        );
     }
     if line.contains("Connection reset without closing handshake") {
         let m = TUNG_RESET.find(line)?;
-        let (mut r, role) = base(LogFormat::Tungstenite, line, m.start());
+        let mut r = found(LogFormat::Tungstenite, line, m.start());
         r.close_code = Some(1006);
-        if let Some(me) = role {
+        if let Some(me) = r.role {
             r.set_observed(me, 1006);
         }
-        return Some(done(r));
+        return done(Ok(r));
     }
     None
 }
 
 // --- mitmproxy -----------------------------------------------------------------------
 
-/// wsproto `CloseReason` names (what mitmproxy prints) to codes.
-fn wsproto_code(name: &str) -> Option<u16> {
-    Some(match name {
-        "NORMAL_CLOSURE" => 1000,
-        "GOING_AWAY" => 1001,
-        "PROTOCOL_ERROR" => 1002,
-        "UNSUPPORTED_DATA" => 1003,
-        "NO_STATUS_RCVD" => 1005,
-        "ABNORMAL_CLOSURE" => 1006,
-        "INVALID_FRAME_PAYLOAD_DATA" => 1007,
-        "POLICY_VIOLATION" => 1008,
-        "MESSAGE_TOO_BIG" => 1009,
-        "MANDATORY_EXT" => 1010,
-        "INTERNAL_ERROR" => 1011,
-        "SERVICE_RESTART" => 1012,
-        "TRY_AGAIN_LATER" => 1013,
-        "TLS_HANDSHAKE_FAILED" => 1015,
-        _ => return None,
-    })
-}
-
 fn mitmproxy(line: &str) -> Option<LineResult> {
     if line.contains("WebSocket connection closed by ") {
         let c = MITM_CLOSED.captures(line)?;
-        let start = c.get(0).map_or(0, |m| m.start());
-        let (mut r, _) = base(LogFormat::Mitmproxy, line, start);
-        let k = match code(&c[2]) {
-            Ok(k) => k,
-            Err(e) => return Some(LineResult::Half(e)),
-        };
-        let by = if &c[1] == "client" {
-            Role::Client
-        } else {
-            Role::Server
-        };
-        let reason = opt(c.get(3));
-        r.close_code = Some(k);
-        r.close_reason = reason.clone();
-        r.initiator = Some(by.as_str());
-        r.set_sent(by, k, reason);
-        return Some(done(r));
+        let mut r = found(LogFormat::Mitmproxy, line, start_of(&c));
+        r.role = None; // mitmproxy is neither side
+        return done(close_code(Some(&c[2]), None, None).map(|k| {
+            let by = if &c[1] == "client" {
+                Role::Client
+            } else {
+                Role::Server
+            };
+            let reason = opt(c.get(3));
+            r.close_code = Some(k);
+            r.close_reason = reason.clone();
+            r.initiator = Some(by.as_str());
+            r.set_sent(by, k, reason);
+            r
+        }));
     }
     if line.contains("Error in WebSocket connection to ") {
         let c = MITM_ERROR.captures(line)?;
-        let start = c.get(0).map_or(0, |m| m.start());
-        let (mut r, _) = base(LogFormat::Mitmproxy, line, start);
-        let k = match (c.get(3), wsproto_code(&c[2])) {
-            (Some(n), _) => match code(n.as_str()) {
-                Ok(k) => k,
-                Err(e) => return Some(LineResult::Half(e)),
-            },
-            (None, Some(k)) => k,
-            (None, None) => {
-                return Some(LineResult::Half(format!(
-                    "unknown close reason name `{}`",
-                    cut(&c[2])
-                )))
-            }
-        };
-        let (ip, port) = super::split_peer(&c[1]);
-        r.server_ip = ip;
-        r.server_port = port;
-        r.close_code = Some(k);
-        r.close_reason = opt(c.get(4));
-        return Some(done(r));
+        let mut r = found(LogFormat::Mitmproxy, line, start_of(&c));
+        r.role = None;
+        let number = c.get(3).map(|m| m.as_str());
+        return done(
+            close_code(number, Some(&c[2]), Some(&WSPROTO_NAMES)).map(|k| {
+                let (ip, port) = split_peer(&c[1]);
+                r.server_ip = ip;
+                r.server_port = port;
+                r.close_code = Some(k);
+                r.close_reason = opt(c.get(4));
+                r
+            }),
+        );
     }
     None
 }
 
 // --- Browsers ------------------------------------------------------------------------
+
+/// Chromium failure reasons printed for connections that never opened (no session):
+/// `Error during WebSocket handshake: ...` and `Connection closed before receiving a
+/// handshake response` (net/websockets/websocket_basic_handshake_stream.cc), `Error in
+/// connection establishment: net::ERR_...` (net/websockets/websocket_stream.cc),
+/// `Insufficient resources` (blink websocket_channel_impl.cc, too many sockets), `WebSocket
+/// is closed before the connection is established.` (blink dom_websocket.cc, `close()`
+/// while connecting).
+pub const NOT_A_SESSION: &[&str] = &[
+    "Error during WebSocket handshake",
+    "Connection closed before receiving a handshake response",
+    "Error in connection establishment",
+    "Insufficient resources",
+    "WebSocket is closed before the connection is established",
+];
 
 fn browser(line: &str) -> Option<LineResult> {
     if !line.contains("WebSocket connection to '") {
@@ -559,12 +649,12 @@ fn browser(line: &str) -> Option<LineResult> {
     let detail = opt(c.get(2));
     if detail
         .as_deref()
-        .is_some_and(|d| d.contains("handshake") || d.contains("before the connection"))
+        .is_some_and(|d| NOT_A_SESSION.iter().any(|p| d.starts_with(p)))
     {
-        return None; // the upgrade failed: not a session
+        return None; // the connection never opened: not a session
     }
-    let start = c.get(0).map_or(0, |m| m.start());
-    let (mut r, _) = base(LogFormat::Browser, line, start);
+    let mut r = found(LogFormat::Browser, line, start_of(&c));
+    r.role = Some(Role::Client);
     let url = &c[1];
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let (host, path) = match rest.find('/') {
@@ -576,7 +666,7 @@ fn browser(line: &str) -> Option<LineResult> {
     r.close_code = Some(1006);
     r.close_reason = detail;
     r.client_observed_code = Some(1006);
-    Some(done(r))
+    done(Ok(r))
 }
 
 type Matcher = fn(&str) -> Option<LineResult>;

@@ -1,0 +1,202 @@
+//! One close, one row: merging a library's line and the application's line about the same
+//! close.
+//!
+//! Many applications log the close their WebSocket library reported, while the library
+//! logs it too (tungstenite's `Received close frame: ...` debug line next to the app's
+//! `got: Close(Some(CloseFrame { .. }))`; Spring's `LoggingWebSocketHandlerDecorator`
+//! `... closed with CloseStatus[...]` next to the handler's own line). Counted as they
+//! come, one session would be two rows.
+//!
+//! The rule ([`merge`], per file, records in line order): a record in the library's voice
+//! ([`Voice::Library`]) is merged into a record in the application's voice
+//! ([`Voice::App`]) when all of these hold:
+//!
+//! 1. same format (`source`), same close code, same close reason (none = none);
+//! 2. at most [`MERGE_LINES`] lines apart;
+//! 3. when both lines carry a time: at most [`MERGE_NS`] apart;
+//! 4. when both name a connection id (`session_id` taken from the line, such as Spring's
+//!    `WebSocketSession[id=..]`): the same id; when both name the logging side: the same
+//!    side; when both name a client address or a server address: the same address.
+//!
+//! Each application record takes at most one library record: the nearest eligible one
+//! before it, else the nearest after it; a library record is used once. Two application
+//! records are never merged with each other, nor two library records: two sessions that
+//! end with the same code on neighbouring lines (a server and a client in one log, a
+//! burst of 1001s at a deploy) stay separate rows. The merged row is the application's
+//! record, with the fields it lacks filled from the library's (a time, a session id).
+//! A library record with no application partner stays a row of its own.
+
+use super::{Record, Voice};
+
+/// Most lines between a library line and the application line it is merged into.
+pub const MERGE_LINES: u64 = 8;
+/// Most time between them when both carry a time: 2 s.
+pub const MERGE_NS: i64 = 2_000_000_000;
+
+fn same_if_both<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
+/// Do these two records (an application's and a library's) describe the same close?
+pub fn same_close(app: &Record, lib: &Record) -> bool {
+    app.source == lib.source
+        && app.close_code == lib.close_code
+        && app.close_reason == lib.close_reason
+        && app.line.abs_diff(lib.line) <= MERGE_LINES
+        && match (app.end_ns, lib.end_ns) {
+            (Some(a), Some(b)) => a.checked_sub(b).is_some_and(|d| d.abs() <= MERGE_NS),
+            _ => true,
+        }
+        && same_if_both(&app.session_id, &lib.session_id)
+        && same_if_both(&app.role, &lib.role)
+        && same_if_both(&app.client_ip, &lib.client_ip)
+        && same_if_both(&app.client_port, &lib.client_port)
+        && same_if_both(&app.server_ip, &lib.server_ip)
+        && same_if_both(&app.server_port, &lib.server_port)
+}
+
+/// Fill the fields `into` lacks from `from`.
+fn absorb(into: &mut Record, from: Record) {
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if into.$f.is_none() { into.$f = from.$f; } )* };
+    }
+    fill!(
+        session_id,
+        client_ip,
+        client_port,
+        server_ip,
+        server_port,
+        start_ns,
+        end_ns,
+        duration_s,
+        host,
+        path,
+        user_agent,
+        initiator,
+        client_close_code,
+        client_close_reason,
+        server_close_code,
+        server_close_reason,
+        handshake_completed,
+        client_observed_code,
+        server_observed_code,
+        role,
+        clock_ns
+    );
+}
+
+/// Apply the rule of this module to one file's records (in line order). Returns the
+/// records left and how many library records were merged away.
+pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
+    if !rows.iter().any(|r| r.voice == Voice::Library) {
+        return (rows, 0);
+    }
+    let n = rows.len();
+    // partner[i] = the library record merged into application record i.
+    let mut partner: Vec<Option<usize>> = vec![None; n];
+    let mut used = vec![false; n];
+    for i in 0..n {
+        if rows[i].voice != Voice::App {
+            continue;
+        }
+        let eligible = |j: usize| -> bool {
+            !used[j] && rows[j].voice == Voice::Library && same_close(&rows[i], &rows[j])
+        };
+        // Rows are in line order: look back, then forward, while within MERGE_LINES.
+        let before = (0..i)
+            .rev()
+            .take_while(|&j| rows[i].line.abs_diff(rows[j].line) <= MERGE_LINES)
+            .find(|&j| eligible(j));
+        let pick = before.or_else(|| {
+            (i + 1..n)
+                .take_while(|&j| rows[i].line.abs_diff(rows[j].line) <= MERGE_LINES)
+                .find(|&j| eligible(j))
+        });
+        if let Some(j) = pick {
+            used[j] = true;
+            partner[i] = Some(j);
+        }
+    }
+    let merged = used.iter().filter(|u| **u).count() as u64;
+    let mut slots: Vec<Option<Record>> = rows.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(n - merged as usize);
+    for i in 0..n {
+        if used[i] {
+            continue;
+        }
+        let Some(mut rec) = slots[i].take() else {
+            continue;
+        };
+        if let Some(j) = partner[i] {
+            if let Some(lib) = slots[j].take() {
+                absorb(&mut rec, lib);
+            }
+        }
+        out.push(rec);
+    }
+    (out, merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(line: u64, voice: Voice, code: u16) -> Record {
+        Record {
+            source: "tungstenite",
+            close_code: Some(code),
+            line,
+            voice,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn library_line_merges_into_the_nearest_app_line() {
+        let rows = vec![
+            rec(1, Voice::Library, 1000),
+            rec(3, Voice::App, 1000),
+            rec(4, Voice::Library, 1000),
+            rec(5, Voice::App, 1000),
+        ];
+        let (out, merged) = merge(rows);
+        assert_eq!(merged, 2);
+        assert_eq!(out.iter().map(|r| r.line).collect::<Vec<_>>(), vec![3, 5]);
+    }
+
+    #[test]
+    fn two_app_lines_with_one_code_stay_two_sessions() {
+        let rows = vec![rec(1, Voice::App, 1001), rec(2, Voice::App, 1001)];
+        let (out, merged) = merge(rows);
+        assert_eq!((out.len(), merged), (2, 0));
+    }
+
+    #[test]
+    fn different_ids_sides_reasons_or_far_lines_do_not_merge() {
+        let mut a = rec(1, Voice::Library, 1000);
+        a.session_id = Some("a".into());
+        let mut b = rec(2, Voice::App, 1000);
+        b.session_id = Some("b".into());
+        assert!(!same_close(&b, &a));
+        let mut c = rec(2, Voice::App, 1000);
+        c.close_reason = Some("bye".into());
+        assert!(!same_close(&c, &rec(1, Voice::Library, 1000)));
+        assert!(!same_close(
+            &rec(20, Voice::App, 1000),
+            &rec(1, Voice::Library, 1000)
+        ));
+        let mut d = rec(2, Voice::App, 1000);
+        d.end_ns = Some(10_000_000_000);
+        let mut e = rec(1, Voice::Library, 1000);
+        e.end_ns = Some(1);
+        assert!(!same_close(&d, &e));
+        let mut f = rec(2, Voice::App, 1000);
+        f.role = Some(super::super::Role::Client);
+        let mut g = rec(1, Voice::Library, 1000);
+        g.role = Some(super::super::Role::Server);
+        assert!(!same_close(&f, &g));
+    }
+}
