@@ -316,7 +316,7 @@ pub fn load_baseline(
         }
     }
     let sources = inputs::classify(std::slice::from_ref(&name), false);
-    let got = inputs::collect(&sources, Vec::new(), pipe, &LogOptions::default())?;
+    let got = inputs::collect(&sources, Vec::new(), pipe, &LogOptions::default(), false)?;
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
         bail!("baseline {}", got.errors.join("; "));
     }
@@ -1024,7 +1024,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
 
     let log_opts = args.logs.options()?;
     let sources = inputs::classify(&args.paths, log_opts.format.is_some());
-    let got = inputs::collect(&sources, Vec::new(), &pipe, &log_opts)?;
+    let got = inputs::collect(&sources, Vec::new(), &pipe, &log_opts, false)?;
     for w in &got.warnings {
         eprintln!("wsaudit: {w}");
     }

@@ -6,9 +6,9 @@
 //! is a log); `.parquet` / `.pq` / `.csv` files are session tables; other text is a log
 //! (or any file when `--log-format` forces one); everything else is reported as not a
 //! capture, with the byte offset. [`collect`] reads them all — captures through
-//! [`pipeline::analyze_all`], tables through [`load::load`], logs through
-//! [`logs::read_logs`] — into one session table of the documented schema, the capture
-//! session records (for the Close-frame export), and per-input facts. A log file in
+//! [`pipeline::analyze_all_with`] and [`table::TableSink`], tables through
+//! [`load::load`], logs through [`logs::read_logs`] — into one session table of the
+//! documented schema, the captures' Close-frame table when asked for, and per-input facts. A log file in
 //! which no line matched any format is an error (it is most likely not a log); single
 //! unmatched lines in a log are counted and reported, never an error.
 
@@ -18,10 +18,10 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::logs::{self, LogOptions};
-use crate::pipeline::{self, analyze_all, Input};
+use crate::pipeline::{self, analyze_all_with, Input};
 use crate::report::summary::InputInfo;
+use crate::report::table::{SessionChunks, TableSink};
 use crate::report::{load, table};
-use crate::session::SessionRecord;
 
 /// Inputs sorted by kind.
 #[derive(Debug, Default)]
@@ -223,8 +223,8 @@ pub fn classify(paths: &[String], force_log: bool) -> Sources {
 /// Everything read, merged.
 pub struct Collected {
     pub inputs: Vec<InputInfo>,
-    /// The capture sessions as records (the Close-frame export needs them).
-    pub records: Vec<SessionRecord>,
+    /// The Close-frame table of the captures, when asked for.
+    pub closes: Option<DataFrame>,
     /// Not failures: unmatched and half-matched log lines, as `<file>: <what>`.
     pub warnings: Vec<String>,
     /// Packet time range (ns) when every input was a capture.
@@ -249,12 +249,14 @@ fn to_session_schema(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFr
     df.lazy().select(exprs).collect()
 }
 
-/// Read captures and tables, and merge in `extra` rows (log inputs).
+/// Read captures and tables, and merge in `extra` rows (log inputs); with the captures'
+/// Close-frame table when `with_closes`.
 pub fn collect(
     sources: &Sources,
     extra: Vec<ExtraSessions>,
     opts: &pipeline::Options,
     log_opts: &LogOptions,
+    with_closes: bool,
 ) -> Result<Collected> {
     let mut warnings = Vec::new();
     let mut log_errors = Vec::new();
@@ -341,7 +343,7 @@ pub fn collect(
     let results = if sources.captures.is_empty() {
         Vec::new()
     } else {
-        analyze_all(&sources.captures, opts)
+        analyze_all_with(&sources.captures, opts, &|| TableSink::new(with_closes))
     };
     for r in &results {
         for p in r.problems() {
@@ -351,23 +353,21 @@ pub fn collect(
             name: r.name.clone(),
             kind: "capture".into(),
             packets: Some(r.read.packets),
-            sessions: r.sessions.len() as u64,
+            sessions: r.sessions.iter().map(SessionChunks::rows).sum::<usize>() as u64,
             refused_upgrades: r.refused.len() as u64,
             problems: r.problems(),
         });
     }
-    let records: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.sessions.iter().cloned())
-        .collect();
-    let mut sessions = table::sessions_frame(&records)?;
-    let refused_rows: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.refused.iter().cloned())
-        .collect();
-    let mut refused = table::refused_frame(&refused_rows)?;
     let first = results.iter().filter_map(|r| r.first_ts).min();
     let last = results.iter().filter_map(|r| r.last_ts).max();
+    let mut refused_rows = Vec::new();
+    let mut chunks = Vec::with_capacity(results.len());
+    for r in results {
+        refused_rows.extend(r.refused);
+        chunks.push((r.name, r.sessions));
+    }
+    let (mut sessions, closes) = table::merge_chunks(chunks, with_closes)?;
+    let mut refused = table::refused_frame(&refused_rows)?;
     let mut all_captures = true;
 
     if !sources.tables.is_empty() {
@@ -431,7 +431,7 @@ pub fn collect(
     refused.rechunk_mut();
     Ok(Collected {
         inputs,
-        records,
+        closes,
         warnings,
         time_range: if all_captures { first.zip(last) } else { None },
         sessions,

@@ -5,6 +5,11 @@
 //! before the problem is kept and the problem is in `errors`. [`analyze_all`] runs
 //! several inputs in parallel (rayon) and returns results in input order, so output is
 //! deterministic. Sessions get ids `<capture>#<n>`, numbered by start time.
+//!
+//! Finished sessions go to a [`SessionSink`], one per worker, as soon as their
+//! connection ends: [`analyze`] keeps them as records, while the table layer
+//! (`report::table::TableSink`) turns them into compact columnar chunks at once, so a
+//! long capture holds no record longer than a chunk's worth of them.
 
 use std::io;
 use std::path::PathBuf;
@@ -62,14 +67,35 @@ pub struct Options {
 /// Bytes read between two progress-bar updates.
 const PROGRESS_STEP: u64 = 8 << 20;
 
-/// Everything one capture produced.
+/// Receives the sessions of one worker (or of a sequential run) as their connections
+/// end, in that worker's finishing order.
+pub trait SessionSink: Send {
+    /// What the sink hands back once the capture is read.
+    type Out: Send;
+    fn push(&mut self, session: SessionRecord);
+    fn finish(self) -> Self::Out;
+}
+
+/// The plain sink: every record, as it came.
+impl SessionSink for Vec<SessionRecord> {
+    type Out = Vec<SessionRecord>;
+    fn push(&mut self, session: SessionRecord) {
+        Vec::push(self, session);
+    }
+    fn finish(self) -> Self::Out {
+        self
+    }
+}
+
+/// Everything one capture produced. `S` holds the sessions: sorted and numbered
+/// records for [`analyze`], one sink output per worker for [`analyze_all_with`].
 #[derive(Debug, Default)]
-pub struct CaptureResult {
+pub struct CaptureResult<S = Vec<SessionRecord>> {
     pub name: String,
     pub read: ReadSummary,
     /// I/O failure opening or reading the input (not a format problem).
     pub io_error: Option<String>,
-    pub sessions: Vec<SessionRecord>,
+    pub sessions: S,
     pub refused: Vec<RefusedUpgrade>,
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
@@ -78,7 +104,7 @@ pub struct CaptureResult {
     pub evicted: u64,
 }
 
-impl CaptureResult {
+impl<S> CaptureResult<S> {
     pub fn failed(&self) -> bool {
         self.io_error.is_some() || self.read.failed()
     }
@@ -133,12 +159,20 @@ impl<'p> Seen<'p> {
     }
 }
 
-/// Keep what a finished connection produced, if anything: most connections of a busy
-/// capture (or a SYN flood) are no WebSocket session, and an empty output still costs
-/// the size of a session record.
-fn keep(outputs: &mut Vec<ConnOutput>, o: ConnOutput) {
-    if o.session.is_some() || !o.refused.is_empty() {
-        outputs.push(o);
+/// What one worker produced: its sink's output and the refused upgrades it saw.
+struct Kept<K> {
+    sink: K,
+    refused: Vec<RefusedUpgrade>,
+}
+
+impl<K: SessionSink> Kept<K> {
+    /// Keep what a finished connection produced, if anything: most connections of a
+    /// busy capture (or a SYN flood) are no WebSocket session.
+    fn keep(&mut self, o: ConnOutput) {
+        if let Some(s) = o.session {
+            self.sink.push(s);
+        }
+        self.refused.extend(o.refused);
     }
 }
 
@@ -164,13 +198,14 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
 /// threads, each owning the connections that hash to it; this thread reads and decodes
 /// packets and hands each segment to its connection's shard in capture order. Every
 /// connection is thus processed in order on one thread, exactly as sequentially.
-fn run_sharded<'m>(
+fn run_sharded<'m, K: SessionSink>(
     map: &'m memmap2::Mmap,
     cap: &Arc<str>,
     limits: Limits,
     shards: usize,
     seen: &mut Seen<'_>,
-) -> (capture::ReadSummary, Vec<ConnOutput>, u64) {
+    sink: &(dyn Fn() -> K + Sync),
+) -> (capture::ReadSummary, Vec<Kept<K>>, u64) {
     std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
@@ -181,18 +216,19 @@ fn run_sharded<'m>(
         for _ in 0..shards {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(link::Segment<'m>, i64)>>(8);
             let cap = cap.clone();
+            let mut kept = Kept {
+                sink: sink(),
+                refused: Vec::new(),
+            };
             workers.push(scope.spawn(move || {
-                let mut outputs = Vec::new();
                 let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
                 for batch in rx {
                     for (seg, ts) in &batch {
-                        table.segment(seg, *ts, &mut |m, t: Tracker| {
-                            keep(&mut outputs, t.finish(&m))
-                        });
+                        table.segment(seg, *ts, &mut |m, t: Tracker| kept.keep(t.finish(&m)));
                     }
                 }
-                let evicted = table.finish(&mut |m, t: Tracker| keep(&mut outputs, t.finish(&m)));
-                (outputs, evicted)
+                let evicted = table.finish(&mut |m, t: Tracker| kept.keep(t.finish(&m)));
+                (kept, evicted)
             }));
             senders.push(tx);
         }
@@ -217,12 +253,12 @@ fn run_sharded<'m>(
             }
         }
         drop(senders);
-        let mut outputs = Vec::new();
+        let mut outputs = Vec::with_capacity(shards);
         let mut evicted = 0;
         for w in workers {
             match w.join() {
                 Ok((o, e)) => {
-                    outputs.extend(o);
+                    outputs.push(o);
                     evicted += e;
                 }
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -233,19 +269,23 @@ fn run_sharded<'m>(
 }
 
 /// Run every stage on this thread.
-fn run_sequential(
+fn run_sequential<K: SessionSink>(
     input: &Input,
     cap: &Arc<str>,
     limits: Limits,
     seen: &mut Seen<'_>,
-) -> (io::Result<capture::ReadSummary>, Vec<ConnOutput>, u64) {
-    let mut outputs: Vec<ConnOutput> = Vec::new();
+    sink: &(dyn Fn() -> K + Sync),
+) -> (io::Result<capture::ReadSummary>, Vec<Kept<K>>, u64) {
+    let mut kept = Kept {
+        sink: sink(),
+        refused: Vec::new(),
+    };
     let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
     let read = {
         let mut on_packet = |pkt: &capture::RawPacket<'_>| {
             if let Some(seg) = seen.packet(pkt) {
                 table.segment(&seg, pkt.ts_ns, &mut |meta, tracker: Tracker| {
-                    keep(&mut outputs, tracker.finish(&meta));
+                    kept.keep(tracker.finish(&meta));
                 });
             }
         };
@@ -254,9 +294,8 @@ fn run_sequential(
             Input::Stdin => capture::read_any_stream(io::stdin().lock(), &mut on_packet),
         }
     };
-    let evicted =
-        table.finish(&mut |meta, tracker: Tracker| keep(&mut outputs, tracker.finish(&meta)));
-    (read, outputs, evicted)
+    let evicted = table.finish(&mut |meta, tracker: Tracker| kept.keep(tracker.finish(&meta)));
+    (read, vec![kept], evicted)
 }
 
 /// A plain (uncompressed) capture file, memory-mapped; `None` when it is compressed,
@@ -277,11 +316,13 @@ fn map_plain(path: &std::path::Path) -> Option<memmap2::Mmap> {
     Some(map)
 }
 
-fn analyze_with(
+/// Run every stage over one input, handing its sessions to sinks made by `sink`.
+fn analyze_into<K: SessionSink>(
     input: &Input,
     opts: &Options,
     progress: Option<&indicatif::ProgressBar>,
-) -> CaptureResult {
+    sink: &(dyn Fn() -> K + Sync),
+) -> CaptureResult<Vec<K::Out>> {
     let name = input.name();
     let cap: Arc<str> = Arc::from(name.as_str());
     let mut seen = Seen::new(progress);
@@ -289,35 +330,29 @@ fn analyze_with(
         (Input::Path(p), n) if n > 0 => map_plain(p),
         _ => None,
     };
-    let (read, outputs, evicted) = match &map {
+    let (read, kept, evicted) = match &map {
         Some(map) => {
-            let (r, o, e) = run_sharded(map, &cap, opts.limits, opts.shards, &mut seen);
-            (Ok(r), o, e)
+            let (r, k, e) = run_sharded(map, &cap, opts.limits, opts.shards, &mut seen, sink);
+            (Ok(r), k, e)
         }
-        None => run_sequential(input, &cap, opts.limits, &mut seen),
+        None => run_sequential(input, &cap, opts.limits, &mut seen, sink),
     };
     let (read, io_error) = match read {
         Ok(r) => (r, None),
         Err(e) => (ReadSummary::default(), Some(format!("cannot read: {e}"))),
     };
-    let mut sessions: Vec<SessionRecord> = Vec::new();
+    let mut parts = Vec::with_capacity(kept.len());
     let mut refused: Vec<RefusedUpgrade> = Vec::new();
-    for o in outputs {
-        sessions.extend(o.session);
-        refused.extend(o.refused);
-    }
-    sessions.sort_by(|a, b| {
-        (a.start_time, a.client, a.server).cmp(&(b.start_time, b.client, b.server))
-    });
-    for (i, s) in sessions.iter_mut().enumerate() {
-        s.session_id = format!("{name}#{}", i + 1);
+    for k in kept {
+        parts.push(k.sink.finish());
+        refused.extend(k.refused);
     }
     refused.sort_by_key(|r| (r.time, r.client, r.server));
     CaptureResult {
         name,
         read,
         io_error,
-        sessions,
+        sessions: parts,
         refused,
         first_ts: seen.first_ts,
         last_ts: seen.last_ts,
@@ -326,8 +361,61 @@ fn analyze_with(
     }
 }
 
+/// The order sessions are numbered in: start time, then the address pair. Sorting is
+/// stable, so ties keep the workers' order (worker by worker, finishing order within).
+pub fn session_order(r: &SessionRecord) -> (i64, std::net::SocketAddr, std::net::SocketAddr) {
+    (r.start_time, r.client, r.server)
+}
+
+/// A session's id: `<capture>#<n>`, `n` counting from 1 in [`session_order`].
+pub fn session_id(capture: &str, n: usize) -> String {
+    format!("{capture}#{n}")
+}
+
+fn analyze_with(
+    input: &Input,
+    opts: &Options,
+    progress: Option<&indicatif::ProgressBar>,
+) -> CaptureResult {
+    let r = analyze_into(input, opts, progress, &Vec::new);
+    let mut sessions: Vec<SessionRecord> = r.sessions.into_iter().flatten().collect();
+    sessions.sort_by_key(session_order);
+    for (i, s) in sessions.iter_mut().enumerate() {
+        s.session_id = session_id(&r.name, i + 1);
+    }
+    CaptureResult {
+        name: r.name,
+        read: r.read,
+        io_error: r.io_error,
+        sessions,
+        refused: r.refused,
+        first_ts: r.first_ts,
+        last_ts: r.last_ts,
+        tcp_segments: r.tcp_segments,
+        evicted: r.evicted,
+    }
+}
+
 /// Analyse several captures in parallel; results come back in input order.
 pub fn analyze_all(inputs: &[Input], opts: &Options) -> Vec<CaptureResult> {
+    run_all(inputs, opts, analyze_with)
+}
+
+/// As [`analyze_all`], with each worker's sessions going to a sink made by `sink`
+/// (its outputs in worker order; number them with [`session_order`] and [`session_id`]).
+pub fn analyze_all_with<K: SessionSink>(
+    inputs: &[Input],
+    opts: &Options,
+    sink: &(dyn Fn() -> K + Sync),
+) -> Vec<CaptureResult<Vec<K::Out>>> {
+    run_all(inputs, opts, |i, opts, pb| analyze_into(i, opts, pb, sink))
+}
+
+fn run_all<R: Send>(
+    inputs: &[Input],
+    opts: &Options,
+    one: impl Fn(&Input, &Options, Option<&indicatif::ProgressBar>) -> R + Sync,
+) -> Vec<R> {
     let progress = opts.progress.then(|| {
         let total: u64 = inputs
             .iter()
@@ -360,7 +448,7 @@ pub fn analyze_all(inputs: &[Input], opts: &Options) -> Vec<CaptureResult> {
     }
     let results = inputs
         .par_iter()
-        .map(|i| analyze_with(i, &opts, progress.as_ref()))
+        .map(|i| one(i, &opts, progress.as_ref()))
         .collect();
     if let Some(pb) = progress {
         pb.finish_and_clear();

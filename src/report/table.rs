@@ -3,12 +3,18 @@
 //! Contract: [`sessions_frame`] always produces the same columns, in the same order and
 //! with the same types, whatever the rows (an empty table too). Times are
 //! `Datetime(ns, UTC)` (written to Parquet as µs); codes are `UInt16`; counters are
-//! `Int64`.
+//! `Int64`. [`TableSink`] builds those rows chunk by chunk while a capture is read, and
+//! [`merge_chunks`] puts the chunks in session order with their ids, identical to
+//! [`sessions_frame`] over the records of `pipeline::analyze`.
+
+use std::net::SocketAddr;
 
 use polars::prelude::*;
 
-use super::columns::utc_ns;
-use crate::session::{RefusedUpgrade, SessionRecord, CLIENT, SERVER};
+use super::columns::{shared_str_col, utc_ns};
+
+use crate::pipeline::{session_order, SessionSink};
+use crate::session::{CloseFrame, Initiator, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
 use crate::ws::CloseCode;
 
 /// Every column of the session table, in order. The contract with users: add at the end,
@@ -77,9 +83,12 @@ fn str_col(name: &str, v: Vec<Option<String>>) -> Column {
 
 /// Build the session table.
 pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
-    let s = |f: &dyn Fn(&SessionRecord) -> Option<String>| -> Vec<Option<String>> {
-        rows.iter().map(f).collect()
+    // String columns: repeated long values share their bytes (see `shared_str_col`).
+    let s = |name: &str, f: &dyn Fn(&SessionRecord) -> Option<&str>| -> PolarsResult<Column> {
+        shared_str_col(name, rows.iter().map(f))
     };
+    let client_ips: Vec<String> = rows.iter().map(|r| r.client.ip().to_string()).collect();
+    let server_ips: Vec<String> = rows.iter().map(|r| r.server.ip().to_string()).collect();
     // Counters are Int64, not UInt64: Spark and Java have no unsigned 64-bit type
     // (Spark reads UInt64 as decimal(20,0)). No counter comes near 2^63.
     let u64c = |name: &str, f: &dyn Fn(&SessionRecord) -> u64| -> Column {
@@ -98,15 +107,15 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         Column::new(name.into(), rows.iter().map(f).collect::<Vec<bool>>())
     };
     let cols = vec![
-        str_col("capture", s(&|r| Some(r.capture.clone()))),
-        str_col("source", s(&|r| Some(r.source.clone()))),
-        str_col("session_id", s(&|r| Some(r.session_id.clone()))),
-        str_col("client_ip", s(&|r| Some(r.client.ip().to_string()))),
+        s("capture", &|r| Some(r.capture.as_str()))?,
+        s("source", &|r| Some(r.source.as_str()))?,
+        s("session_id", &|r| Some(r.session_id.as_str()))?,
+        shared_str_col("client_ip", client_ips.iter().map(|v| Some(v.as_str())))?,
         Column::new(
             "client_port".into(),
             rows.iter().map(|r| r.client.port()).collect::<Vec<u16>>(),
         ),
-        str_col("server_ip", s(&|r| Some(r.server.ip().to_string()))),
+        shared_str_col("server_ip", server_ips.iter().map(|v| Some(v.as_str())))?,
         Column::new(
             "server_port".into(),
             rows.iter().map(|r| r.server.port()).collect::<Vec<u16>>(),
@@ -124,31 +133,20 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
             "duration_s".into(),
             rows.iter().map(|r| r.duration_s()).collect::<Vec<f64>>(),
         ),
-        str_col("host", s(&|r| r.host.clone())),
-        str_col("path", s(&|r| r.path.clone())),
-        str_col("user_agent", s(&|r| r.user_agent.clone())),
-        str_col("origin", s(&|r| r.origin.clone())),
-        str_col("subprotocol", s(&|r| r.subprotocol.clone())),
-        str_col("extensions", s(&|r| r.extensions.clone())),
+        s("host", &|r| r.host.as_deref())?,
+        s("path", &|r| r.path.as_deref())?,
+        s("user_agent", &|r| r.user_agent.as_deref())?,
+        s("origin", &|r| r.origin.as_deref())?,
+        s("subprotocol", &|r| r.subprotocol.as_deref())?,
+        s("extensions", &|r| r.extensions.as_deref())?,
         boolc("permessage_deflate", &|r| r.permessage_deflate),
-        str_col(
-            "ending",
-            s(&|r| Some(r.outcome.ending.as_str().to_string())),
-        ),
+        s("ending", &|r| Some(r.outcome.ending.as_str()))?,
         code("close_code", &|r| r.outcome.close_code),
-        str_col(
-            "close_code_name",
-            s(&|r| {
-                r.outcome
-                    .close_code
-                    .map(|c| CloseCode::from(c).name().to_string())
-            }),
-        ),
-        str_col("close_reason", s(&|r| r.outcome.close_reason.clone())),
-        str_col(
-            "initiator",
-            s(&|r| Some(r.outcome.initiator.as_str().to_string())),
-        ),
+        s("close_code_name", &|r| {
+            r.outcome.close_code.map(|c| CloseCode::from(c).name())
+        })?,
+        s("close_reason", &|r| r.outcome.close_reason.as_deref())?,
+        s("initiator", &|r| Some(r.outcome.initiator.as_str()))?,
         time_col(
             "close_time",
             rows.iter()
@@ -164,21 +162,19 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         code("client_close_code", &|r| {
             r.client_close.as_ref().map(|c| c.code.unwrap_or(1005))
         }),
-        str_col(
-            "client_close_reason",
-            s(&|r| r.client_close.as_ref().map(|c| c.reason.clone())),
-        ),
+        s("client_close_reason", &|r| {
+            r.client_close.as_ref().map(|c| c.reason.as_str())
+        })?,
         code("server_close_code", &|r| {
             r.server_close.as_ref().map(|c| c.code.unwrap_or(1005))
         }),
-        str_col(
-            "server_close_reason",
-            s(&|r| r.server_close.as_ref().map(|c| c.reason.clone())),
-        ),
+        s("server_close_reason", &|r| {
+            r.server_close.as_ref().map(|c| c.reason.as_str())
+        })?,
         boolc("handshake_completed", &|r| r.outcome.handshake_completed),
         code("client_observed_code", &|r| r.outcome.client_observed_code),
         code("server_observed_code", &|r| r.outcome.server_observed_code),
-        str_col("tcp_end", s(&|r| Some(r.tcp_end.as_str().to_string()))),
+        s("tcp_end", &|r| Some(r.tcp_end.as_str()))?,
         time_col(
             "tcp_end_time",
             rows.iter().map(|r| r.tcp_end_time).collect(),
@@ -204,7 +200,10 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         boolc("midstream", &|r| r.midstream),
         boolc("truncated", &|r| r.truncated),
         boolc("limit_hit", &|r| r.limit_hit),
-        str_col("anomalies", s(&|r| Some(r.anomaly_names()))),
+        {
+            let names: Vec<String> = rows.iter().map(|r| r.anomaly_names()).collect();
+            shared_str_col("anomalies", names.iter().map(|v| Some(v.as_str())))?
+        },
         Column::new(
             "anomaly_count".into(),
             rows.iter()
@@ -218,6 +217,19 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
 
 /// Build the Close-frame table: one row per Close frame, in session order.
 pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
+    closes_frame_of(rows.iter().map(|r| {
+        (
+            r.capture.as_str(),
+            r.session_id.clone(),
+            r.closes.as_slice(),
+        )
+    }))
+}
+
+/// The Close-frame table of sessions given as (capture, session id, Close frames).
+fn closes_frame_of<'a>(
+    sessions: impl Iterator<Item = (&'a str, String, &'a [(Initiator, CloseFrame)])>,
+) -> PolarsResult<DataFrame> {
     let mut capture = Vec::new();
     let mut session_id = Vec::new();
     let mut time = Vec::new();
@@ -227,10 +239,10 @@ pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
     let mut reason = Vec::new();
     let mut payload_len = Vec::new();
     let mut first = Vec::new();
-    for r in rows {
-        for (i, (who, c)) in r.closes.iter().enumerate() {
-            capture.push(r.capture.clone());
-            session_id.push(r.session_id.clone());
+    for (cap, id, closes) in sessions {
+        for (i, (who, c)) in closes.iter().enumerate() {
+            capture.push(cap.to_string());
+            session_id.push(id.clone());
             time.push(Some(c.ts));
             sender.push(who.as_str().to_string());
             let v = c.code.unwrap_or(1005);
@@ -256,6 +268,181 @@ pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
             Column::new("first_in_session".into(), first),
         ],
     )
+}
+
+/// Sessions a [`TableSink`] turns into one columnar chunk at a time: small enough that
+/// the records waiting for it cost little, big enough that chunks stay few.
+const CHUNK_ROWS: usize = 4096;
+
+/// A [`SessionSink`] that keeps sessions as session-table chunks instead of records
+/// (a row costs a few hundred bytes instead of a few KiB), with what numbering needs.
+pub struct TableSink {
+    pending: Vec<SessionRecord>,
+    out: SessionChunks,
+    keep_closes: bool,
+    chunk_rows: usize,
+}
+
+/// What a [`TableSink`] produced: chunks of session rows (without ids yet), each row's
+/// numbering key, and, when asked for, each row's Close frames.
+#[derive(Default)]
+pub struct SessionChunks {
+    frames: Vec<DataFrame>,
+    /// Per frame, its rows' keys (one exact-size vector per frame: no doubling slack).
+    keys: Vec<Vec<SessionKey>>,
+    rows: usize,
+    /// (row, its Close frames) for rows that had any.
+    closes: Vec<(usize, RowCloses)>,
+    error: Option<PolarsError>,
+}
+
+type SessionKey = (i64, SocketAddr, SocketAddr);
+type RowCloses = Vec<(Initiator, CloseFrame)>;
+
+impl SessionChunks {
+    /// Sessions held.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+impl TableSink {
+    /// `keep_closes`: also keep every Close frame, for [`merge_chunks`]' Close table.
+    pub fn new(keep_closes: bool) -> Self {
+        Self::with_chunk_rows(keep_closes, CHUNK_ROWS)
+    }
+
+    /// As [`TableSink::new`], with chunks of `rows` sessions (tests use tiny chunks).
+    pub fn with_chunk_rows(keep_closes: bool, rows: usize) -> Self {
+        TableSink {
+            pending: Vec::new(),
+            out: SessionChunks::default(),
+            keep_closes,
+            chunk_rows: rows.max(1),
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        match sessions_frame(&self.pending) {
+            Ok(df) => self.out.frames.push(df),
+            Err(e) => {
+                self.out.error.get_or_insert(e);
+            }
+        }
+        let mut keys = Vec::with_capacity(self.pending.len());
+        for r in self.pending.drain(..) {
+            let row = self.out.rows + keys.len();
+            keys.push(session_order(&r));
+            if self.keep_closes && !r.closes.is_empty() {
+                self.out.closes.push((row, r.closes));
+            }
+        }
+        self.out.rows += keys.len();
+        self.out.keys.push(keys);
+    }
+}
+
+impl SessionSink for TableSink {
+    type Out = SessionChunks;
+    fn push(&mut self, session: SessionRecord) {
+        self.pending.push(session);
+        if self.pending.len() >= self.chunk_rows {
+            self.flush();
+        }
+    }
+    fn finish(mut self) -> SessionChunks {
+        self.flush();
+        self.out
+    }
+}
+
+/// One session table (and the Close-frame table, when the chunks kept Close frames) from
+/// the chunks of several captures, given in input order with their names: each capture's
+/// sessions in [`session_order`] and numbered `<capture>#<n>`, exactly as
+/// [`crate::pipeline::analyze`] numbers records. Columns are reordered one at a time, so
+/// the table is never held twice.
+pub fn merge_chunks(
+    captures: Vec<(String, Vec<SessionChunks>)>,
+    with_closes: bool,
+) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
+    // (capture index, key, row in the concatenated chunks), sorted stably.
+    let total = captures
+        .iter()
+        .flat_map(|(_, parts)| parts.iter().map(SessionChunks::rows))
+        .sum();
+    let mut order: Vec<(usize, SessionKey, usize)> = Vec::with_capacity(total);
+    // (capture index, row, its Close frames).
+    let mut closes: Vec<(usize, usize, RowCloses)> = Vec::new();
+    let mut table: Option<DataFrame> = None;
+    let mut names = Vec::with_capacity(captures.len());
+    for (ci, (name, parts)) in captures.into_iter().enumerate() {
+        names.push(name);
+        for part in parts {
+            if let Some(e) = part.error {
+                return Err(e);
+            }
+            let base = order.len();
+            let keys = part.keys.into_iter().flatten();
+            order.extend(keys.enumerate().map(|(i, k)| (ci, k, base + i)));
+            closes.extend(part.closes.into_iter().map(|(row, c)| (ci, base + row, c)));
+            for f in part.frames {
+                match &mut table {
+                    Some(t) => {
+                        t.vstack_mut(&f)?;
+                    }
+                    None => table = Some(f),
+                }
+            }
+        }
+    }
+    let Some(table) = table else {
+        let closes = with_closes.then(|| closes_frame(&[])).transpose()?;
+        return Ok((sessions_frame(&[])?, closes));
+    };
+    order.sort_by_key(|&(ci, key, _)| (ci, key));
+    let idx = IdxCa::from_vec("idx".into(), order.iter().map(|o| o.2 as IdxSize).collect());
+    // Ids: numbered within each capture.
+    let mut ids = Vec::with_capacity(order.len());
+    let mut rank = vec![0usize; order.len()];
+    let mut n = 0;
+    for (pos, (ci, _, row)) in order.iter().enumerate() {
+        n = if pos > 0 && order[pos - 1].0 == *ci {
+            n + 1
+        } else {
+            1
+        };
+        ids.push(crate::pipeline::session_id(&names[*ci], n));
+        rank[*row] = pos;
+    }
+    let height = order.len();
+    let mut columns = Vec::with_capacity(SESSION_COLUMNS.len());
+    for c in table.into_columns() {
+        if c.name().as_str() == "session_id" {
+            columns.push(Column::new("session_id".into(), std::mem::take(&mut ids)));
+        } else {
+            // One chunk first: gathering from several string chunks copies every value
+            // into new buffers, while concatenating shares the chunks' buffers and a
+            // gather from one chunk copies only the 16-byte views.
+            let one = c.rechunk();
+            drop(c);
+            columns.push(one.take(&idx)?);
+        }
+    }
+    let sessions = DataFrame::new(height, columns)?;
+    let closes = if with_closes {
+        closes.sort_by_key(|(_, row, _)| rank[*row]);
+        let ids = sessions.column("session_id")?.str()?.clone();
+        Some(closes_frame_of(closes.iter().map(|(ci, row, c)| {
+            let id = ids.get(rank[*row]).unwrap_or_default().to_string();
+            (names[*ci].as_str(), id, c.as_slice())
+        }))?)
+    } else {
+        None
+    };
+    Ok((sessions, closes))
 }
 
 /// Every column of the refused-upgrade table, in order.
