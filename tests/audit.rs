@@ -455,3 +455,85 @@ fn gateway_logs_join_captures_in_one_audit() {
     ]);
     assert_eq!(code(&o), 1, "2 of 18 sessions are 1006 (11.1%)");
 }
+
+/// The `$ wsaudit ...` sessions quoted in `docs/audit.md` and in the README's audit
+/// example are what the tool prints: each command is run again (from a folder where
+/// `fixtures/` is this repository's and `out/` is fresh), its exit code must be the
+/// `$ echo $?` that follows, and the quoted lines must appear in its output in that order
+/// (stderr, then stdout; `...` marks a cut). Commands run in the order the file shows them
+/// (a first night's `analyze` writes the baseline the next block reads).
+#[test]
+fn docs_audit_examples_are_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["docs/audit.md", "README.md"] {
+        let mut text = std::fs::read_to_string(root.join(doc)).unwrap();
+        if doc == "README.md" {
+            // only the audit section (the README's other examples are analyze's)
+            let start = text.find("## Logs, and the nightly audit").unwrap();
+            let end = text[start + 3..]
+                .find("\n## ")
+                .map_or(text.len(), |i| start + 3 + i);
+            text = text[start..end].to_string();
+        }
+        let tmp = Tmp::new("docs");
+        std::os::unix::fs::symlink(root.join("fixtures"), tmp.0.join("fixtures")).unwrap();
+        std::fs::create_dir_all(tmp.0.join("out")).unwrap();
+        let mut checked = 0;
+        for block in text.split("```").skip(1).step_by(2) {
+            let block = block.strip_prefix('\n').unwrap_or(block);
+            if !block.starts_with("$ wsaudit") {
+                continue;
+            }
+            // (command, quoted output lines, exit code)
+            let mut runs: Vec<(String, Vec<String>, Option<i32>)> = Vec::new();
+            let mut lines = block.lines().peekable();
+            while let Some(line) = lines.next() {
+                if let Some(cmd) = line.strip_prefix("$ ") {
+                    if cmd == "echo $?" {
+                        let want = lines.next().unwrap().trim().parse().unwrap();
+                        runs.last_mut().unwrap().2 = Some(want);
+                        continue;
+                    }
+                    let mut cmd = cmd.to_string();
+                    while cmd.ends_with('\\') {
+                        cmd.pop();
+                        cmd.push(' ');
+                        cmd.push_str(lines.next().unwrap().trim());
+                    }
+                    let cmd = cmd.split(" #").next().unwrap().trim().to_string();
+                    runs.push((cmd, Vec::new(), None));
+                } else if line != "..." {
+                    runs.last_mut().unwrap().1.push(line.to_string());
+                }
+            }
+            for (cmd, want, status) in runs {
+                let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+                let out = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+                    .args(&args)
+                    .current_dir(&tmp.0)
+                    .output()
+                    .unwrap();
+                let got: Vec<String> = stderr(&out)
+                    .lines()
+                    .chain(stdout(&out).lines())
+                    .map(str::to_string)
+                    .collect();
+                let mut at = 0;
+                for w in &want {
+                    match got[at..].iter().position(|g| g == w) {
+                        Some(i) => at += i + 1,
+                        None => panic!(
+                            "{doc}: `{cmd}` no longer prints (in this order)\n{w}\n--- it printed:\n{}",
+                            got.join("\n")
+                        ),
+                    }
+                }
+                if let Some(s) = status {
+                    assert_eq!(code(&out), s, "{doc}: exit code of `{cmd}`");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "{doc}: no `$ wsaudit audit` example found");
+    }
+}
