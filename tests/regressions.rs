@@ -25,6 +25,10 @@ const TARGETS: &[(&str, Target)] = &[
     ("reassembler", harness::reassembler),
     ("conn_table", harness::conn_table),
     ("pipeline", harness::pipeline),
+    ("logs_text", harness::logs_text),
+    ("logs_json", harness::logs_json),
+    ("logs_access", harness::logs_access),
+    ("logs_file", harness::logs_file),
 ];
 
 fn dir() -> PathBuf {
@@ -142,4 +146,11 @@ fn conn_table_regressions() {
 #[test]
 fn pipeline_regressions() {
     replay("pipeline");
+}
+
+#[test]
+fn logs_regressions() {
+    for t in ["logs_text", "logs_json", "logs_access", "logs_file"] {
+        replay(t);
+    }
 }

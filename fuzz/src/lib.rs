@@ -855,3 +855,180 @@ pub fn pipeline(data: &[u8]) {
     let evicted = table.finish(&mut |m, t| run.done(m, t));
     run.check_end(evicted);
 }
+
+// ---------------------------------------------------------------------------------------
+// Logs (issue 6: a target per log format family). The line parsers build without polars.
+
+use wsaudit::logs::{
+    self, access, ending_for, json, text, CappedLines, FieldMap, LineResult, LogFormat, LogOptions,
+    Record,
+};
+
+/// Most lines of one input the line targets parse (each line is tried several times).
+const LOG_LINES: usize = 64;
+
+/// The lines of a fuzz input, as the log reader sees them (lossy UTF-8).
+fn log_lines(data: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = CappedLines::new(data);
+    while let Ok(Some((line, _))) = lines.next_line() {
+        out.push(String::from_utf8_lossy(line).into_owned());
+        if out.len() == LOG_LINES {
+            break;
+        }
+    }
+    out
+}
+
+/// What every parser promises about one line's result: a record finishes (derived fields
+/// are consistent: the ending is the code's, a duration is a finite number of seconds
+/// >= 0 when the parser set one), a half match says why in a bounded message.
+fn check_line(res: &LineResult) {
+    match res {
+        LineResult::NoMatch => {}
+        LineResult::Half(why) => {
+            check!(!why.is_empty(), "a half match says why");
+            check!(why.len() < 512, "half-match message of {} bytes", why.len());
+        }
+        LineResult::Record(r) => {
+            check!(!r.source.is_empty(), "a record names its format");
+            check!(
+                LogFormat::from_name(r.source).is_some(),
+                "source `{}` is a format name",
+                r.source
+            );
+            if let Some(d) = r.duration_s {
+                check!(d.is_finite() && d >= 0.0, "duration {d} from a parser");
+            }
+            let mut r: Record = (**r).clone();
+            r.finish();
+            check!(
+                r.ending == r.close_code.map(ending_for),
+                "ending {:?} for code {:?}",
+                r.ending,
+                r.close_code
+            );
+        }
+    }
+}
+
+/// `logs_text`: each line (at most 64) through every library's matchers ([`text::parse_any`]
+/// and [`text::parse_one`] per format) and mitmproxy's clock. Checks: [`check_line`]; a
+/// record from `parse_any` is a text format's, has a close code, and [`text::which`] names
+/// the same format (detection agrees with parsing); `parse_one` of that format gives the
+/// same record; a mitmproxy clock is a time of day.
+pub fn logs_text(data: &[u8]) {
+    for line in log_lines(data) {
+        let any = text::parse_any(&line);
+        check_line(&any);
+        if let LineResult::Record(r) = &any {
+            let f = LogFormat::from_name(r.source);
+            check!(
+                f.is_some_and(|f| f.is_text()),
+                "text record from {}",
+                r.source
+            );
+            check!(r.close_code.is_some(), "a library message without a code");
+            check!(text::which(&line) == f, "detection disagrees with parsing");
+            if let Some(f) = f {
+                check!(text::parse_one(f, &line) == any, "parse_one disagrees");
+            }
+        }
+        for f in LogFormat::ALL.iter().filter(|f| f.is_text()) {
+            check_line(&text::parse_one(*f, &line));
+        }
+        if let Some(t) = text::mitm_clock(&line) {
+            check!((0..86_401_000_000_000).contains(&t), "clock {t} ns");
+        }
+    }
+}
+
+/// `logs_json`: each line (at most 64) as a JSON log: [`json::parse_mapped`] with the
+/// default names and with a nested field map, [`json::parse_apigw`],
+/// [`json::parse_traefik`]. Checks: [`check_line`]; an API Gateway record has a code.
+pub fn logs_json(data: &[u8]) {
+    let map = FieldMap::parse(
+        "code=close.code,reason=close.why,time=ts,session=conn.id,peer=conn.peer,duration=d",
+    )
+    .ok();
+    for line in log_lines(data) {
+        check_line(&json::parse_mapped(&line, None));
+        check_line(&json::parse_mapped(&line, map.as_ref()));
+        let a = json::parse_apigw(&line);
+        check_line(&a);
+        if let LineResult::Record(r) = &a {
+            check!(
+                r.close_code.is_some(),
+                "a $disconnect record without a code"
+            );
+        }
+        check_line(&json::parse_traefik(&line));
+    }
+}
+
+/// `logs_access`: each line (at most 64) as an nginx and an ALB access-log line. Checks:
+/// [`check_line`]; access logs never give a close code; an ALB record with a start has
+/// `start <= end` and duration `end - start`.
+pub fn logs_access(data: &[u8]) {
+    for line in log_lines(data) {
+        let _ = access::looks_nginx(&line);
+        let _ = access::looks_alb(&line);
+        for res in [access::parse_nginx(&line), access::parse_alb(&line)] {
+            check_line(&res);
+            if let LineResult::Record(r) = &res {
+                check!(r.close_code.is_none(), "an access log gave a close code");
+                if let (Some(s), Some(e)) = (r.start_ns, r.end_ns) {
+                    check!(s <= e, "start after end");
+                }
+            }
+        }
+    }
+}
+
+/// `logs_file`: a whole log through the reader ([`logs::read_bytes`]: detection, every
+/// parser, mitmproxy clocks, merging). Byte 0 picks the format: low 4 bits 0 = detect,
+/// k = `LogFormat::ALL[k - 1]` (wrapping); bit 4 adds a `--map`. The rest is the file.
+/// Checks: every non-empty line is counted exactly once (unmatched, half matched, a row,
+/// or a library line merged into a row); rows number `records`, each has a session id
+/// and the ending of its code; half-match lists are bounded.
+pub fn logs_file(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let sel = b.u8();
+    let body = b.rest();
+    let k = usize::from(sel & 0x0f);
+    let format = (k > 0).then(|| LogFormat::ALL[(k - 1) % LogFormat::ALL.len()]);
+    let map = (sel & 0x10 != 0)
+        .then(|| FieldMap::parse("code=c,reason=r,time=t,session=s,peer=p,duration=d").ok())
+        .flatten();
+    let opts = LogOptions { format, map };
+    let (rows, stats) = logs::read_bytes(body, &opts);
+    let mut nonempty = 0u64;
+    let mut lines = CappedLines::new(body);
+    while let Ok(Some((line, _))) = lines.next_line() {
+        if !String::from_utf8_lossy(line).trim().is_empty() {
+            nonempty += 1;
+        }
+    }
+    check!(stats.records == rows.len() as u64, "records count");
+    check!(
+        stats.unmatched_lines + stats.half_matched_total + stats.records + stats.merged == nonempty,
+        "lines accounted: {} unmatched + {} half + {} rows + {} merged != {} lines",
+        stats.unmatched_lines,
+        stats.half_matched_total,
+        stats.records,
+        stats.merged,
+        nonempty
+    );
+    check!(
+        stats.half_matched.len() <= logs::MAX_HALF_MATCHED,
+        "half-matched list bounded"
+    );
+    for r in &rows {
+        check!(r.session_id.is_some(), "a row without a session id");
+        check!(
+            r.ending == r.close_code.map(ending_for),
+            "ending of the code"
+        );
+        check!(r.line >= 1 && r.line <= stats.lines, "line number in range");
+    }
+}

@@ -746,6 +746,52 @@ mod tests {
     }
 
     #[test]
+    fn one_helper_gives_every_format_its_code() {
+        // explicit number wins over the name
+        assert_eq!(
+            close_code(Some("4001"), Some("Library"), Some(&TUNGSTENITE_NAMES)),
+            Ok(4001)
+        );
+        assert_eq!(
+            close_code(None, Some("Away"), Some(&TUNGSTENITE_NAMES)),
+            Ok(1001)
+        );
+        assert_eq!(
+            close_code(None, Some("StatusTryAgainLater"), Some(&CODER_NAMES)),
+            Ok(1013)
+        );
+        assert_eq!(
+            close_code(None, Some("GOING_AWAY"), Some(&WSPROTO_NAMES)),
+            Ok(1001)
+        );
+        assert_eq!(close_code(Some("1006"), None, None), Ok(1006));
+        let e = close_code(None, Some("Sideways"), Some(&TUNGSTENITE_NAMES)).unwrap_err();
+        assert!(e.contains("tungstenite CloseCode `Sideways`"), "{e}");
+        assert!(close_code(Some("70000"), None, None).is_err());
+        assert!(matches!(
+            parse_any("received close frame: status = StatusSideways and reason = \"\""),
+            LineResult::Half(_)
+        ));
+    }
+
+    #[test]
+    fn mitmproxy_clock_is_a_time_of_day() {
+        assert_eq!(
+            mitm_clock("[01:53:18.376][127.0.0.1:57770] client connect"),
+            Some(((3600 + 53 * 60 + 18) * 1000 + 376) * 1_000_000)
+        );
+        assert_eq!(mitm_clock("[24:00:00.000] x"), None);
+        assert_eq!(mitm_clock("[aa:00:00.000] x"), None);
+        assert_eq!(mitm_clock("01:53:18.376 x"), None);
+    }
+
+    #[test]
+    fn tomcat_onelineformatter_time_is_the_end_time() {
+        let r = rec("22-Nov-2026 03:56:06.912 INFO [main] Gen$Client.onClose onClose client session 1 CloseReason: code [1000], reason [bye]");
+        assert_eq!(r.end_ns, Some(1_795_319_766_912_000_000));
+    }
+
+    #[test]
     fn browser_handshake_failure_is_not_a_session() {
         assert_eq!(
             parse_any("WebSocket connection to 'wss://x/ws' failed: Error during WebSocket handshake: Unexpected response code: 403"),

@@ -18,6 +18,10 @@
 //!   request and response heads.
 //! - `reassembler`: each direction's sequence numbers and lengths as insert operations,
 //!   with the peer's acks.
+//! - `logs_text`, `logs_json`, `logs_access`: each line of `fixtures/logs/**` (scripts in
+//!   `gen/` left out) that its family parses as a record or a half match, one seed per
+//!   line; `logs_file`: the first ~4 KB (whole lines) of each log fixture, once detected
+//!   (selector byte 0) and once forced to its detected format.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -427,6 +431,7 @@ fn main() {
             }
         }
     }
+    log_seeds(&fixtures.join("logs"), &mut seeds);
     let mut total = 0;
     for (target, files) in &seeds.by_target {
         let dir = out.join(target);
@@ -440,4 +445,73 @@ fn main() {
         println!("{target:>14}: {:4} seeds, {:7} bytes", files.len(), bytes);
     }
     println!("{:>14}: {total} bytes", "total");
+}
+
+const LOG_HEAD: usize = 4 << 10;
+
+fn log_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "gen") {
+                log_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|e| e == "log" || e == "jsonl") {
+            out.push(p);
+        }
+    }
+}
+
+/// Seeds for the log targets (see the module doc).
+fn log_seeds(dir: &Path, seeds: &mut Seeds) {
+    use wsaudit::logs::{access, json, text, LineResult, LogFormat, LogOptions};
+    let mut files = Vec::new();
+    log_files(dir, &mut files);
+    let hit = |r: LineResult| !matches!(r, LineResult::NoMatch);
+    for path in &files {
+        let stem = path
+            .strip_prefix(dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace(['/', '.'], "_");
+        let raw = std::fs::read(path).expect("read log fixture");
+        let text_ = String::from_utf8_lossy(&raw);
+        for (i, line) in text_.lines().enumerate() {
+            let name = format!("{stem}-{}", i + 1);
+            if hit(text::parse_any(line)) {
+                seeds.add("logs_text", name.clone(), line.as_bytes().to_vec());
+            }
+            if hit(json::parse_apigw(line))
+                || hit(json::parse_traefik(line))
+                || hit(json::parse_mapped(line, None))
+            {
+                seeds.add("logs_json", name.clone(), line.as_bytes().to_vec());
+            }
+            if hit(access::parse_nginx(line)) || hit(access::parse_alb(line)) {
+                seeds.add("logs_access", name, line.as_bytes().to_vec());
+            }
+        }
+        let mut end = raw.len().min(LOG_HEAD);
+        if end < raw.len() {
+            end = raw[..end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(end, |i| i + 1);
+        }
+        let head = &raw[..end];
+        let mut seed = vec![0u8];
+        seed.extend_from_slice(head);
+        seeds.add("logs_file", format!("{stem}-detect"), seed);
+        let (_, stats) = wsaudit::logs::read_bytes(head, &LogOptions::default());
+        if let Some(f) = stats.format {
+            let k = LogFormat::ALL.iter().position(|x| *x == f).unwrap_or(0) as u8 + 1;
+            let mut seed = vec![k];
+            seed.extend_from_slice(head);
+            seeds.add("logs_file", format!("{stem}-forced"), seed);
+        }
+    }
 }
