@@ -179,6 +179,26 @@ impl<K: SessionSink> Kept<K> {
 /// Segments handed to a shard at once.
 const BATCH: usize = 1024;
 
+/// A partly filled batch is sent anyway once the reader is this far past its first
+/// packet, so that the map pages it points into can be dropped (see [`Progress`]).
+const STALE_BATCH: usize = 32 << 20;
+
+/// A batch of segments for one worker, with the map offset just past its last packet.
+struct Batch<'m> {
+    segs: Vec<(link::Segment<'m>, i64)>,
+    end: usize,
+}
+
+/// How far one worker got: it finished `done` batches, the last ending at map offset
+/// `done_at`. While it has batches left, it still needs the map from `done_at` on; the
+/// reader drops pages only before every busy worker's `done_at` (and before every
+/// unsent batch's first packet), so no worker faults a dropped page back in.
+#[derive(Default)]
+struct Progress {
+    done: std::sync::atomic::AtomicU64,
+    done_at: std::sync::atomic::AtomicUsize,
+}
+
 /// Which shard a segment's connection belongs to: a fixed hash of the unordered
 /// address pair, so both directions (and every run) land on the same shard.
 fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
@@ -206,6 +226,8 @@ fn run_sharded<'m, K: SessionSink>(
     seen: &mut Seen<'_>,
     sink: &(dyn Fn() -> K + Sync),
 ) -> (capture::ReadSummary, Vec<Kept<K>>, u64) {
+    use std::sync::atomic::Ordering;
+    let progress: Vec<Progress> = (0..shards).map(|_| Progress::default()).collect();
     std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
@@ -213,43 +235,88 @@ fn run_sharded<'m, K: SessionSink>(
             max_conns: (limits.max_conns / shards).max(1),
             ..limits
         };
-        for _ in 0..shards {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(link::Segment<'m>, i64)>>(8);
+        // Emptied batch vectors come back to the reader to be filled again.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<(link::Segment<'m>, i64)>>();
+        for progress in &progress {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'m>>(8);
             let cap = cap.clone();
+            let spare_tx = spare_tx.clone();
             let mut kept = Kept {
                 sink: sink(),
                 refused: Vec::new(),
             };
             workers.push(scope.spawn(move || {
                 let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
-                for batch in rx {
-                    for (seg, ts) in &batch {
+                for mut batch in rx {
+                    for (seg, ts) in &batch.segs {
                         table.segment(seg, *ts, &mut |m, t: Tracker| kept.keep(t.finish(&m)));
                     }
+                    progress.done_at.store(batch.end, Ordering::Relaxed);
+                    progress.done.fetch_add(1, Ordering::Release);
+                    batch.segs.clear();
+                    let _ = spare_tx.send(batch.segs);
                 }
                 let evicted = table.finish(&mut |m, t: Tracker| kept.keep(t.finish(&m)));
                 (kept, evicted)
             }));
             senders.push(tx);
         }
+        drop(spare_tx);
         let mut batches: Vec<Vec<(link::Segment<'m>, i64)>> =
             (0..shards).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut first_at: Vec<usize> = vec![0; shards];
+        let mut sent: Vec<u64> = vec![0; shards];
         let mut release = capture::MapReleaser::new(map);
+        let mut next_check = 0usize;
         let read = capture::read_slice(map, |pkt| {
-            release.reached(pkt.data);
+            let at = release.offset_of(pkt.data);
             if let Some(seg) = seen.packet(pkt) {
                 let i = shard_of(&seg, shards);
+                if batches[i].is_empty() {
+                    first_at[i] = at;
+                }
                 batches[i].push((seg, pkt.ts_ns));
                 if batches[i].len() == BATCH {
-                    let full = std::mem::replace(&mut batches[i], Vec::with_capacity(BATCH));
+                    let spare = spare_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let segs = std::mem::replace(&mut batches[i], spare);
+                    sent[i] += 1;
                     // A worker only stops early by panicking, which join() reports.
-                    let _ = senders[i].send(full);
+                    let _ = senders[i].send(Batch {
+                        segs,
+                        end: at + pkt.data.len(),
+                    });
                 }
             }
+            if at >= next_check {
+                next_check = at + (1 << 20);
+                let mut keep_from = at;
+                for i in 0..shards {
+                    if !batches[i].is_empty() && at - first_at[i] > STALE_BATCH {
+                        let spare = spare_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        let segs = std::mem::replace(&mut batches[i], spare);
+                        sent[i] += 1;
+                        let _ = senders[i].send(Batch { segs, end: at });
+                    }
+                    if !batches[i].is_empty() {
+                        keep_from = keep_from.min(first_at[i]);
+                    }
+                    if progress[i].done.load(Ordering::Acquire) < sent[i] {
+                        keep_from = keep_from.min(progress[i].done_at.load(Ordering::Relaxed));
+                    }
+                }
+                release.done_before(keep_from);
+            }
         });
-        for (tx, batch) in senders.iter().zip(batches) {
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
+        for (tx, segs) in senders.iter().zip(batches) {
+            if !segs.is_empty() {
+                let _ = tx.send(Batch {
+                    segs,
+                    end: map.len(),
+                });
             }
         }
         drop(senders);

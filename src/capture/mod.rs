@@ -226,22 +226,34 @@ pub struct MapReleaser<'m> {
 }
 
 impl<'m> MapReleaser<'m> {
-    /// Drop pages this far behind the read position, in steps of this size. Mapped
-    /// pages count in the resident set: up to twice this stays resident. Workers lag
-    /// behind the reader by at most their queued batches (a few MiB); a page dropped
-    /// too early is only faulted back in from the page cache, never wrong.
-    const BEHIND: usize = 8 << 20;
+    /// Drop pages in steps of at least this size. Mapped pages count in the resident
+    /// set, so up to this much (plus what consumers still hold) stays resident.
+    const STEP: usize = 8 << 20;
 
     pub fn new(map: &'m memmap2::Mmap) -> Self {
         MapReleaser { map, released: 0 }
     }
 
-    /// The reader has reached `data` (a slice of the map).
+    /// Offset of `data` (a slice of the map) in the map.
+    #[inline]
+    pub fn offset_of(&self, data: &[u8]) -> usize {
+        (data.as_ptr() as usize).saturating_sub(self.map.as_ptr() as usize)
+    }
+
+    /// The reader has reached `data` (a slice of the map), and nothing before it will
+    /// be read again: for a reader that consumes packets at once.
     #[inline]
     pub fn reached(&mut self, data: &[u8]) {
-        let at = (data.as_ptr() as usize).saturating_sub(self.map.as_ptr() as usize);
-        if at >= self.released + 2 * Self::BEHIND {
-            let upto = at - Self::BEHIND;
+        let at = self.offset_of(data);
+        self.done_before(at);
+    }
+
+    /// Nothing before map offset `at` will be read again. A page dropped too early is
+    /// only faulted back in from the page cache, never wrong — but then stays resident.
+    #[inline]
+    pub fn done_before(&mut self, at: usize) {
+        if at >= self.released + 2 * Self::STEP {
+            let upto = at - Self::STEP;
             let page = 4096;
             let start = self.released / page * page;
             let len = (upto - start) / page * page;
