@@ -95,7 +95,7 @@ pub fn parse_nginx(line: &str) -> LineResult {
     };
     match parse_time(&c[2]) {
         Some(t) => r.end_ns = Some(t),
-        None => return LineResult::Half(format!("time `{}` not understood", &c[2])),
+        None => return LineResult::Half(format!("time `{}` not understood", short(&c[2]))),
     }
     let (ip, port) = split_peer(&c[1]);
     r.client_ip = ip;
@@ -151,7 +151,7 @@ pub fn parse_alb(line: &str) -> LineResult {
         ..Default::default()
     };
     let Some(end) = parse_time(f[1]) else {
-        return LineResult::Half(format!("time `{}` not understood", f[1]));
+        return LineResult::Half(format!("time `{}` not understood", short(f[1])));
     };
     r.end_ns = Some(end);
     if let Some(created) = f.get(21) {
