@@ -582,7 +582,9 @@ fn aws_api_gateway_disconnect_events() {
 #[test]
 fn nginx_request_time_and_combined() {
     // nginx log_format: '$remote_addr - $remote_user [$time_local] "$request" $status
-    // $body_bytes_sent "$http_referer" "$http_user_agent" $request_time' (ngx_http_log_module docs)
+    // $body_bytes_sent "$http_referer" "$http_user_agent" $request_time', i.e. the
+    // predefined `combined` format of https://nginx.org/en/docs/http/ngx_http_log_module.html
+    // plus $request_time. The lines are made up in that layout.
     let (r, v) = read(&fixture("quoted/nginx_timed.log"), None);
     assert_eq!(r.files[0].format, Some(LogFormat::Nginx));
     assert_eq!(r.files[0].unmatched_lines, 1, "the 200");
@@ -627,8 +629,11 @@ fn aws_alb_ws_entries() {
 
 #[test]
 fn traefik_101_with_duration_ns() {
-    // Traefik access log JSON fields (doc "Access Logs"): DownstreamStatus, Duration (ns),
-    // StartUTC, ClientAddr, RequestHost, RequestPath.
+    // Traefik access log JSON fields: the map keys of traefik's
+    // pkg/middlewares/accesslog/logdata.go (DownstreamStatus, Duration in ns, StartUTC,
+    // ClientAddr, RequestHost, RequestPath, ServiceAddr, request_User-Agent), written by
+    // `accessLog.format: json` (https://doc.traefik.io/traefik/observability/access-logs/).
+    // The lines are made up in that layout.
     let (r, v) = read(&fixture("quoted/traefik.jsonl"), None);
     assert_eq!(r.files[0].format, Some(LogFormat::Traefik));
     assert_eq!(v.len(), 1);
