@@ -199,19 +199,22 @@ struct Progress {
     done_at: std::sync::atomic::AtomicUsize,
 }
 
-/// Which shard a segment's connection belongs to: a fixed hash of the unordered
+/// Which shard a segment's connection belongs to: a fixed, symmetric hash of the
 /// address pair, so both directions (and every run) land on the same shard.
+#[inline]
 fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let (a, b) = if seg.src <= seg.dst {
-        (seg.src, seg.dst)
-    } else {
-        (seg.dst, seg.src)
-    };
-    let mut h = foldhash::fast::FixedState::with_seed(0x7773_6175_6469_7421).build_hasher();
-    a.hash(&mut h);
-    b.hash(&mut h);
-    (h.finish() % shards as u64) as usize
+    if shards == 1 {
+        return 0;
+    }
+    let (a, b) = (
+        crate::tcp::addr_bits(&seg.src),
+        crate::tcp::addr_bits(&seg.dst),
+    );
+    // Symmetric in a and b; then a multiplicative mix (the high bits are the best).
+    let x = (a ^ b) ^ (a.wrapping_add(b) >> 7);
+    let folded = (x as u64) ^ ((x >> 64) as u64);
+    let mixed = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((mixed >> 32) % shards as u64) as usize
 }
 
 /// Run the TCP and WebSocket stages over one in-memory capture with `shards` worker

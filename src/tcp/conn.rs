@@ -151,13 +151,33 @@ struct Conn<H> {
     closing_since: Option<i64>,
 }
 
-type Key = (SocketAddr, SocketAddr);
+/// A connection's address pair, lower address first (both directions give one key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(SocketAddr, SocketAddr);
+
+/// One hasher write per key instead of one per field of two socket addresses (that was
+/// 5-7 % of all time on small-packet captures). Equality still compares everything.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(addr_bits(&self.0) ^ addr_bits(&self.1).rotate_left(61));
+    }
+}
+
+/// An address and port folded into 128 bits (IPv4 exactly; IPv6 with the port mixed
+/// in). For hashing only: different addresses may share bits.
+#[inline]
+pub fn addr_bits(a: &SocketAddr) -> u128 {
+    match a {
+        SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()) << 16) | u128::from(v4.port()),
+        SocketAddr::V6(v6) => v6.ip().to_bits() ^ (u128::from(v6.port()) << 100),
+    }
+}
 
 fn key(a: SocketAddr, b: SocketAddr) -> Key {
     if a <= b {
-        (a, b)
+        Key(a, b)
     } else {
-        (b, a)
+        Key(b, a)
     }
 }
 

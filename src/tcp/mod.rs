@@ -21,4 +21,4 @@ pub use reassembly::{
 pub use seq::SeqNumber;
 
 pub mod conn;
-pub use conn::{ConnMeta, ConnTable, Dir, EndKind, Limits, Release, StreamHandler};
+pub use conn::{addr_bits, ConnMeta, ConnTable, Dir, EndKind, Limits, Release, StreamHandler};
