@@ -1006,3 +1006,49 @@ fn spring_decorator_and_handler_lines_merge_by_session_id() {
     assert_eq!(ids, ["0f1e", "77aa", "9c3d", "b0b0"]);
     assert!(v.iter().all(|x| x.code == Some(1001)));
 }
+
+// ---- Jetty 9.4: real output (fixtures/logs/gen/jetty9) -----------------------------------
+
+#[test]
+fn jetty9_close_callbacks_once_per_session() {
+    // Jetty 9.4.57 (Debian's libjetty9-extra-java) server and client, DEBUG on
+    // org.eclipse.jetty.websocket.common.WebSocketSession, StdErrLog layout:
+    // "2026-11-22 04:28:49.650:DBUG:oejwc.WebSocketSession:qtp1717159510-12:
+    //  callApplicationOnClose(CloseInfo[code=1000,reason=bye])"
+    // WebSocketSession.callApplicationOnClose() logs before its onCloseCalled guard
+    // (websocket-common .../common/WebSocketSession.java), so the same thread logs it
+    // again for the disconnect (1006 Disconnected): those repeats are dropped.
+    // `close(CloseInfo[..])` (the side asking to close) is not a record.
+    let (r, v) = read(&fixture("jetty/jetty-9.4.log"), None);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::Jetty));
+    let got: Vec<(u16, Option<&str>)> = v
+        .iter()
+        .map(|x| (x.code.unwrap(), x.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1000, Some("bye")), // server, then client
+            (1000, Some("bye")),
+            (1001, None),
+            (1001, None),
+            // the client's third callback, from the `main` thread that called close()
+            // after an error: another thread, not recognised as a repeat (known limit)
+            (1006, Some("ClosedChannelException")),
+            (4000, Some("app says no")),
+            (4000, Some("app says no")),
+            // closing inside onWebSocketConnect: Jetty hands the server application 1006
+            // "Failed to open local endpoint"; the client gets the code sent
+            (1006, Some("Failed to open local endpoint")),
+            (1001, Some("Going away")),
+            (1006, Some("Failed to open local endpoint")),
+            (1011, None),
+            (1006, Some("Failed to open local endpoint")),
+            (4001, None),
+        ]
+    );
+    // 25 callApplicationOnClose lines: 13 rows, 12 repeats dropped
+    assert_eq!(f.merged, 12, "repeated callbacks dropped");
+    assert_eq!(f.half_matched_total, 0);
+}

@@ -25,6 +25,17 @@
 //! burst of 1001s at a deploy) stay separate rows. The merged row is the application's
 //! record, with the fields it lacks filled from the library's (a time, a session id).
 //! A library record with no application partner stays a row of its own.
+//!
+//! Callbacks that run once per session: Jetty 9 logs `callApplicationOnClose(CloseInfo)`
+//! before its `onCloseCalled` guard, so after the close the application received, the
+//! same thread logs the callback again for the disconnect (`CloseInfo[code=1006,
+//! reason=Disconnected]`), which the application never sees. [`repeats`] runs first: a
+//! library record that carries its thread is dropped when an earlier kept record of the
+//! same format and thread is at most [`MERGE_LINES`] lines before it (the first
+//! callback is the one the application got). Limits: these lines carry no session id, so
+//! a pooled thread closing another session within those lines would lose that row, and a
+//! repeat on another thread (Jetty's client calling back from the thread that called
+//! `close()`, seen once in the fixture) is not recognised.
 
 use super::{Record, Voice};
 
@@ -84,15 +95,43 @@ fn absorb(into: &mut Record, from: Record) {
         client_observed_code,
         server_observed_code,
         role,
+        thread,
         clock_ns
     );
 }
 
-/// Apply the rule of this module to one file's records (in line order). Returns the
-/// records left and how many library records were merged away.
-pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
-    if !rows.iter().any(|r| r.voice == Voice::Library) {
+/// Drop repeated once-per-session library callbacks (see the module doc). Returns the
+/// records left and how many were dropped.
+pub fn repeats(rows: Vec<Record>) -> (Vec<Record>, u64) {
+    if !rows.iter().any(|r| r.thread.is_some()) {
         return (rows, 0);
+    }
+    let mut out: Vec<Record> = Vec::with_capacity(rows.len());
+    let mut dropped = 0;
+    for r in rows {
+        let repeat = r.voice == Voice::Library
+            && r.thread.is_some()
+            && out
+                .iter()
+                .rev()
+                .take_while(|k| r.line.abs_diff(k.line) <= MERGE_LINES)
+                .any(|k| k.source == r.source && k.thread == r.thread);
+        if repeat {
+            dropped += 1;
+        } else {
+            out.push(r);
+        }
+    }
+    (out, dropped)
+}
+
+/// Apply the rules of this module to one file's records (in line order): [`repeats`],
+/// then library lines into application lines. Returns the records left and how many
+/// were folded away.
+pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
+    let (rows, dropped) = repeats(rows);
+    if !rows.iter().any(|r| r.voice == Voice::Library) {
+        return (rows, dropped);
     }
     let n = rows.len();
     // partner[i] = the library record merged into application record i.
@@ -121,6 +160,7 @@ pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
         }
     }
     let merged = used.iter().filter(|u| **u).count() as u64;
+    let total = merged + dropped;
     let mut slots: Vec<Option<Record>> = rows.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(n - merged as usize);
     for i in 0..n {
@@ -137,7 +177,7 @@ pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
         }
         out.push(rec);
     }
-    (out, merged)
+    (out, total)
 }
 
 #[cfg(test)]
@@ -165,6 +205,26 @@ mod tests {
         let (out, merged) = merge(rows);
         assert_eq!(merged, 2);
         assert_eq!(out.iter().map(|r| r.line).collect::<Vec<_>>(), vec![3, 5]);
+    }
+
+    #[test]
+    fn a_callback_repeated_on_its_thread_is_dropped() {
+        let mut rows = vec![
+            rec(1, Voice::Library, 1000),
+            rec(2, Voice::Library, 1000),
+            rec(3, Voice::Library, 1006),
+            rec(4, Voice::Library, 1006),
+            rec(30, Voice::Library, 1006),
+        ];
+        for (r, t) in rows.iter_mut().zip(["a", "b", "b", "a", "a"]) {
+            r.thread = Some(t.into());
+        }
+        let (out, dropped) = repeats(rows);
+        assert_eq!(dropped, 2);
+        assert_eq!(
+            out.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![1, 2, 30]
+        );
     }
 
     #[test]

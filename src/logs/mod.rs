@@ -228,7 +228,8 @@ pub struct FileStats {
     pub long_lines: u64,
     /// All lines read, empty ones included.
     pub lines: u64,
-    /// Library lines merged into the application's line for the same close ([`merge`]).
+    /// Lines folded into another row about the same close ([`merge`]): a library line
+    /// merged into the application's, or a library callback repeated for one session.
     pub merged: u64,
 }
 
@@ -293,6 +294,9 @@ pub struct Record {
     pub role: Option<Role>,
     /// Who wrote the line: the library or the application (not a column; [`merge`]).
     pub voice: Voice,
+    /// The logging thread, for library callbacks that run once per session (Jetty 9's
+    /// `callApplicationOnClose`; not a column; [`merge`]).
+    pub thread: Option<String>,
     /// Line number in the file, from 1 (set by [`read_records`]).
     pub line: u64,
     /// mitmproxy: time of day of the log clock (ns, plus whole days since the file's first

@@ -46,8 +46,10 @@
 //! Voice (for merging duplicates, `super::merge`): a record is [`Voice::Library`] when the
 //! line is the library's own log message about the close (tungstenite's `Received close
 //! frame: ...` debug line, Spring's `LoggingWebSocketHandlerDecorator` `... closed with
-//! CloseStatus[...]`, a Python `websockets.exceptions.ConnectionClosed*: ...` traceback
-//! line), else [`Voice::App`] (the application printed the value).
+//! CloseStatus[...]`, Jetty 9's `callApplicationOnClose(CloseInfo[...])`, a Python
+//! `websockets.exceptions.ConnectionClosed*: ...` traceback line), else [`Voice::App`]
+//! (the application printed the value). Jetty 9's `close(CloseInfo[...])` (the logging
+//! side asking to close) is not a record.
 //!
 //! A leading timestamp (ISO 8601 / RFC 3339, `2026/11/22 10:00:00` of Go's `log`, Tomcat's
 //! `22-Nov-2026 10:00:00.123`; no zone meaning UTC) becomes `end_time`.
@@ -537,19 +539,41 @@ fn jakarta(line: &str) -> Option<LineResult> {
     .or_else(|| java_match(line, LogFormat::Jakarta, &JAKARTA_SHORT, "CloseReason["))
 }
 
+/// Jetty 9's `WebSocketSession` debug lines (`DATE:DBUG:oejwc.WebSocketSession:THREAD:
+/// MESSAGE`, its `StdErrLog` layout): `close(CloseInfo[..])` is the logging side asking to
+/// close (not how the session ended: not a record); `callApplicationOnClose(CloseInfo[..])`
+/// is the close handed to the application, in the library's voice, with its thread (Jetty
+/// logs it before its once-per-session guard, so repeats follow; `merge` drops them).
+static JETTY9_CALLBACK: LazyLock<Regex> =
+    LazyLock::new(|| re(r":([^:\s]+): callApplicationOnClose\($"));
+
 fn jetty(line: &str) -> Option<LineResult> {
-    java_match(line, LogFormat::Jetty, &JETTY9, "CloseInfo[code=").or_else(|| {
-        if !line.contains('{') || !line.contains('=') {
+    if let Some(at) = line.find("CloseInfo[code=") {
+        let prefix = &line[..at];
+        if prefix.ends_with(": close(") {
             return None;
         }
-        let c = JETTY.captures(line)?;
-        let mut r = found(LogFormat::Jetty, line, start_of(&c));
-        done(close_code(Some(&c[1]), None, None).map(|k| {
-            r.close_code = Some(k);
-            r.close_reason = java_reason(c.get(3));
-            r
-        }))
-    })
+        let mut res = java_match(line, LogFormat::Jetty, &JETTY9, "CloseInfo[code=");
+        if let Some(LineResult::Record(r)) = &mut res {
+            if let Some(c) = JETTY9_CALLBACK.captures(prefix) {
+                r.voice = Voice::Library;
+                r.thread = Some(c[1].to_string());
+            }
+        }
+        if res.is_some() {
+            return res;
+        }
+    }
+    if !line.contains('{') || !line.contains('=') {
+        return None;
+    }
+    let c = JETTY.captures(line)?;
+    let mut r = found(LogFormat::Jetty, line, start_of(&c));
+    done(close_code(Some(&c[1]), None, None).map(|k| {
+        r.close_code = Some(k);
+        r.close_reason = java_reason(c.get(3));
+        r
+    }))
 }
 
 // --- Rust tungstenite ----------------------------------------------------------------
