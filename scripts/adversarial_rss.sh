@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peak RSS of `wsaudit analyze` on the adversarial captures of tests/adversarial.rs
 # (2^63-byte frame, endless fragmentation, a million tiny frames, gigabyte sequence gaps,
-# a 100,000-SYN flood, endless headers, no 101), one at a time.
+# SYN floods of 100,000 and 1,000,000 connections, endless headers, no 101), one at a time.
 #
 #   scripts/adversarial_rss.sh [EXTRA_ANALYZE_ARGS...]
 #

@@ -220,6 +220,21 @@ pub fn classify(paths: &[String], force_log: bool) -> Sources {
     s
 }
 
+/// What a session or refused-upgrade table read back contributes to the report.
+pub fn table_input(file: &Path, kind: load::TableKind, rows: usize) -> InputInfo {
+    let (sessions, refused) = match kind {
+        load::TableKind::Sessions => (rows as u64, 0),
+        load::TableKind::Refused => (0, rows as u64),
+    };
+    InputInfo {
+        name: file.display().to_string(),
+        kind: "table".into(),
+        sessions,
+        refused_upgrades: refused,
+        ..InputInfo::default()
+    }
+}
+
 /// Everything read, merged.
 pub struct Collected {
     pub inputs: Vec<InputInfo>,
@@ -356,6 +371,8 @@ pub fn collect(
             sessions: r.sessions.iter().map(SessionChunks::rows).sum::<usize>() as u64,
             refused_upgrades: r.refused.len() as u64,
             problems: r.problems(),
+            evicted_connections: r.evicted,
+            oversized_heads: r.oversized_heads,
         });
     }
     let first = results.iter().filter_map(|r| r.first_ts).min();
@@ -378,23 +395,7 @@ pub fn collect(
                     errors.push(format!("{}: {p}", f.display()));
                 }
                 for (f, kind, rows) in &loaded.files {
-                    let is = |k| *kind == k;
-                    inputs.push(InputInfo {
-                        name: f.display().to_string(),
-                        kind: "table".into(),
-                        packets: None,
-                        sessions: if is(load::TableKind::Sessions) {
-                            *rows as u64
-                        } else {
-                            0
-                        },
-                        refused_upgrades: if is(load::TableKind::Refused) {
-                            *rows as u64
-                        } else {
-                            0
-                        },
-                        problems: Vec::new(),
-                    });
+                    inputs.push(table_input(f, *kind, *rows));
                 }
                 sessions.vstack_mut(&loaded.sessions)?;
                 refused.vstack_mut(&loaded.refused)?;
@@ -418,6 +419,7 @@ pub fn collect(
                     sessions: df.height() as u64,
                     refused_upgrades: 0,
                     problems: x.problems,
+                    ..InputInfo::default()
                 });
                 sessions.vstack_mut(&df)?;
             }

@@ -220,22 +220,7 @@ fn run_report(cfg: ReportConfig) -> Result<ExitCode> {
     let inputs = loaded
         .files
         .iter()
-        .map(|(f, kind, rows)| InputInfo {
-            name: f.display().to_string(),
-            kind: "table".into(),
-            packets: None,
-            sessions: if *kind == load::TableKind::Sessions {
-                *rows as u64
-            } else {
-                0
-            },
-            refused_upgrades: if *kind == load::TableKind::Refused {
-                *rows as u64
-            } else {
-                0
-            },
-            problems: Vec::new(),
-        })
+        .map(|(f, kind, rows)| inputs::table_input(f, *kind, *rows))
         .collect();
     failed |= report(inputs, None, &sessions, &loaded.refused, &cfg.report)?;
     Ok(if failed {

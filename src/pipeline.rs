@@ -102,6 +102,8 @@ pub struct CaptureResult<S = Vec<SessionRecord>> {
     pub tcp_segments: u64,
     /// Connections dropped because the table was full.
     pub evicted: u64,
+    /// Connections ignored because an HTTP head outgrew `http::MAX_HEAD`.
+    pub oversized_heads: u64,
 }
 
 impl<S> CaptureResult<S> {
@@ -163,6 +165,7 @@ impl<'p> Seen<'p> {
 struct Kept<K> {
     sink: K,
     refused: Vec<RefusedUpgrade>,
+    oversized_heads: u64,
 }
 
 impl<K: SessionSink> Kept<K> {
@@ -173,6 +176,7 @@ impl<K: SessionSink> Kept<K> {
             self.sink.push(s);
         }
         self.refused.extend(o.refused);
+        self.oversized_heads += u64::from(o.oversized_head);
     }
 }
 
@@ -247,6 +251,7 @@ fn run_sharded<'m, K: SessionSink>(
             let mut kept = Kept {
                 sink: sink(),
                 refused: Vec::new(),
+                oversized_heads: 0,
             };
             workers.push(scope.spawn(move || {
                 let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
@@ -349,6 +354,7 @@ fn run_sequential<K: SessionSink>(
     let mut kept = Kept {
         sink: sink(),
         refused: Vec::new(),
+        oversized_heads: 0,
     };
     let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
     let read = {
@@ -413,9 +419,11 @@ fn analyze_into<K: SessionSink>(
     };
     let mut parts = Vec::with_capacity(kept.len());
     let mut refused: Vec<RefusedUpgrade> = Vec::new();
+    let mut oversized_heads = 0;
     for k in kept {
         parts.push(k.sink.finish());
         refused.extend(k.refused);
+        oversized_heads += k.oversized_heads;
     }
     refused.sort_by_key(|r| (r.time, r.client, r.server));
     CaptureResult {
@@ -428,6 +436,7 @@ fn analyze_into<K: SessionSink>(
         last_ts: seen.last_ts,
         tcp_segments: seen.segments,
         evicted,
+        oversized_heads,
     }
 }
 
@@ -463,6 +472,7 @@ fn analyze_with(
         last_ts: r.last_ts,
         tcp_segments: r.tcp_segments,
         evicted: r.evicted,
+        oversized_heads: r.oversized_heads,
     }
 }
 

@@ -429,29 +429,35 @@ fn out_of_order_data_over_the_buffer_limit_flags_the_session() {
 // ---------------------------------------------------------------------------------------
 // Connections
 
+/// One real session, then `n` SYNs from distinct clients that never go further.
+fn syn_flood(name: &str, n: u32, limits: Limits) -> CaptureResult {
+    let mut cap = Cap::new();
+    let mut f = Flow::new("10.0.0.1:40000", "10.0.0.2:80");
+    f.upgrade(&mut cap);
+    f.server(&mut cap, &[0x81, 0x02, b'h', b'i']);
+    let server: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+    for i in 0..n {
+        let src = SocketAddrV4::new(
+            [10, (9 + (i >> 24)) as u8, (i >> 8) as u8, i as u8].into(),
+            1024 + (i % 50_000) as u16,
+        );
+        cap.pkt(src, server, i.wrapping_mul(2_654_435_761), 0, SYN, &[]);
+    }
+    cap.analyze(name, limits)
+}
+
 /// 100,000 SYNs that never go further, with room for 1,000 connections: when full, the
 /// table evicts its longest-idle sixteenth at once (so a flood costs linear time) and
 /// counts every eviction; the one real session, idle since before the flood, is evicted
 /// first and still reported, flagged.
 #[test]
 fn syn_flood_evicts_counts_and_flags() {
-    let mut cap = Cap::new();
-    let mut f = Flow::new("10.0.0.1:40000", "10.0.0.2:80");
-    f.upgrade(&mut cap);
-    f.server(&mut cap, &[0x81, 0x02, b'h', b'i']);
-    let server: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
-    for i in 0..100_000u32 {
-        let src = SocketAddrV4::new(
-            [10, 9, (i >> 8) as u8, i as u8].into(),
-            1024 + (i % 50_000) as u16,
-        );
-        cap.pkt(src, server, i.wrapping_mul(2_654_435_761), 0, SYN, &[]);
-    }
     let limits = Limits {
         max_conns: 1000,
         ..Limits::default()
     };
-    let r = cap.analyze("syn_flood", limits);
+    let r = syn_flood("syn_flood", 100_000, limits);
+    assert_eq!(r.oversized_heads, 0);
     // Every connection beyond what the table holds at the end was evicted and counted;
     // at the end it holds between 15/16 of its room and all of it.
     assert!(
@@ -463,6 +469,24 @@ fn syn_flood_evicts_counts_and_flags() {
     assert!(s.limit_hit, "an evicted session is flagged");
     assert_eq!(s.frames[SERVER], 1);
     assert_eq!(s.outcome.ending, Ending::Open);
+}
+
+/// The million half-open connections, at the default limits (200,000
+/// connections): linear time (one table pass per sixteenth evicted), every eviction
+/// counted, the real session still reported. Peak RSS for this capture is measured by
+/// `scripts/adversarial_rss.sh` (release build).
+#[test]
+fn a_million_syns_at_default_limits() {
+    let max = Limits::default().max_conns as u64;
+    let r = syn_flood("syn_flood_million", 1_000_000, Limits::default());
+    assert!(
+        (1_000_001 - max..=1_000_001 - (max - max / 16)).contains(&r.evicted),
+        "{}",
+        r.evicted
+    );
+    let s = only_session(&r);
+    assert!(s.limit_hit);
+    assert_eq!(s.frames[SERVER], 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -492,6 +516,7 @@ fn http_headers_that_never_end_are_dropped_at_the_cap() {
     let s = only_session(&r);
     assert_eq!(s.client, "10.0.0.3:40000".parse().unwrap());
     assert!(r.refused.is_empty());
+    assert_eq!(r.oversized_heads, 1, "the ignored connection is counted");
 }
 
 /// An upgrade request answered by silence while the client keeps talking: nothing is

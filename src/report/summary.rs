@@ -36,6 +36,11 @@ pub struct InputInfo {
     pub sessions: u64,
     pub refused_upgrades: u64,
     pub problems: Vec<String>,
+    /// Connections dropped from a full connection table (`--max-connections`); an
+    /// evicted WebSocket session is still reported, flagged `limit_hit`.
+    pub evicted_connections: u64,
+    /// Connections ignored because an HTTP head outgrew 16 KiB (`http::MAX_HEAD`).
+    pub oversized_heads: u64,
 }
 
 /// Refused upgrades with one HTTP status.
@@ -373,6 +378,16 @@ pub fn render_text(r: &Report) -> String {
 
     for b in &r.breakdowns {
         render_breakdown(&mut o, b);
+    }
+
+    let evicted: u64 = r.inputs.iter().map(|i| i.evicted_connections).sum();
+    let heads: u64 = r.inputs.iter().map(|i| i.oversized_heads).sum();
+    if evicted + heads > 0 {
+        let _ = writeln!(
+            o,
+            "\nLimits: {evicted} connections evicted from a full table (--max-connections), \
+             {heads} HTTP heads over 16 KiB ignored"
+        );
     }
 
     let d = &r.diagnosis;

@@ -60,6 +60,8 @@ pub struct Tracker {
     order: u64,
     /// Part of a handshake head was never captured (snaplen or loss).
     head_cut: bool,
+    /// An HTTP head outgrew the cap ([`http::MAX_HEAD`]) and the connection was ignored.
+    oversized_head: bool,
 }
 
 /// What one connection produced.
@@ -67,6 +69,9 @@ pub struct Tracker {
 pub struct ConnOutput {
     pub session: Option<SessionRecord>,
     pub refused: Vec<RefusedUpgrade>,
+    /// An HTTP head outgrew the cap, so whatever it was (an upgrade or not) was not
+    /// read: counted per capture, since no session row can carry it.
+    pub oversized_head: bool,
 }
 
 impl Tracker {
@@ -82,6 +87,7 @@ impl Tracker {
             anomalies: BTreeMap::new(),
             order: 0,
             head_cut: false,
+            oversized_head: false,
         }
     }
 
@@ -115,6 +121,7 @@ impl Tracker {
                 let cbuf = &self.buf[cdir as usize];
                 let Some(n) = http::head_len(cbuf) else {
                     if cbuf.len() > http::MAX_HEAD {
+                        self.oversized_head = true;
                         self.ignore();
                     }
                     return;
@@ -143,9 +150,10 @@ impl Tracker {
             }
             let sbuf = &self.buf[sdir as usize];
             let Some(n) = http::head_len(sbuf) else {
-                if sbuf.len() > http::MAX_HEAD
-                    || (!sbuf.is_empty() && !http::looks_like_response(sbuf))
-                {
+                if sbuf.len() > http::MAX_HEAD {
+                    self.oversized_head = true;
+                    self.ignore();
+                } else if !sbuf.is_empty() && !http::looks_like_response(sbuf) {
                     self.ignore();
                 }
                 return;
@@ -342,6 +350,7 @@ impl Tracker {
             return ConnOutput {
                 session: None,
                 refused: self.refused,
+                oversized_head: self.oversized_head,
             };
         };
         let tcp_ended = meta.first_end.is_some() && meta.release != Release::Evicted;
@@ -414,6 +423,7 @@ impl Tracker {
             anomalies,
         };
         ConnOutput {
+            oversized_head: self.oversized_head,
             session: Some(record),
             refused: self.refused,
         }
@@ -449,6 +459,7 @@ impl StreamHandler for Tracker {
                 // Heads longer than the cap are not an upgrade we can read; a refused
                 // upgrade's body is drained as it comes, so it never piles up here.
                 if self.buf.iter().any(|b| b.len() > 2 * http::MAX_HEAD) {
+                    self.oversized_head = true;
                     self.ignore();
                 }
             }
