@@ -89,6 +89,7 @@ impl Walker {
         loop {
             match self.parser.next(&window[pos..]) {
                 Step::Packet(pkt, used) => {
+                    prefetch(window, pos + used);
                     self.summary.packets += 1;
                     self.summary.bytes += pkt.data.len() as u64;
                     if (pkt.data.len() as u64) < pkt.orig_len as u64 {
@@ -156,6 +157,29 @@ pub fn read_slice<'a, F: FnMut(&RawPacket<'a>)>(data: &'a [u8], mut on_packet: F
         return w.end(0, used as u64);
     }
     w.end(data.len() - used, used as u64)
+}
+
+/// Ask the CPU to start loading the next record's header and first bytes (where the
+/// link, IP and TCP headers are) while this record is decoded, and a few KiB further on:
+/// on a capture read once from the page cache, waiting for those lines was the reading
+/// thread's biggest cost. A hint only; never faults, whatever the offset.
+#[inline(always)]
+fn prefetch(window: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = window.as_ptr().wrapping_add(at) as *const i8;
+        // SAFETY: prefetch is a hint that never dereferences in a way that can fault,
+        // even for addresses outside the slice.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch(p, _MM_HINT_T0);
+            _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
+            _mm_prefetch(p.wrapping_add(4096), _MM_HINT_T0);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (window, at);
 }
 
 /// How the bytes of an input are packed.
