@@ -305,6 +305,14 @@ pub fn collect(
                     f.lines
                 ));
             }
+            if f.merged > 0 {
+                warnings.push(format!(
+                    "{}: {} lines about a close another line already reported were merged \
+                     into it (one row per close)",
+                    f.path.display(),
+                    f.merged
+                ));
+            }
             for (line, why) in f.half_matched.iter().take(20) {
                 warnings.push(format!("{}:{line}: {why}", f.path.display()));
             }

@@ -243,3 +243,23 @@ fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A log in which the library and the application both report one close gives one row
+/// per close, and says how many lines it folded (real tungstenite 0.27 output: the
+/// library's debug line and the app's own line for each of its 16 closes).
+#[test]
+fn merged_log_lines_are_said_not_silently_dropped() {
+    let out = run(&[
+        "analyze",
+        "fixtures/logs/tungstenite/tungstenite-0.27.log",
+        "--format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("16 lines about a close another line already reported were merged"),
+        "{err}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sessions"], 17);
+}
