@@ -138,7 +138,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
     /// With --sessions DIR: write the session table as hive-style partitioned Parquet
-    /// (DIR/date=YYYY-MM-DD/[hour=HH/]part-<run>.parquet), for Spark, DuckDB, Trino,
+    /// (DIR/date=YYYY-MM-DD/[hour=HH/]part-RUN.parquet), for Spark, DuckDB, Trino,
     /// polars, and `wsaudit report DIR`.
     #[arg(long, value_enum, value_name = "date|hour", requires = "sessions")]
     pub partition_by: Option<Partition>,

@@ -1,6 +1,6 @@
 //! Which format a log file holds, from its first non-empty lines.
 //!
-//! Contract: [`detect`] reads at most [`DETECT_LINES`](super::DETECT_LINES) non-empty
+//! Contract: [`detect`] reads at most [`DETECT_LINES`] non-empty
 //! lines (each cut at [`MAX_LINE`](super::MAX_LINE)) and answers the format of the first
 //! line that some format recognises: a JSON object with API Gateway fields
 //! (`disconnectStatusCode`, `connectionId`, `eventType`, ...) is `aws_apigw`, with

@@ -2,7 +2,7 @@
 //!
 //! - [`table`]: the session and refused-upgrade tables as polars `DataFrame`s.
 //! - [`summary`]: the human summary printed by `wsaudit analyze`.
-//! - [`write`]: CSV / Parquet / JSON / JSONL writers (atomic).
+//! - [`write`](mod@write): CSV / Parquet / JSON / JSONL writers (atomic).
 //! - [`text`]: wire text made safe for terminals.
 
 pub mod breakdown;
