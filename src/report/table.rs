@@ -404,24 +404,37 @@ pub fn merge_chunks(
     };
     order.sort_by_key(|&(ci, key, _)| (ci, key));
     let idx = IdxCa::from_vec("idx".into(), order.iter().map(|o| o.2 as IdxSize).collect());
-    // Ids: numbered within each capture.
-    let mut ids = Vec::with_capacity(order.len());
-    let mut rank = vec![0usize; order.len()];
-    let mut n = 0;
-    for (pos, (ci, _, row)) in order.iter().enumerate() {
-        n = if pos > 0 && order[pos - 1].0 == *ci {
-            n + 1
-        } else {
-            1
-        };
-        ids.push(crate::pipeline::session_id(&names[*ci], n));
-        rank[*row] = pos;
-    }
+    // Ids, numbered within each capture, straight into their column (no Vec<String>
+    // next to the whole table: the end of the run is where memory peaks).
+    let mut n = 0usize;
+    let ids = StringChunked::from_iter_values(
+        "session_id".into(),
+        order.iter().enumerate().map(|(pos, (ci, _, _))| {
+            n = if pos > 0 && order[pos - 1].0 == *ci {
+                n + 1
+            } else {
+                1
+            };
+            crate::pipeline::session_id(&names[*ci], n)
+        }),
+    );
+    // Where each row went, for the Close-frame table only.
+    let rank: Vec<usize> = if with_closes {
+        let mut rank = vec![0usize; order.len()];
+        for (pos, (_, _, row)) in order.iter().enumerate() {
+            rank[*row] = pos;
+        }
+        rank
+    } else {
+        Vec::new()
+    };
     let height = order.len();
+    drop(order);
+    let mut ids = Some(ids.into_column());
     let mut columns = Vec::with_capacity(SESSION_COLUMNS.len());
     for c in table.into_columns() {
         if c.name().as_str() == "session_id" {
-            columns.push(Column::new("session_id".into(), std::mem::take(&mut ids)));
+            columns.push(ids.take().unwrap_or(c));
         } else {
             // One chunk first: gathering from several string chunks copies every value
             // into new buffers, while concatenating shares the chunks' buffers and a
