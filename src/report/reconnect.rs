@@ -225,6 +225,14 @@ pub fn reconnects(sessions: &DataFrame, window_s: f64) -> PolarsResult<DataFrame
 pub fn reconnect_by_code(rec: &DataFrame) -> PolarsResult<DataFrame> {
     rec.clone()
         .lazy()
+        // A session whose client or server is unknown (a log line without addresses)
+        // cannot be followed: it is neither a reconnect nor a missing one.
+        .filter(
+            col("client_ip")
+                .is_not_null()
+                .and(col("server_ip").is_not_null())
+                .and(col("server_port").is_not_null()),
+        )
         .group_by([col("close_code").cast(DataType::UInt16)])
         .agg([
             len().cast(DataType::UInt64).alias("sessions"),
@@ -354,14 +362,17 @@ pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
                     reconnect_delay_s: d,
                 })
             }
-            (Some(1012), None) => flags.never_came_back.push(NeverCameBack {
-                session_id: session_id[i].clone(),
-                client_ip: client[i].clone(),
-                server_ip: server[i].clone(),
-                server_port: port[i],
-                end_time: end[i],
-                observed_after_s: end[i].zip(data_end).map(|(e, d)| (d - e) as f64 / 1e9),
-            }),
+            // Only a session whose client is known can be said not to have come back.
+            (Some(1012), None) if client[i].is_some() && server[i].is_some() => {
+                flags.never_came_back.push(NeverCameBack {
+                    session_id: session_id[i].clone(),
+                    client_ip: client[i].clone(),
+                    server_ip: server[i].clone(),
+                    server_port: port[i],
+                    end_time: end[i],
+                    observed_after_s: end[i].zip(data_end).map(|(e, d)| (d - e) as f64 / 1e9),
+                })
+            }
             _ => {}
         }
     }
