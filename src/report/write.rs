@@ -102,6 +102,11 @@ pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
     df.clone().lazy().select(exprs).collect()
 }
 
+/// Rows per Parquet row group: the writer encodes a whole row group in memory, so this
+/// bounds what writing adds on top of the table (one group of 262,144 rows, polars'
+/// default, was most of a 10 GiB capture's table encoded at once).
+const PARQUET_ROW_GROUP: usize = 65_536;
+
 /// [`write_table`], with the CSV formula guard optional (`--csv-raw` turns it off for
 /// machine consumers).
 pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<()> {
@@ -127,6 +132,7 @@ pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<
                 let mut micros = datetimes_as_micros(df)?;
                 ParquetWriter::new(&mut *w)
                     .with_compression(ParquetCompression::Zstd(None))
+                    .with_row_group_size(Some(PARQUET_ROW_GROUP))
                     .finish(&mut micros)?;
             }
             TableFormat::Json | TableFormat::JsonLines => {
