@@ -164,3 +164,42 @@ fn chunked_session_table_equals_the_table_of_the_records() {
         );
     }
 }
+
+/// Sessions that start in the same nanosecond are numbered by client, then server
+/// address, on both paths; among full equals the workers' order is kept.
+#[test]
+fn equal_start_times_are_ordered_by_address_on_both_paths() {
+    use wsaudit::pipeline::{session_id, session_order, SessionSink};
+    use wsaudit::report::table::{merge_chunks, sessions_frame, TableSink};
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
+    let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
+    let clients = [
+        "10.0.0.9:5000",
+        "[2001:db8::1]:4000",
+        "10.0.0.10:5000",
+        "10.0.0.9:4999",
+        "10.0.0.9:5000",
+    ];
+    let mut recs = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        let mut r = base.clone();
+        r.client = c.parse().unwrap();
+        r.start_time = 1_000;
+        r.end_time = 2_000 + i as i64; // tells the two equal keys apart
+        recs.push(r);
+    }
+    let mut want = recs.clone();
+    want.sort_by_key(session_order);
+    for (i, r) in want.iter_mut().enumerate() {
+        r.session_id = session_id("cap", i + 1);
+        r.capture = "cap".into();
+    }
+    let mut sink = TableSink::with_chunk_rows(false, 2);
+    for mut r in recs {
+        r.capture = "cap".into();
+        sink.push(r);
+    }
+    let (got, _) = merge_chunks(vec![("cap".into(), vec![sink.finish()])], false).unwrap();
+    let want = sessions_frame(&want).unwrap();
+    assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
+}

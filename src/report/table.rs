@@ -13,7 +13,7 @@ use polars::prelude::*;
 
 use super::columns::{shared_str_col, utc_ns};
 
-use crate::pipeline::{session_order, SessionSink};
+use crate::pipeline::SessionSink;
 use crate::session::{CloseFrame, Initiator, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
 use crate::ws::CloseCode;
 
@@ -283,20 +283,17 @@ pub struct TableSink {
     chunk_rows: usize,
 }
 
-/// What a [`TableSink`] produced: chunks of session rows (without ids yet), each row's
-/// numbering key, and, when asked for, each row's Close frames.
+/// What a [`TableSink`] produced: chunks of session rows (without ids yet) and, when
+/// asked for, each row's Close frames.
 #[derive(Default)]
 pub struct SessionChunks {
     frames: Vec<DataFrame>,
-    /// Per frame, its rows' keys (one exact-size vector per frame: no doubling slack).
-    keys: Vec<Vec<SessionKey>>,
     rows: usize,
     /// (row, its Close frames) for rows that had any.
     closes: Vec<(usize, RowCloses)>,
     error: Option<PolarsError>,
 }
 
-type SessionKey = (i64, SocketAddr, SocketAddr);
 type RowCloses = Vec<(Initiator, CloseFrame)>;
 
 impl SessionChunks {
@@ -332,16 +329,13 @@ impl TableSink {
                 self.out.error.get_or_insert(e);
             }
         }
-        let mut keys = Vec::with_capacity(self.pending.len());
-        for r in self.pending.drain(..) {
-            let row = self.out.rows + keys.len();
-            keys.push(session_order(&r));
+        let n = self.pending.len();
+        for (i, r) in self.pending.drain(..).enumerate() {
             if self.keep_closes && !r.closes.is_empty() {
-                self.out.closes.push((row, r.closes));
+                self.out.closes.push((self.out.rows + i, r.closes));
             }
         }
-        self.out.rows += keys.len();
-        self.out.keys.push(keys);
+        self.out.rows += n;
     }
 }
 
@@ -359,21 +353,61 @@ impl SessionSink for TableSink {
     }
 }
 
+/// Within runs of equal (capture, start time), order rows by client then server address
+/// (as `SocketAddr`s, like `session_order`), keeping the row order among equals.
+fn sort_ties_by_address(table: &DataFrame, order: &mut [(u32, i64, u32)]) -> PolarsResult<()> {
+    let col_str = |name: &str| -> PolarsResult<StringChunked> {
+        Ok(table.column(name)?.cast(&DataType::String)?.str()?.clone())
+    };
+    let col_u16 = |name: &str| -> PolarsResult<UInt16Chunked> {
+        Ok(table.column(name)?.cast(&DataType::UInt16)?.u16()?.clone())
+    };
+    let (cip, cport, sip, sport) = (
+        col_str("client_ip")?,
+        col_u16("client_port")?,
+        col_str("server_ip")?,
+        col_u16("server_port")?,
+    );
+    let addr = |ip: Option<&str>, port: Option<u16>| -> Option<SocketAddr> {
+        Some(SocketAddr::new(ip?.parse().ok()?, port?))
+    };
+    let key = |row: u32| {
+        let r = row as usize;
+        (
+            addr(cip.get(r), cport.get(r)),
+            addr(sip.get(r), sport.get(r)),
+        )
+    };
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && (order[j].0, order[j].1) == (order[i].0, order[i].1) {
+            j += 1;
+        }
+        if j - i > 1 {
+            order[i..j].sort_by_key(|&(_, _, row)| (key(row), row));
+        }
+        i = j;
+    }
+    Ok(())
+}
+
 /// One session table (and the Close-frame table, when the chunks kept Close frames) from
 /// the chunks of several captures, given in input order with their names: each capture's
-/// sessions in [`session_order`] and numbered `<capture>#<n>`, exactly as
+/// sessions in [`session_order`](crate::pipeline::session_order) and numbered `<capture>#<n>`, exactly as
 /// [`crate::pipeline::analyze`] numbers records. Columns are reordered one at a time, so
 /// the table is never held twice.
 pub fn merge_chunks(
     captures: Vec<(String, Vec<SessionChunks>)>,
     with_closes: bool,
 ) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
-    // (capture index, key, row in the concatenated chunks), sorted stably.
+    // (capture index, start time, row in the concatenated chunks): 16 bytes a session,
+    // read back from the table's own columns at the end rather than kept while reading.
     let total = captures
         .iter()
         .flat_map(|(_, parts)| parts.iter().map(SessionChunks::rows))
         .sum();
-    let mut order: Vec<(usize, SessionKey, usize)> = Vec::with_capacity(total);
+    let mut order: Vec<(u32, i64, u32)> = Vec::with_capacity(total);
     // (capture index, row, its Close frames).
     let mut closes: Vec<(usize, usize, RowCloses)> = Vec::new();
     let mut table: Option<DataFrame> = None;
@@ -385,10 +419,17 @@ pub fn merge_chunks(
                 return Err(e);
             }
             let base = order.len();
-            let keys = part.keys.into_iter().flatten();
-            order.extend(keys.enumerate().map(|(i, k)| (ci, k, base + i)));
             closes.extend(part.closes.into_iter().map(|(row, c)| (ci, base + row, c)));
             for f in part.frames {
+                let start = f.column("start_time")?.cast(&DataType::Int64)?;
+                let rows = order.len();
+                order.extend(
+                    start
+                        .i64()?
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (ci as u32, t.unwrap_or(i64::MIN), (rows + i) as u32)),
+                );
                 match &mut table {
                     Some(t) => {
                         t.vstack_mut(&f)?;
@@ -402,7 +443,10 @@ pub fn merge_chunks(
         let closes = with_closes.then(|| closes_frame(&[])).transpose()?;
         return Ok((sessions_frame(&[])?, closes));
     };
-    order.sort_by_key(|&(ci, key, _)| (ci, key));
+    // Same order as `session_order` over records, sorted stably: by start time, then,
+    // among sessions that started in the same nanosecond, by client and server address.
+    order.sort_by_key(|&(ci, start, row)| (ci, start, row));
+    sort_ties_by_address(&table, &mut order)?;
     let idx = IdxCa::from_vec("idx".into(), order.iter().map(|o| o.2 as IdxSize).collect());
     // Ids, numbered within each capture, straight into their column (no Vec<String>
     // next to the whole table: the end of the run is where memory peaks).
@@ -415,14 +459,14 @@ pub fn merge_chunks(
             } else {
                 1
             };
-            crate::pipeline::session_id(&names[*ci], n)
+            crate::pipeline::session_id(&names[*ci as usize], n)
         }),
     );
     // Where each row went, for the Close-frame table only.
     let rank: Vec<usize> = if with_closes {
         let mut rank = vec![0usize; order.len()];
         for (pos, (_, _, row)) in order.iter().enumerate() {
-            rank[*row] = pos;
+            rank[*row as usize] = pos;
         }
         rank
     } else {
