@@ -250,20 +250,6 @@ pub struct Collected {
     pub errors: Vec<String>,
 }
 
-/// Bring a frame to the session table's columns (missing ones null, others cast).
-fn to_session_schema(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
-    let have = df.schema();
-    let exprs: Vec<Expr> = template
-        .schema()
-        .iter()
-        .map(|(name, dt)| match have.get(name) {
-            Some(_) => col(name.clone()).cast(dt.clone()).alias(name.clone()),
-            None => lit(NULL).cast(dt.clone()).alias(name.clone()),
-        })
-        .collect();
-    df.lazy().select(exprs).collect()
-}
-
 /// Read captures and tables, and merge in `extra` rows (log inputs); with the captures'
 /// Close-frame table when `with_closes`.
 pub fn collect(
@@ -418,7 +404,7 @@ pub fn collect(
         for p in &x.problems {
             errors.push(format!("{}: {p}", x.name));
         }
-        match to_session_schema(x.sessions, &sessions.clear()) {
+        match crate::report::columns::conform_to(x.sessions, &sessions.clear()) {
             Ok(df) => {
                 inputs.push(InputInfo {
                     name: x.name,

@@ -112,22 +112,5 @@ pub fn records_frame(rows: &[Record]) -> PolarsResult<DataFrame> {
         ),
     ];
     let df = DataFrame::new(n, cols)?;
-    conform(df, &template)
-}
-
-/// Cast `df` to the columns of `template`: missing columns become typed nulls.
-fn conform(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
-    let have = df.schema().clone();
-    let exprs: Vec<Expr> = template
-        .schema()
-        .iter()
-        .map(|(name, dt)| {
-            let e = match have.get(name) {
-                None => lit(NULL).cast(dt.clone()),
-                Some(_) => col(name.clone()).cast(dt.clone()),
-            };
-            e.alias(name.clone())
-        })
-        .collect();
-    df.lazy().select(exprs).collect()
+    crate::report::columns::conform_to(df, &template)
 }

@@ -82,6 +82,41 @@ pub fn ser_opt_time<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::E
     }
 }
 
+/// Cast `df` to the columns of `template` (an empty table of the right schema), in its
+/// order: missing columns become typed nulls, text times (ISO 8601, as CSV and JSON
+/// exports write them) are parsed, text booleans read. One rule for tables read back,
+/// log rows and anything else joining the session table.
+pub fn conform_to(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
+    let have = df.schema();
+    let exprs: Vec<Expr> = template
+        .schema()
+        .iter()
+        .map(|(name, dt)| {
+            let e = match have.get(name) {
+                None => lit(NULL).cast(dt.clone()),
+                Some(DataType::String) if matches!(dt, DataType::Datetime(_, _)) => {
+                    col(name.clone()).str().to_datetime(
+                        Some(TimeUnit::Nanoseconds),
+                        Some(TimeZone::UTC),
+                        StrptimeOptions {
+                            format: Some("%Y-%m-%dT%H:%M:%S%.fZ".into()),
+                            strict: false,
+                            ..Default::default()
+                        },
+                        lit("raise"),
+                    )
+                }
+                Some(DataType::String) if *dt == DataType::Boolean => {
+                    col(name.clone()).str().to_lowercase().eq(lit("true"))
+                }
+                Some(_) => col(name.clone()).cast(dt.clone()),
+            };
+            e.alias(name.clone())
+        })
+        .collect();
+    df.lazy().select(exprs).collect()
+}
+
 /// A `String` column in which equal values longer than a view's inline 12 bytes share
 /// one copy of their bytes. Session tables repeat a few long values on every row (the
 /// capture name, user agents, hosts, extension lists, code names): stored once each,

@@ -16,6 +16,7 @@ use polars_io::csv::read::CsvReadOptions;
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
+use super::columns::conform_to;
 use super::table::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 fn is_table(p: &Path) -> bool {
@@ -101,39 +102,6 @@ fn read_raw(path: &Path) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// Cast `df` to the documented columns of `template` (an empty table of the right
-/// schema): missing columns are null, text times are parsed.
-fn conform(df: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
-    let have = df.schema();
-    let exprs: Vec<Expr> = template
-        .schema()
-        .iter()
-        .map(|(name, dt)| {
-            let e = match have.get(name) {
-                None => lit(NULL).cast(dt.clone()),
-                Some(DataType::String) if matches!(dt, DataType::Datetime(_, _)) => {
-                    col(name.clone()).str().to_datetime(
-                        Some(TimeUnit::Nanoseconds),
-                        Some(TimeZone::UTC),
-                        StrptimeOptions {
-                            format: Some("%Y-%m-%dT%H:%M:%S%.fZ".into()),
-                            strict: false,
-                            ..Default::default()
-                        },
-                        lit("raise"),
-                    )
-                }
-                Some(DataType::String) if *dt == DataType::Boolean => {
-                    col(name.clone()).str().to_lowercase().eq(lit("true"))
-                }
-                Some(_) => col(name.clone()).cast(dt.clone()),
-            };
-            e.alias(name.clone())
-        })
-        .collect();
-    df.lazy().select(exprs).collect()
-}
-
 /// All session and refused-upgrade rows of `files`; problems per file.
 pub struct Loaded {
     pub sessions: DataFrame,
@@ -180,7 +148,7 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
             TableKind::Sessions => (&session_tpl, &mut sessions),
             TableKind::Refused => (&refused_tpl, &mut refused),
         };
-        match conform(df, tpl) {
+        match conform_to(df, tpl) {
             Ok(df) => {
                 acc.vstack_mut(&df)?;
                 out_files.push((f.clone(), kind, rows));
