@@ -207,6 +207,16 @@ pub enum BaselineKind {
     Summary,
 }
 
+impl BaselineKind {
+    /// How the reports name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            BaselineKind::Sessions => "session table",
+            BaselineKind::Summary => "per-code summary",
+        }
+    }
+}
+
 /// An earlier night, reduced to what the comparison needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Baseline {
@@ -935,10 +945,7 @@ pub fn render_text(a: &Audit) -> String {
                 o,
                 "Changes vs baseline {} ({}, {} sessions):",
                 fit(&b.name, 50),
-                match b.kind {
-                    BaselineKind::Sessions => "session table",
-                    BaselineKind::Summary => "per-code summary",
-                },
+                b.kind.label(),
                 b.sessions
             );
             if a.changes.is_empty() {

@@ -66,16 +66,7 @@ pub fn is_capture_magic(head: &[u8]) -> bool {
         || PCAP_MAGICS.iter().any(|m| head.starts_with(m))
 }
 
-/// `.parquet`, `.pq` or `.csv`: a table exported by wsaudit.
-pub fn is_table_name(p: &Path) -> bool {
-    matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("parquet" | "pq" | "csv")
-    )
-}
+pub use crate::report::load::is_table_name;
 
 enum Kind {
     Capture,

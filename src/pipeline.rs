@@ -189,7 +189,7 @@ const STALE_BATCH: usize = 32 << 20;
 
 /// A batch of segments for one worker, with the map offset just past its last packet.
 struct Batch<'m> {
-    segs: Vec<(link::Segment<'m>, i64)>,
+    segs: Segs<'m>,
     end: usize,
 }
 
@@ -201,6 +201,31 @@ struct Batch<'m> {
 struct Progress {
     done: std::sync::atomic::AtomicU64,
     done_at: std::sync::atomic::AtomicUsize,
+}
+
+type Segs<'m> = Vec<(link::Segment<'m>, i64)>;
+
+/// The reader's side of one worker: the batch being filled, where its first packet lies
+/// in the map, and how many batches went out.
+struct Outbox<'m> {
+    segs: Segs<'m>,
+    first_at: usize,
+    sent: u64,
+    tx: std::sync::mpsc::SyncSender<Batch<'m>>,
+}
+
+impl<'m> Outbox<'m> {
+    /// Send the batch (its packets end at map offset `end`) and start a new one in a
+    /// vector a worker gave back, if any.
+    fn send(&mut self, end: usize, spare: &std::sync::mpsc::Receiver<Segs<'m>>) {
+        let fresh = spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let segs = std::mem::replace(&mut self.segs, fresh);
+        self.sent += 1;
+        // A worker only stops early by panicking, which join() reports.
+        let _ = self.tx.send(Batch { segs, end });
+    }
 }
 
 /// Which shard a segment's connection belongs to: a fixed, symmetric hash of the
@@ -236,14 +261,14 @@ fn run_sharded<'m, K: SessionSink>(
     use std::sync::atomic::Ordering;
     let progress: Vec<Progress> = (0..shards).map(|_| Progress::default()).collect();
     std::thread::scope(|scope| {
-        let mut senders = Vec::with_capacity(shards);
+        let mut outboxes = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
         let per_shard = Limits {
             max_conns: (limits.max_conns / shards).max(1),
             ..limits
         };
         // Emptied batch vectors come back to the reader to be filled again.
-        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<(link::Segment<'m>, i64)>>();
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Segs<'m>>();
         for progress in &progress {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'m>>(8);
             let cap = cap.clone();
@@ -267,67 +292,50 @@ fn run_sharded<'m, K: SessionSink>(
                 let evicted = table.finish(&mut |m, t: Tracker| kept.keep(t.finish(&m)));
                 (kept, evicted)
             }));
-            senders.push(tx);
+            outboxes.push(Outbox {
+                segs: Vec::with_capacity(BATCH),
+                first_at: 0,
+                sent: 0,
+                tx,
+            });
         }
         drop(spare_tx);
-        let mut batches: Vec<Vec<(link::Segment<'m>, i64)>> =
-            (0..shards).map(|_| Vec::with_capacity(BATCH)).collect();
-        let mut first_at: Vec<usize> = vec![0; shards];
-        let mut sent: Vec<u64> = vec![0; shards];
         let mut release = capture::MapReleaser::new(map);
         let mut next_check = 0usize;
         let read = capture::read_slice(map, |pkt| {
             let at = release.offset_of(pkt.data);
             if let Some(seg) = seen.packet(pkt) {
-                let i = shard_of(&seg, shards);
-                if batches[i].is_empty() {
-                    first_at[i] = at;
+                let out = &mut outboxes[shard_of(&seg, shards)];
+                if out.segs.is_empty() {
+                    out.first_at = at;
                 }
-                batches[i].push((seg, pkt.ts_ns));
-                if batches[i].len() == BATCH {
-                    let spare = spare_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                    let segs = std::mem::replace(&mut batches[i], spare);
-                    sent[i] += 1;
-                    // A worker only stops early by panicking, which join() reports.
-                    let _ = senders[i].send(Batch {
-                        segs,
-                        end: at + pkt.data.len(),
-                    });
+                out.segs.push((seg, pkt.ts_ns));
+                if out.segs.len() == BATCH {
+                    out.send(at + pkt.data.len(), &spare_rx);
                 }
             }
             if at >= next_check {
                 next_check = at + (1 << 20);
                 let mut keep_from = at;
-                for i in 0..shards {
-                    if !batches[i].is_empty() && at - first_at[i] > STALE_BATCH {
-                        let spare = spare_rx
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                        let segs = std::mem::replace(&mut batches[i], spare);
-                        sent[i] += 1;
-                        let _ = senders[i].send(Batch { segs, end: at });
+                for (out, progress) in outboxes.iter_mut().zip(&progress) {
+                    if !out.segs.is_empty() && at - out.first_at > STALE_BATCH {
+                        out.send(at, &spare_rx);
                     }
-                    if !batches[i].is_empty() {
-                        keep_from = keep_from.min(first_at[i]);
+                    if !out.segs.is_empty() {
+                        keep_from = keep_from.min(out.first_at);
                     }
-                    if progress[i].done.load(Ordering::Acquire) < sent[i] {
-                        keep_from = keep_from.min(progress[i].done_at.load(Ordering::Relaxed));
+                    if progress.done.load(Ordering::Acquire) < out.sent {
+                        keep_from = keep_from.min(progress.done_at.load(Ordering::Relaxed));
                     }
                 }
                 release.done_before(keep_from);
             }
         });
-        for (tx, segs) in senders.iter().zip(batches) {
-            if !segs.is_empty() {
-                let _ = tx.send(Batch {
-                    segs,
-                    end: map.len(),
-                });
+        for mut out in outboxes {
+            if !out.segs.is_empty() {
+                out.send(map.len(), &spare_rx);
             }
         }
-        drop(senders);
         let mut outputs = Vec::with_capacity(shards);
         let mut evicted = 0;
         for w in workers {

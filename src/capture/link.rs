@@ -59,19 +59,15 @@ pub fn decode(linktype: Linktype, data: &[u8]) -> Option<Segment<'_>> {
 /// (checked on every fixture packet and on mutations of them).
 #[inline]
 fn plain_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
-    let b = |i: usize| -> Option<u8> { ip.get(i).copied() };
-    let be16 = |i: usize| -> Option<u16> { Some(u16::from_be_bytes([b(i)?, b(i + 1)?])) };
-    let be32 = |i: usize| -> Option<u32> {
-        Some(u32::from_be_bytes([b(i)?, b(i + 1)?, b(i + 2)?, b(i + 3)?]))
-    };
-    let v_ihl = b(0)?;
-    let ihl = usize::from(v_ihl & 0x0f) * 4;
-    if v_ihl >> 4 != 4 || ihl < 20 || ip.len() < ihl || b(9)? != 6 {
+    // Big-endian fields of a header whose length was checked first.
+    let be16 = |s: &[u8], i: usize| u16::from_be_bytes([s[i], s[i + 1]]);
+    let be32 = |s: &[u8], i: usize| u32::from_be_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+    if ip[0] >> 4 != 4 || ihl < 20 || ip.len() < ihl || ip[9] != 6 {
         return None;
     }
-    let total = usize::from(be16(2)?);
-    let frag = be16(6)?;
-    if total < ihl || frag & 0x3fff != 0 {
+    let total = usize::from(be16(ip, 2));
+    if total < ihl || be16(ip, 6) & 0x3fff != 0 {
         return None; // odd length or a fragment (MF flag or an offset): etherparse
     }
     let incomplete = total > ip.len();
@@ -88,16 +84,12 @@ fn plain_ipv4_tcp(ip: &[u8]) -> Option<Segment<'_>> {
     } else {
         0
     };
-    let src_ip = std::net::Ipv4Addr::from(be32(12)?);
-    let dst_ip = std::net::Ipv4Addr::from(be32(16)?);
-    let port = |i: usize| u16::from_be_bytes([tcp[i], tcp[i + 1]]);
-    let word = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
     let f = tcp[13];
     Some(Segment {
-        src: SocketAddr::new(IpAddr::V4(src_ip), port(0)),
-        dst: SocketAddr::new(IpAddr::V4(dst_ip), port(2)),
-        seq: word(4),
-        ack: word(8),
+        src: SocketAddr::new(IpAddr::V4(be32(ip, 12).into()), be16(tcp, 0)),
+        dst: SocketAddr::new(IpAddr::V4(be32(ip, 16).into()), be16(tcp, 2)),
+        seq: be32(tcp, 4),
+        ack: be32(tcp, 8),
         flags: Flags {
             syn: f & 0x02 != 0,
             ack: f & 0x10 != 0,

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use super::breakdown::{Breakdown, GroupBy};
 use super::diagnose::render_diagnosis;
 use super::text::{code_label, fit, fmt_duration, fmt_time, sanitize};
-use crate::audit::{check_line, Audit, BaselineKind, Histogram, Verdict};
+use crate::audit::{check_line, Audit, Histogram, Verdict};
 
 /// Text and attribute values made inert in HTML.
 pub fn esc(s: &str) -> String {
@@ -508,10 +508,7 @@ pub fn render(a: &Audit) -> String {
                 o,
                 "<h2>Changes vs baseline</h2><p class=\"muted\">Baseline: {} ({}, {} sessions).</p>",
                 esc(&b.name),
-                match b.kind {
-                    BaselineKind::Sessions => "session table",
-                    BaselineKind::Summary => "per-code summary",
-                },
+                b.kind.label(),
                 b.sessions
             );
             if a.changes.is_empty() {

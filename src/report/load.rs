@@ -19,7 +19,9 @@ use polars_io::SerReader;
 use super::columns::conform_to;
 use super::table::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
-fn is_table(p: &Path) -> bool {
+/// `.parquet`, `.pq` or `.csv`: a table exported by wsaudit (by name; what `report` and
+/// the input classifier take for a table).
+pub fn is_table_name(p: &Path) -> bool {
     matches!(
         p.extension()
             .and_then(|e| e.to_str())
@@ -36,7 +38,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let p = entry?.path();
         if p.is_dir() {
             walk(&p, out)?;
-        } else if is_table(&p) {
+        } else if is_table_name(&p) {
             out.push(p);
         }
     }
@@ -58,7 +60,7 @@ pub fn expand(args: &[String]) -> Result<Vec<PathBuf>> {
                 let g = g?;
                 if g.is_dir() {
                     walk(&g, &mut out)?;
-                } else if is_table(&g) {
+                } else if is_table_name(&g) {
                     out.push(g);
                 }
                 any = true;

@@ -14,7 +14,7 @@ use super::breakdown::{Breakdown, GroupBy};
 use super::diagnose::render_diagnosis;
 use super::text::{code_label, fit, fmt_duration, sanitize};
 use super::timeline::render_timeline;
-use crate::audit::{check_line, Audit, BaselineKind};
+use crate::audit::{check_line, Audit};
 
 /// Text made inert in Markdown (and in the HTML a Markdown renderer makes of it).
 pub fn md(s: &str) -> String {
@@ -152,10 +152,7 @@ pub fn render(a: &Audit) -> String {
                 o,
                 "\n## Changes vs baseline\n\nBaseline: {} ({}, {} sessions).\n",
                 md(&b.name),
-                match b.kind {
-                    BaselineKind::Sessions => "session table",
-                    BaselineKind::Summary => "per-code summary",
-                },
+                b.kind.label(),
                 b.sessions
             );
             if a.changes.is_empty() {

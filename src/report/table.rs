@@ -445,7 +445,7 @@ pub fn merge_chunks(
     };
     // Same order as `session_order` over records, sorted stably: by start time, then,
     // among sessions that started in the same nanosecond, by client and server address.
-    order.sort_by_key(|&(ci, start, row)| (ci, start, row));
+    order.sort_unstable(); // rows are unique: as stable as a stable sort
     sort_ties_by_address(&table, &mut order)?;
     let idx = IdxCa::from_vec("idx".into(), order.iter().map(|o| o.2 as IdxSize).collect());
     // Ids, numbered within each capture, straight into their column (no Vec<String>
