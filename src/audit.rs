@@ -33,12 +33,13 @@ use polars_io::SerReader;
 use serde::Serialize;
 
 use crate::cli::{AuditArgs, OutputFormat};
-use crate::inputs;
+use crate::inputs::{self, SpillOptions};
 use crate::logs::LogOptions;
 use crate::pipeline;
 use crate::report::breakdown::GroupBy;
 use crate::report::columns::{f64s, strs, u16s, u64s};
 use crate::report::diagnose::Measure;
+use crate::report::export::SessionsOut;
 use crate::report::summary::{self, Report, ReportOptions};
 use crate::report::text::{self, code_label, fit, fmt_duration, fmt_time};
 use crate::report::write::{self, TableFormat};
@@ -326,17 +327,19 @@ pub fn load_baseline(
         }
     }
     let sources = inputs::classify(std::slice::from_ref(&name), false);
-    let got = inputs::collect(&sources, Vec::new(), pipe, &LogOptions::default(), false)?;
+    let got = inputs::collect(
+        &sources,
+        Vec::new(),
+        pipe,
+        &LogOptions::default(),
+        false,
+        &SpillOptions::default(),
+    )?;
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
         bail!("baseline {}", got.errors.join("; "));
     }
-    let r = summary::build(
-        got.inputs,
-        got.time_range,
-        &got.sessions,
-        &got.refused,
-        opts,
-    )?;
+    let sessions = got.sessions.drain(&mut |_| {}, true)?.sessions;
+    let r = summary::build(got.inputs, got.time_range, &sessions, &got.refused, opts)?;
     Ok((Baseline::from_report(name, r), got.errors))
 }
 
@@ -1031,21 +1034,35 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
 
     let log_opts = args.logs.options()?;
     let sources = inputs::classify(&args.paths, log_opts.format.is_some());
-    let got = inputs::collect(&sources, Vec::new(), &pipe, &log_opts, false)?;
+    let got = inputs::collect(
+        &sources,
+        Vec::new(),
+        &pipe,
+        &log_opts,
+        false,
+        &SpillOptions::default(),
+    )?;
     for w in &got.warnings {
         eprintln!("wsaudit: {w}");
     }
     let mut errors = got.errors;
-    let mut sessions = got.sessions;
+    let mut out = match &args.sessions {
+        Some(path) => SessionsOut::file(path, !args.report.csv_raw),
+        None => SessionsOut::none(),
+    };
+    let sessions = got
+        .sessions
+        .drain(&mut |batch| out.write(batch), true)?
+        .sessions;
+    if let Err(e) = out.finish() {
+        errors.push(format!("{e:#}"));
+    }
 
     let write_table = |df: &mut DataFrame, path: &Path, errors: &mut Vec<String>| {
         if let Err(e) = write::write_table_with(df, path, !args.report.csv_raw) {
             errors.push(format!("{e:#}"));
         }
     };
-    if let Some(path) = &args.sessions {
-        write_table(&mut sessions, path, &mut errors);
-    }
     if let Some(path) = &args.report.summary {
         let mut df = percode::per_code_frame(&sessions)?;
         write_table(&mut df, path, &mut errors);

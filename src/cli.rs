@@ -161,6 +161,14 @@ pub struct AnalyzeArgs {
     /// single file is read on one thread while its connections are spread over the others.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Finished sessions a worker holds in memory before writing them, sorted, to a run
+    /// file in --spill-dir; the exports are merged back from the runs (0: never spill,
+    /// and memory grows with the number of sessions).
+    #[arg(long, value_name = "ROWS", default_value_t = crate::report::spill::SPILL_ROWS)]
+    pub spill_after: usize,
+    /// Folder for spilled runs (default: $TMPDIR, else /tmp); they are removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +242,7 @@ pub struct AnalyzeConfig {
     pub report: ReportArgs,
     pub options: Options,
     pub threads: Option<usize>,
+    pub spill: crate::inputs::SpillOptions,
 }
 
 impl AnalyzeConfig {
@@ -266,6 +275,10 @@ impl AnalyzeConfig {
             closes: a.closes,
             report: a.report,
             threads: a.threads,
+            spill: crate::inputs::SpillOptions {
+                dir: a.spill_dir.unwrap_or_else(std::env::temp_dir),
+                rows: (a.spill_after > 0).then_some(a.spill_after),
+            },
             options: Options {
                 limits: Limits {
                     max_conns: a.max_connections,

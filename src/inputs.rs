@@ -19,9 +19,11 @@ use polars::prelude::*;
 
 use crate::logs::{self, LogOptions};
 use crate::pipeline::{self, analyze_all_with, Input};
+use crate::report::spill::{self, SessionStream, SpillDir};
 use crate::report::summary::InputInfo;
 use crate::report::table::{SessionChunks, TableSink};
 use crate::report::{load, table};
+use std::sync::Arc;
 
 /// Inputs sorted by kind.
 #[derive(Debug, Default)]
@@ -226,29 +228,166 @@ pub fn table_input(file: &Path, kind: load::TableKind, rows: usize) -> InputInfo
     }
 }
 
+/// When capture sessions go to disk: each worker writes the rows it holds as a sorted
+/// run under `dir` once it holds `rows` of them (`None`: never).
+#[derive(Debug, Clone)]
+pub struct SpillOptions {
+    pub dir: PathBuf,
+    pub rows: Option<usize>,
+}
+
+impl Default for SpillOptions {
+    /// The system's temporary folder (`TMPDIR`), every [`spill::SPILL_ROWS`] rows.
+    fn default() -> Self {
+        SpillOptions {
+            dir: std::env::temp_dir(),
+            rows: Some(spill::SPILL_ROWS),
+        }
+    }
+}
+
+/// The session table of everything read: in memory, or (when captures spilled to disk)
+/// merged back batch by batch as it is drained.
+pub struct Sessions {
+    inner: SessionsInner,
+}
+
+enum SessionsInner {
+    Table {
+        table: DataFrame,
+        closes: Option<DataFrame>,
+    },
+    Stream {
+        stream: SessionStream,
+        /// Rows of tables and logs, after the captures'.
+        rest: DataFrame,
+        with_closes: bool,
+        /// Kept until the merge is done; removes the spilled runs when dropped.
+        _spill: Arc<SpillDir>,
+    },
+}
+
+/// What [`Sessions::drain`] leaves for the reports.
+pub struct Drained {
+    /// Every row. Streamed rows keep only the columns a report reads; the others
+    /// ([`table::NOT_REPORTED`]) are null.
+    pub sessions: DataFrame,
+    /// The Close-frame table of the captures, when asked for.
+    pub closes: Option<DataFrame>,
+}
+
+impl Sessions {
+    /// A table already in memory.
+    pub fn table(table: DataFrame) -> Sessions {
+        Sessions {
+            inner: SessionsInner::Table {
+                table,
+                closes: None,
+            },
+        }
+    }
+
+    /// Whether rows come from disk (then [`Drained::sessions`] lacks some columns).
+    pub fn streamed(&self) -> bool {
+        matches!(self.inner, SessionsInner::Stream { .. })
+    }
+
+    /// Hand every row to `out`, in batches in table order (one batch when the table is
+    /// in memory), and return what the reports need; with `for_reports` false, nothing
+    /// is kept of rows merged from disk (an empty table: no report will run).
+    pub fn drain(
+        self,
+        out: &mut dyn FnMut(&DataFrame),
+        for_reports: bool,
+    ) -> PolarsResult<Drained> {
+        match self.inner {
+            SessionsInner::Table { table, closes } => {
+                out(&table);
+                Ok(Drained {
+                    sessions: table,
+                    closes,
+                })
+            }
+            SessionsInner::Stream {
+                mut stream,
+                rest,
+                with_closes,
+                _spill,
+            } => {
+                let template = table::sessions_frame(&[])?;
+                let reported: Vec<&str> = table::SESSION_COLUMNS
+                    .iter()
+                    .copied()
+                    .filter(|c| !table::NOT_REPORTED.contains(c))
+                    .collect();
+                let mut kept: Option<DataFrame> = None;
+                let mut keep = |batch: &DataFrame| -> PolarsResult<()> {
+                    if !for_reports {
+                        return Ok(());
+                    }
+                    let part = spill::compact_strings(&batch.select(reported.iter().copied())?)?;
+                    match &mut kept {
+                        Some(k) => {
+                            k.vstack_mut(&part)?;
+                        }
+                        None => kept = Some(part),
+                    }
+                    Ok(())
+                };
+                while let Some(batch) = stream.next_batch()? {
+                    out(&batch);
+                    keep(&batch)?;
+                }
+                if rest.height() > 0 {
+                    out(&rest);
+                    keep(&rest)?;
+                }
+                let closes = with_closes.then(|| stream.closes_frame()).transpose()?;
+                let kept = kept.unwrap_or_else(|| template.select(reported).unwrap_or_default());
+                let height = kept.height();
+                let columns = template
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        if table::NOT_REPORTED.contains(&c.name().as_str()) {
+                            Ok(Column::full_null(c.name().clone(), height, c.dtype()))
+                        } else {
+                            Ok(kept.column(c.name())?.clone())
+                        }
+                    })
+                    .collect::<PolarsResult<Vec<Column>>>()?;
+                Ok(Drained {
+                    sessions: DataFrame::new(height, columns)?,
+                    closes,
+                })
+            }
+        }
+    }
+}
+
 /// Everything read, merged.
 pub struct Collected {
     pub inputs: Vec<InputInfo>,
-    /// The Close-frame table of the captures, when asked for.
-    pub closes: Option<DataFrame>,
     /// Not failures: unmatched and half-matched log lines, as `<file>: <what>`.
     pub warnings: Vec<String>,
     /// Packet time range (ns) when every input was a capture.
     pub time_range: Option<(i64, i64)>,
-    pub sessions: DataFrame,
+    pub sessions: Sessions,
     pub refused: DataFrame,
     /// `<input>: <problem>`.
     pub errors: Vec<String>,
 }
 
 /// Read captures and tables, and merge in `extra` rows (log inputs); with the captures'
-/// Close-frame table when `with_closes`.
+/// Close-frame table when `with_closes`. Capture sessions spill to disk as `spill`
+/// says; then the table is merged back only when [`Sessions::drain`]ed.
 pub fn collect(
     sources: &Sources,
     extra: Vec<ExtraSessions>,
     opts: &pipeline::Options,
     log_opts: &LogOptions,
     with_closes: bool,
+    spill: &SpillOptions,
 ) -> Result<Collected> {
     let mut warnings = Vec::new();
     let mut log_errors = Vec::new();
@@ -339,11 +478,15 @@ pub fn collect(
     errors.extend(log_errors);
     let mut inputs = Vec::new();
 
+    let spill_dir = SpillDir::new(spill.dir.clone());
     // (analyze_all divides by the input count when choosing shards: never call it empty.)
     let results = if sources.captures.is_empty() {
         Vec::new()
     } else {
-        analyze_all_with(&sources.captures, opts, &|| TableSink::new(with_closes))
+        analyze_all_with(&sources.captures, opts, &|| match spill.rows {
+            Some(rows) => TableSink::new(with_closes).spilling(spill_dir.clone(), rows),
+            None => TableSink::new(with_closes),
+        })
     };
     for r in &results {
         for p in r.problems() {
@@ -359,6 +502,9 @@ pub fn collect(
             evicted_connections: r.evicted,
             oversized_heads: r.oversized_heads,
         });
+        for w in r.sessions.iter().filter_map(|c| c.warning.as_ref()) {
+            warnings.push(format!("{}: {w}", r.name));
+        }
     }
     let first = results.iter().filter_map(|r| r.first_ts).min();
     let last = results.iter().filter_map(|r| r.last_ts).max();
@@ -368,7 +514,17 @@ pub fn collect(
         refused_rows.extend(r.refused);
         chunks.push((r.name, r.sessions));
     }
-    let (mut sessions, closes) = table::merge_chunks(chunks, with_closes)?;
+    // Spilled: merged back from disk when drained; the other inputs' rows follow.
+    let spilled = chunks
+        .iter()
+        .any(|(_, parts)| parts.iter().any(|p| p.spilled()));
+    let (mut stream, mut sessions, closes) = if spilled {
+        let stream = SessionStream::new(chunks, spill_dir.clone(), with_closes);
+        (Some(stream), table::sessions_frame(&[])?, None)
+    } else {
+        let (sessions, closes) = table::merge_chunks(chunks, with_closes)?;
+        (None, sessions, closes)
+    };
     let mut refused = table::refused_frame(&refused_rows)?;
     let mut all_captures = true;
 
@@ -416,9 +572,24 @@ pub fn collect(
     }
     sessions.rechunk_mut();
     refused.rechunk_mut();
+    let sessions = match stream.take() {
+        Some(stream) => Sessions {
+            inner: SessionsInner::Stream {
+                stream,
+                rest: sessions,
+                with_closes,
+                _spill: spill_dir,
+            },
+        },
+        None => Sessions {
+            inner: SessionsInner::Table {
+                table: sessions,
+                closes,
+            },
+        },
+    };
     Ok(Collected {
         inputs,
-        closes,
         warnings,
         time_range: if all_captures { first.zip(last) } else { None },
         sessions,

@@ -16,8 +16,9 @@ use polars::prelude::DataFrame;
 use wsaudit::cli::{AnalyzeConfig, Cli, Command, OutputFormat, ReportArgs, ReportConfig};
 use wsaudit::codes;
 use wsaudit::inputs;
+use wsaudit::report::export::SessionsOut;
 use wsaudit::report::summary::{self, InputInfo, ReportOptions};
-use wsaudit::report::{load, percode, reconnect, write};
+use wsaudit::report::{load, percode, reconnect, spill, write};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -63,6 +64,7 @@ fn stop_cleanly_on_interrupt() {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 write::remove_temp_files();
+                spill::remove_spill_dirs();
                 eprintln!("wsaudit: interrupted; no partial export was left behind");
                 std::process::exit(130);
             }
@@ -174,6 +176,7 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
         &cfg.options,
         &cfg.logs,
         cfg.closes.is_some(),
+        &cfg.spill,
     )?;
     let mut failed = !got.errors.is_empty();
     for e in &got.errors {
@@ -182,24 +185,29 @@ fn run_analyze(cfg: AnalyzeConfig) -> Result<ExitCode> {
     for w in &got.warnings {
         eprintln!("wsaudit: {w}");
     }
-    let mut sessions = got.sessions;
-    let mut refused = got.refused;
-    match (&cfg.sessions, cfg.partition_by) {
+    let mut out = match (&cfg.sessions, cfg.partition_by) {
         (Some(dir), Some(by)) => {
             let tag = run_tag(&cfg.paths.iter().map(String::as_str).collect::<Vec<_>>());
-            if let Err(e) = write::write_partitioned(&sessions, dir, by, &tag) {
-                eprintln!("wsaudit: {e:#}");
-                failed = true;
-            }
+            SessionsOut::partitioned(dir, by, &tag)
         }
-        (Some(path), None) => export(&mut sessions, path, &cfg.report, &mut failed),
-        _ => {}
+        (Some(path), None) => SessionsOut::file(path, !cfg.report.csv_raw),
+        _ => SessionsOut::none(),
+    };
+    // Rows go to the export as they are merged; the reports get what they read.
+    let reports =
+        !cfg.report.quiet || cfg.report.summary.is_some() || cfg.report.reconnects.is_some();
+    let drained = got.sessions.drain(&mut |batch| out.write(batch), reports)?;
+    if let Err(e) = out.finish() {
+        eprintln!("wsaudit: {e:#}");
+        failed = true;
     }
+    let sessions = drained.sessions;
+    let mut refused = got.refused;
     if let Some(path) = &cfg.refused {
         export(&mut refused, path, &cfg.report, &mut failed);
     }
     if let Some(path) = &cfg.closes {
-        if let Some(mut df) = got.closes {
+        if let Some(mut df) = drained.closes {
             export(&mut df, path, &cfg.report, &mut failed);
         }
     }

@@ -268,3 +268,115 @@ fn summary_closes_and_reconnects_exports_read_back_with_documented_types() {
     assert_eq!(rt[12].1, DataType::Float64);
     assert_eq!(rec.height(), 15);
 }
+
+/// `wsaudit analyze` with sessions spilled to disk after every row (`--spill-after 1`)
+/// writes the same exports and prints the same report as with everything in memory:
+/// the same bytes for CSV, JSON and JSON Lines, the same rows for Parquet and for a
+/// partitioned dataset, the same Close-frame table; and leaves no spill folder behind.
+#[test]
+fn exports_and_report_are_the_same_when_sessions_spill_to_disk() {
+    let inputs = fixture_inputs();
+    let dir = tmpdir("spill");
+    let spill = dir.join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let run = |tag: &str, spill_after: &str, sessions: &str, extra: &[&str]| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+            .arg("analyze")
+            .args(&inputs)
+            .arg("--sessions")
+            .arg(dir.join(format!("{tag}-{sessions}")))
+            .arg("--spill-after")
+            .arg(spill_after)
+            .arg("--spill-dir")
+            .arg(&spill)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for name in ["s.csv", "s.json", "s.jsonl"] {
+        let closes = format!("--closes={}", dir.join(format!("closes-{name}")).display());
+        let a = run("mem", "0", name, &[]);
+        let b = run("disk", "1", name, &[&closes]);
+        assert_eq!(a, b, "{name}: the printed report");
+        let read = |tag: &str| std::fs::read(dir.join(format!("{tag}-{name}"))).unwrap();
+        assert_eq!(
+            read("mem"),
+            read("disk"),
+            "{name}: the export, byte for byte"
+        );
+        let c = run(
+            "mem2",
+            "0",
+            name,
+            &[&closes.replace("closes-", "closes-mem-")],
+        );
+        assert_eq!(a, c);
+        assert_eq!(
+            std::fs::read(dir.join(format!("closes-{name}"))).unwrap(),
+            std::fs::read(dir.join(format!("closes-mem-{name}"))).unwrap(),
+            "{name}: the Close-frame table"
+        );
+    }
+    let parquet = |p: PathBuf| ParquetReader::new(File::open(p).unwrap()).finish().unwrap();
+    run("mem", "0", "s.parquet", &[]);
+    run("disk", "1", "s.parquet", &[]);
+    let a = parquet(dir.join("mem-s.parquet"));
+    assert!(a.height() > 20);
+    assert!(a.equals_missing(&parquet(dir.join("disk-s.parquet"))));
+
+    // A partitioned dataset: the same files, with the same rows.
+    run("mem", "0", "parts", &["--partition-by", "hour"]);
+    run("disk", "1", "parts", &["--partition-by", "hour"]);
+    let files = |root: PathBuf| -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        let mut todo = vec![root.clone()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                if e.path().is_dir() {
+                    todo.push(e.path());
+                } else {
+                    v.push(e.path().strip_prefix(&root).unwrap().to_path_buf());
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let (mem, disk) = (dir.join("mem-parts"), dir.join("disk-parts"));
+    assert_eq!(files(mem.clone()), files(disk.clone()));
+    for f in files(mem.clone()) {
+        assert!(
+            parquet(mem.join(&f)).equals_missing(&parquet(disk.join(&f))),
+            "{}",
+            f.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "spilled runs are removed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every fixture capture, and the fixture logs folder.
+fn fixture_inputs() -> Vec<PathBuf> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".pcap") || n.ends_with(".pcapng")
+        })
+        .collect();
+    v.sort();
+    v.push(fixtures.join("logs"));
+    v
+}

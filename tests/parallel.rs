@@ -203,3 +203,183 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
     let want = sessions_frame(&want).unwrap();
     assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
 }
+
+/// A fresh folder for spilled runs, removed with its contents when dropped.
+struct SpillFolder(PathBuf);
+
+impl SpillFolder {
+    fn new(tag: &str) -> SpillFolder {
+        let p =
+            std::env::temp_dir().join(format!("wsaudit-test-spill-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        SpillFolder(p)
+    }
+
+    /// Files left anywhere under the folder.
+    fn files_left(&self) -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| {
+                            let p = e.path();
+                            if p.is_dir() {
+                                walk(&p)
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&self.0)
+    }
+}
+
+impl Drop for SpillFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Rows spilled to disk in sorted runs and merged back (what a capture with more
+/// sessions than a worker holds goes through) give exactly the table of the records:
+/// same rows, order, ids and Close frames, whatever the run, chunk and batch sizes and
+/// sharding; and every run file is gone once the merge is done.
+#[test]
+fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
+    use polars::prelude::DataFrame;
+    use wsaudit::report::spill::{SessionStream, SpillDir};
+    use wsaudit::report::table::{closes_frame, sessions_frame, TableSink};
+    let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
+    let records: Vec<_> = analyze_all(&inputs, &Options::default())
+        .into_iter()
+        .flat_map(|r| r.sessions)
+        .collect();
+    let want = sessions_frame(&records).unwrap();
+    let want_closes = closes_frame(&records).unwrap();
+    let folder = SpillFolder::new("merge");
+    for (shards, chunk, spill, batch, fan_in) in [
+        (0, 1, 1, 1, 2),
+        (0, 3, 5, 2, 16),
+        (2, 2, 3, 7, 3),
+        (3, 7, 4, 65_536, 16),
+        (1, 4096, 4, 3, 2),
+        (1, 1, 1, 5, 4),
+    ] {
+        let what = format!(
+            "{shards} shards, chunks of {chunk}, spill at {spill}, batches of {batch}, \
+             merging {fan_in} runs at most"
+        );
+        let dir = SpillDir::new(folder.0.clone());
+        let opts = Options {
+            shards,
+            ..Options::default()
+        };
+        let got = wsaudit::pipeline::analyze_all_with(&inputs, &opts, &|| {
+            TableSink::with_chunk_rows(true, chunk).spilling(dir.clone(), spill)
+        });
+        let parts: Vec<_> = got.into_iter().map(|r| (r.name, r.sessions)).collect();
+        assert!(
+            parts.iter().any(|(_, p)| p.iter().any(|c| c.spilled())),
+            "{what}: something spilled"
+        );
+        assert!(folder.files_left() > 0, "{what}: runs on disk");
+        let mut stream = SessionStream::new(parts, dir.clone(), true)
+            .with_batch_rows(batch)
+            .with_fan_in(fan_in);
+        let mut table: Option<DataFrame> = None;
+        while let Some(b) = stream.next_batch().unwrap() {
+            assert!(b.height() <= batch, "{what}: batch of {}", b.height());
+            match &mut table {
+                Some(t) => {
+                    t.vstack_mut(&b).unwrap();
+                }
+                None => table = Some(b),
+            }
+        }
+        let table = table.unwrap();
+        assert!(
+            table.equals_missing(&want),
+            "{what}:\n{table}\nwant\n{want}"
+        );
+        assert!(
+            stream.closes_frame().unwrap().equals_missing(&want_closes),
+            "{what}: Close frames"
+        );
+        assert_eq!(
+            folder.files_left(),
+            0,
+            "{what}: every run file read and removed"
+        );
+        drop(stream);
+        drop(dir);
+    }
+    assert_eq!(
+        std::fs::read_dir(&folder.0).unwrap().count(),
+        0,
+        "spill folders removed"
+    );
+}
+
+/// Equal start times are ordered by address in the merge of spilled runs too, and full
+/// equals keep the workers' order across runs.
+#[test]
+fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
+    use polars::prelude::DataFrame;
+    use wsaudit::pipeline::{session_id, session_order, SessionSink};
+    use wsaudit::report::spill::{SessionStream, SpillDir};
+    use wsaudit::report::table::{sessions_frame, TableSink};
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
+    let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
+    let clients = [
+        "10.0.0.9:5000",
+        "[2001:db8::1]:4000",
+        "10.0.0.10:5000",
+        "10.0.0.9:4999",
+        "10.0.0.9:5000",
+        "10.0.0.9:5000",
+        "10.0.0.8:1",
+    ];
+    let mut recs = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        let mut r = base.clone();
+        r.client = c.parse().unwrap();
+        r.start_time = if i == 6 { 999 } else { 1_000 };
+        r.end_time = 2_000 + i as i64; // tells the equal keys apart
+        r.capture = "cap".into();
+        recs.push(r);
+    }
+    let mut want = recs.clone();
+    want.sort_by_key(session_order);
+    for (i, r) in want.iter_mut().enumerate() {
+        r.session_id = session_id("cap", i + 1);
+    }
+    let folder = SpillFolder::new("ties");
+    let dir = SpillDir::new(folder.0.clone());
+    let mut sink = TableSink::with_chunk_rows(false, 1).spilling(dir.clone(), 2);
+    for r in recs {
+        sink.push(r);
+    }
+    let mut stream = SessionStream::new(
+        vec![("cap".into(), vec![sink.finish()])],
+        dir.clone(),
+        false,
+    )
+    .with_batch_rows(3)
+    .with_fan_in(2);
+    let mut got: Option<DataFrame> = None;
+    while let Some(b) = stream.next_batch().unwrap() {
+        match &mut got {
+            Some(t) => {
+                t.vstack_mut(&b).unwrap();
+            }
+            None => got = Some(b),
+        }
+    }
+    let got = got.unwrap();
+    let want = sessions_frame(&want).unwrap();
+    assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
+}

@@ -968,3 +968,105 @@ fn long_spans_are_merged_to_forty_lines() {
         "{text}"
     );
 }
+
+/// A table merged back from disk keeps only the columns a report reads (the others,
+/// `NOT_REPORTED`, are null for the reports; the export has them all). Every report
+/// over every fixture (captures and logs), with every breakdown and the timeline, is
+/// the same from that table as from the whole one; and the export gets the whole table.
+#[test]
+fn reports_are_the_same_from_a_table_merged_back_from_disk() {
+    use clap::ValueEnum;
+    use wsaudit::inputs::{classify, collect, SpillOptions};
+    use wsaudit::logs::LogOptions;
+    use wsaudit::report::breakdown::GroupBy;
+    use wsaudit::report::percode::per_code_frame;
+    use wsaudit::report::summary::{build, render_text, ReportOptions};
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut paths: Vec<String> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".pcap") || p.ends_with(".pcapng"))
+        .collect();
+    paths.sort();
+    paths.push(fixtures.join("logs").display().to_string());
+    let sources = classify(&paths, false);
+    assert!(sources.captures.len() > 3 && !sources.logs.is_empty());
+    let spill_dir =
+        std::env::temp_dir().join(format!("wsaudit-test-reports-{}", std::process::id()));
+    let run = |rows: Option<usize>| {
+        collect(
+            &sources,
+            Vec::new(),
+            &Options::default(),
+            &LogOptions::default(),
+            true,
+            &SpillOptions {
+                dir: spill_dir.clone(),
+                rows,
+            },
+        )
+        .unwrap()
+    };
+    let whole = run(None);
+    let spilled = run(Some(2));
+    assert!(!whole.sessions.streamed());
+    assert!(spilled.sessions.streamed(), "two rows per worker spill");
+    let a = whole.sessions.drain(&mut |_| {}, true).unwrap();
+    let mut exported: Option<DataFrame> = None;
+    let b = spilled
+        .sessions
+        .drain(
+            &mut |batch| match &mut exported {
+                Some(t) => {
+                    t.vstack_mut(batch).unwrap();
+                }
+                None => exported = Some(batch.clone()),
+            },
+            true,
+        )
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&spill_dir);
+    let exported = exported.unwrap();
+    assert!(
+        exported.equals_missing(&a.sessions),
+        "the export has every row and column"
+    );
+    assert!(b.closes.unwrap().equals_missing(&a.closes.unwrap()));
+    assert_eq!(b.sessions.schema(), a.sessions.schema());
+    assert_eq!(b.sessions.height(), a.sessions.height());
+
+    let opts = ReportOptions {
+        by: GroupBy::value_variants().to_vec(),
+        top: 20,
+        window_s: DEFAULT_WINDOW_S,
+        timeline: true,
+    };
+    let ra = build(
+        whole.inputs,
+        whole.time_range,
+        &a.sessions,
+        &whole.refused,
+        &opts,
+    )
+    .unwrap();
+    let rb = build(
+        spilled.inputs,
+        spilled.time_range,
+        &b.sessions,
+        &spilled.refused,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&ra).unwrap(),
+        serde_json::to_value(&rb).unwrap()
+    );
+    assert_eq!(render_text(&ra), render_text(&rb));
+    assert!(per_code_frame(&a.sessions)
+        .unwrap()
+        .equals_missing(&per_code_frame(&b.sessions).unwrap()));
+    assert!(reconnects(&a.sessions, DEFAULT_WINDOW_S)
+        .unwrap()
+        .equals_missing(&reconnects(&b.sessions, DEFAULT_WINDOW_S).unwrap()));
+}

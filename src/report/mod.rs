@@ -8,11 +8,13 @@
 pub mod breakdown;
 pub mod columns;
 pub mod diagnose;
+pub mod export;
 pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod percode;
 pub mod reconnect;
+pub mod spill;
 pub mod summary;
 pub mod table;
 pub mod text;

@@ -12,6 +12,9 @@ use std::net::SocketAddr;
 use polars::prelude::*;
 
 use super::columns::{shared_str_col, utc_ns};
+use super::spill::{Run, SpillDir, RUN_ROW};
+
+use std::sync::Arc;
 
 use crate::pipeline::SessionSink;
 use crate::session::{CloseFrame, Initiator, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
@@ -70,6 +73,35 @@ pub const SESSION_COLUMNS: &[&str] = &[
     "truncated",
     "limit_hit",
     "anomalies",
+    "anomaly_count",
+];
+
+/// Session-table columns no report reads. When a table too big for memory is merged
+/// from disk into its export, the table kept for the reports has these as nulls (a
+/// test checks that every report is the same either way).
+pub const NOT_REPORTED: &[&str] = &[
+    "source",
+    "client_port",
+    "established_time",
+    "extensions",
+    "permessage_deflate",
+    "client_close_code",
+    "client_close_reason",
+    "server_close_code",
+    "server_close_reason",
+    "client_observed_code",
+    "server_observed_code",
+    "tcp_end_time",
+    "frames_client",
+    "frames_server",
+    "messages_client",
+    "messages_server",
+    "bytes_client",
+    "bytes_server",
+    "pings_client",
+    "pings_server",
+    "pongs_client",
+    "pongs_server",
     "anomaly_count",
 ];
 
@@ -227,7 +259,7 @@ pub fn closes_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
 }
 
 /// The Close-frame table of sessions given as (capture, session id, Close frames).
-fn closes_frame_of<'a>(
+pub(super) fn closes_frame_of<'a>(
     sessions: impl Iterator<Item = (&'a str, String, &'a [(Initiator, CloseFrame)])>,
 ) -> PolarsResult<DataFrame> {
     let mut capture = Vec::new();
@@ -276,31 +308,128 @@ const CHUNK_ROWS: usize = 4096;
 
 /// A [`SessionSink`] that keeps sessions as session-table chunks instead of records
 /// (a row costs a few hundred bytes instead of a few KiB), with what numbering needs.
+/// With a [`SpillDir`], once it holds `spill_rows` rows it sorts them into session
+/// order and writes them to disk as a run (see [`super::spill`]), so what a worker
+/// holds stays bounded however many sessions a capture has.
 pub struct TableSink {
     pending: Vec<SessionRecord>,
     out: SessionChunks,
     keep_closes: bool,
     chunk_rows: usize,
+    spill: Option<Arc<SpillDir>>,
+    spill_rows: usize,
 }
 
 /// What a [`TableSink`] produced: chunks of session rows (without ids yet) and, when
-/// asked for, each row's Close frames.
+/// asked for, each row's Close frames; runs already on disk when it spilled.
 #[derive(Default)]
 pub struct SessionChunks {
+    /// Rows `spilled..rows`, in the order the sessions ended.
     frames: Vec<DataFrame>,
     rows: usize,
+    /// Rows `0..spilled`, as sorted runs on disk (in the order they were written).
+    pub(super) runs: Vec<Run>,
+    spilled: usize,
     /// (row, its Close frames) for rows that had any.
-    closes: Vec<(usize, RowCloses)>,
+    pub(super) closes: SinkCloses,
     error: Option<PolarsError>,
+    /// Spilling failed (e.g. no space in the temporary folder): the rest stayed in memory.
+    pub warning: Option<String>,
 }
 
-type RowCloses = Vec<(Initiator, CloseFrame)>;
+pub(super) type RowCloses = Vec<(Initiator, CloseFrame)>;
+
+/// (row, its Close frames) for the rows of one sink that had any.
+pub(super) type SinkCloses = Vec<(usize, RowCloses)>;
 
 impl SessionChunks {
     /// Sessions held.
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// Whether some rows were spilled to disk (then only a [`SessionStream`](super::spill::SessionStream) reads them).
+    pub fn spilled(&self) -> bool {
+        !self.runs.is_empty()
+    }
+
+    /// The rows still in memory, sorted in session order with their `__row` numbers, as
+    /// the last run; and everything else a merge needs.
+    pub(super) fn into_runs(self) -> PolarsResult<(Vec<Run>, SinkCloses)> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut runs = self.runs;
+        if let Some(table) = stack(self.frames)? {
+            runs.push(Run::in_memory(sorted_run(table, self.spilled)?));
+        }
+        Ok((runs, self.closes))
+    }
+}
+
+/// Frames stacked into one (sharing their buffers), or `None` for none.
+pub(super) fn stack(frames: Vec<DataFrame>) -> PolarsResult<Option<DataFrame>> {
+    let mut table: Option<DataFrame> = None;
+    for f in frames {
+        match &mut table {
+            Some(t) => {
+                t.vstack_mut(&f)?;
+            }
+            None => table = Some(f),
+        }
+    }
+    Ok(table)
+}
+
+/// `table` (rows `first..` of a sink, in finishing order) sorted in session order, with
+/// a `__row` column numbering each row as it came: ties and Close frames need it.
+fn sorted_run(table: DataFrame, first: usize) -> PolarsResult<DataFrame> {
+    let n = table.height();
+    let start = table.column("start_time")?.cast(&DataType::Int64)?;
+    let mut order: Vec<(u32, i64, u32)> = start
+        .i64()?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (0, t.unwrap_or(i64::MIN), i as u32))
+        .collect();
+    order.sort_unstable();
+    sort_ties_by_address(&table, &mut order)?;
+    let idx = IdxCa::from_vec("idx".into(), order.iter().map(|o| o.2 as IdxSize).collect());
+    let rows = Column::new(
+        RUN_ROW.into(),
+        order
+            .iter()
+            .map(|o| (first + o.2 as usize) as u64)
+            .collect::<Vec<u64>>(),
+    );
+    drop(order);
+    let mut columns = take_columns(table, &idx, None)?;
+    columns.push(rows);
+    DataFrame::new(n, columns)
+}
+
+/// Every column of `table` gathered by `idx`, one at a time, so the table is never held
+/// twice; `replace` stands in for the column of the same name.
+fn take_columns(
+    table: DataFrame,
+    idx: &IdxCa,
+    replace: Option<Column>,
+) -> PolarsResult<Vec<Column>> {
+    let mut replace = replace;
+    let mut columns = Vec::with_capacity(table.width() + 1);
+    for c in table.into_columns() {
+        if replace.as_ref().is_some_and(|r| r.name() == c.name()) {
+            columns.extend(replace.take());
+        } else {
+            // One chunk first: gathering from several string chunks copies every value
+            // into new buffers, while concatenating shares the chunks' buffers and a
+            // gather from one chunk copies only the 16-byte views.
+            let one = c.rechunk();
+            drop(c);
+            columns.push(one.take(idx)?);
+        }
+    }
+    Ok(columns)
 }
 
 impl TableSink {
@@ -316,7 +445,16 @@ impl TableSink {
             out: SessionChunks::default(),
             keep_closes,
             chunk_rows: rows.max(1),
+            spill: None,
+            spill_rows: usize::MAX,
         }
+    }
+
+    /// Spill sorted runs into `dir` whenever `rows` or more rows are held in memory.
+    pub fn spilling(mut self, dir: Arc<SpillDir>, rows: usize) -> Self {
+        self.spill = Some(dir);
+        self.spill_rows = rows.max(1);
+        self
     }
 
     fn flush(&mut self) {
@@ -336,9 +474,44 @@ impl TableSink {
             }
         }
         self.out.rows += n;
+        if self.out.rows - self.out.spilled >= self.spill_rows {
+            self.spill_now();
+        }
+    }
+
+    /// Write the rows held in memory as one sorted run. If that fails, they stay in
+    /// memory and spilling stops, with a warning.
+    fn spill_now(&mut self) {
+        let Some(dir) = self.spill.clone() else {
+            return;
+        };
+        let table = match stack(std::mem::take(&mut self.out.frames)) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => {
+                self.out.error.get_or_insert(e);
+                return;
+            }
+        };
+        // Kept (it shares the columns) in case the rows have to stay in memory.
+        let unsorted = table.clone();
+        let written = sorted_run(table, self.out.spilled).and_then(|run| dir.write_run(&run));
+        match written {
+            Ok(r) => {
+                self.out.runs.push(r);
+                self.out.spilled = self.out.rows;
+            }
+            Err(e) => {
+                self.out.warning = Some(format!(
+                    "cannot spill session rows to disk ({e}); keeping them in memory"
+                ));
+                self.spill = None;
+                self.spill_rows = usize::MAX;
+                self.out.frames.push(unsorted);
+            }
+        }
     }
 }
-
 impl SessionSink for TableSink {
     type Out = SessionChunks;
     fn push(&mut self, session: SessionRecord) {
@@ -353,31 +526,71 @@ impl SessionSink for TableSink {
     }
 }
 
+/// A row's place in session order: start time (null first), then client and server
+/// address as `SocketAddr`s, like [`session_order`](crate::pipeline::session_order).
+pub(super) type OrderKey = (i64, Option<SocketAddr>, Option<SocketAddr>);
+
+/// The columns of a session table that session order is read from.
+pub(super) struct OrderColumns {
+    start: Int64Chunked,
+    cip: StringChunked,
+    cport: UInt16Chunked,
+    sip: StringChunked,
+    sport: UInt16Chunked,
+}
+
+impl OrderColumns {
+    pub(super) fn of(table: &DataFrame) -> PolarsResult<OrderColumns> {
+        let col_str = |name: &str| -> PolarsResult<StringChunked> {
+            Ok(table
+                .column(name)?
+                .cast(&DataType::String)?
+                .str()?
+                .rechunk()
+                .into_owned())
+        };
+        let col_u16 = |name: &str| -> PolarsResult<UInt16Chunked> {
+            Ok(table
+                .column(name)?
+                .cast(&DataType::UInt16)?
+                .u16()?
+                .rechunk()
+                .into_owned())
+        };
+        Ok(OrderColumns {
+            start: table
+                .column("start_time")?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .rechunk()
+                .into_owned(),
+            cip: col_str("client_ip")?,
+            cport: col_u16("client_port")?,
+            sip: col_str("server_ip")?,
+            sport: col_u16("server_port")?,
+        })
+    }
+
+    fn addresses(&self, row: usize) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let addr = |ip: Option<&str>, port: Option<u16>| -> Option<SocketAddr> {
+            Some(SocketAddr::new(ip?.parse().ok()?, port?))
+        };
+        (
+            addr(self.cip.get(row), self.cport.get(row)),
+            addr(self.sip.get(row), self.sport.get(row)),
+        )
+    }
+
+    pub(super) fn key(&self, row: usize) -> OrderKey {
+        let (c, s) = self.addresses(row);
+        (self.start.get(row).unwrap_or(i64::MIN), c, s)
+    }
+}
+
 /// Within runs of equal (capture, start time), order rows by client then server address
 /// (as `SocketAddr`s, like `session_order`), keeping the row order among equals.
 fn sort_ties_by_address(table: &DataFrame, order: &mut [(u32, i64, u32)]) -> PolarsResult<()> {
-    let col_str = |name: &str| -> PolarsResult<StringChunked> {
-        Ok(table.column(name)?.cast(&DataType::String)?.str()?.clone())
-    };
-    let col_u16 = |name: &str| -> PolarsResult<UInt16Chunked> {
-        Ok(table.column(name)?.cast(&DataType::UInt16)?.u16()?.clone())
-    };
-    let (cip, cport, sip, sport) = (
-        col_str("client_ip")?,
-        col_u16("client_port")?,
-        col_str("server_ip")?,
-        col_u16("server_port")?,
-    );
-    let addr = |ip: Option<&str>, port: Option<u16>| -> Option<SocketAddr> {
-        Some(SocketAddr::new(ip?.parse().ok()?, port?))
-    };
-    let key = |row: u32| {
-        let r = row as usize;
-        (
-            addr(cip.get(r), cport.get(r)),
-            addr(sip.get(r), sport.get(r)),
-        )
-    };
+    let cols = OrderColumns::of(table)?;
     let mut i = 0;
     while i < order.len() {
         let mut j = i + 1;
@@ -385,7 +598,7 @@ fn sort_ties_by_address(table: &DataFrame, order: &mut [(u32, i64, u32)]) -> Pol
             j += 1;
         }
         if j - i > 1 {
-            order[i..j].sort_by_key(|&(_, _, row)| (key(row), row));
+            order[i..j].sort_by_key(|&(_, _, row)| (cols.addresses(row as usize), row));
         }
         i = j;
     }
@@ -418,6 +631,10 @@ pub fn merge_chunks(
             if let Some(e) = part.error {
                 return Err(e);
             }
+            polars_ensure!(
+                !part.spilled(),
+                InvalidOperation: "spilled session rows are merged by a SessionStream"
+            );
             let base = order.len();
             closes.extend(part.closes.into_iter().map(|(row, c)| (ci, base + row, c)));
             for f in part.frames {
@@ -474,20 +691,7 @@ pub fn merge_chunks(
     };
     let height = order.len();
     drop(order);
-    let mut ids = Some(ids.into_column());
-    let mut columns = Vec::with_capacity(SESSION_COLUMNS.len());
-    for c in table.into_columns() {
-        if c.name().as_str() == "session_id" {
-            columns.push(ids.take().unwrap_or(c));
-        } else {
-            // One chunk first: gathering from several string chunks copies every value
-            // into new buffers, while concatenating shares the chunks' buffers and a
-            // gather from one chunk copies only the 16-byte views.
-            let one = c.rechunk();
-            drop(c);
-            columns.push(one.take(&idx)?);
-        }
-    }
+    let columns = take_columns(table, &idx, Some(ids.into_column()))?;
     let sessions = DataFrame::new(height, columns)?;
     let closes = if with_closes {
         closes.sort_by_key(|(_, row, _)| rank[*row]);

@@ -1,19 +1,27 @@
 //! Tables out: CSV, Parquet, JSON (array of objects) or JSON Lines, chosen by extension.
 //!
-//! Contract: [`write_table`] writes the whole frame to a temporary file next to the
-//! target and renames it into place, so an interrupted run never leaves a half-written
-//! file that looks complete. Times are written as ISO 8601 UTC in text formats and as
-//! `TIMESTAMP(NANOS, UTC)` in Parquet.
+//! Contract: every table is written to a temporary file next to the target and renamed
+//! into place only when complete, so an interrupted run never leaves a half-written file
+//! that looks complete. A table can be written whole ([`write_table`]) or batch by batch
+//! ([`TableWriter`], [`PartitionWriter`]) without ever being in memory at once; the
+//! whole-frame functions are the one-batch case of the batch writers, and writing a
+//! frame in any number of batches gives the same file as writing it at once (the same
+//! bytes in the text formats, the same rows, types and row groups in Parquet). Times are
+//! written as ISO 8601 UTC in text formats and as `TIMESTAMP(MICROS, UTC)` in Parquet.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
-use polars_io::csv::write::CsvWriter;
+use polars_io::csv::write::{BatchedWriter as CsvBatchedWriter, CsvWriter};
 use polars_io::json::{JsonFormat, JsonWriter};
-use polars_io::parquet::write::{ParquetCompression, ParquetWriter};
+use polars_io::parquet::write::{
+    BatchedWriter as ParquetBatchedWriter, ParquetCompression, ParquetWriter,
+};
 use polars_io::SerWriter;
 
 /// Output format, from a file name.
@@ -104,83 +112,379 @@ pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
 
 /// Rows per Parquet row group: the writer encodes a whole row group in memory, so this
 /// bounds what writing adds on top of the table (one group of 262,144 rows, polars'
-/// default, was most of a 10 GiB capture's table encoded at once).
+/// default, was most of a 10 GiB capture's table encoded at once). Every row group but
+/// the last has exactly this many rows, however the rows were split into batches.
 const PARQUET_ROW_GROUP: usize = 65_536;
 
+/// Text times: ISO 8601 UTC with nanoseconds, in CSV and JSON alike.
+const TEXT_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
+
 /// [`write_table`], with the CSV formula guard optional (`--csv-raw` turns it off for
-/// machine consumers).
+/// machine consumers). The whole frame is one batch of a [`TableWriter`].
 pub fn write_table_with(df: &mut DataFrame, path: &Path, guard: bool) -> Result<()> {
-    let format = TableFormat::from_path(path)?;
-    write_atomic(path, |w| {
-        match format {
+    let mut w = TableWriter::create(path, guard)?;
+    w.write(df)?;
+    w.finish()
+}
+
+/// The temporary file, shared by the polars writer that fills it and the [`AtomicFile`]
+/// that syncs and renames it (polars' batched writers own their output and never give
+/// it back).
+#[derive(Clone)]
+struct Sink(Arc<Mutex<BufWriter<File>>>);
+
+impl Sink {
+    fn lock(&self) -> MutexGuard<'_, BufWriter<File>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock().write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.lock().write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock().flush()
+    }
+}
+
+/// A file written atomically: a temporary file next to `path` (registered in
+/// [`IN_PROGRESS`], so [`remove_temp_files`] removes it on an interrupt), synced and
+/// renamed into place by [`AtomicFile::commit`], removed when dropped uncommitted (an
+/// error, or a writer given up). One mechanism for every file wsaudit writes.
+struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    sink: Sink,
+    committed: bool,
+}
+
+impl AtomicFile {
+    fn create(path: &Path) -> Result<AtomicFile> {
+        let tmp = temp_path(path);
+        in_progress().push(tmp.clone());
+        match File::create(&tmp) {
+            Ok(file) => Ok(AtomicFile {
+                path: path.to_path_buf(),
+                tmp,
+                sink: Sink(Arc::new(Mutex::new(BufWriter::new(file)))),
+                committed: false,
+            }),
+            Err(e) => {
+                in_progress().retain(|p| *p != tmp);
+                Err(anyhow::Error::new(e)
+                    .context(format!("{}: cannot create", tmp.display()))
+                    .context(format!("{}: cannot write", path.display())))
+            }
+        }
+    }
+
+    /// Flush, sync and rename into place. Every other holder of the sink must be done
+    /// writing.
+    fn commit(mut self) -> Result<()> {
+        let synced = {
+            let mut w = self.sink.lock();
+            w.flush().and_then(|()| w.get_ref().sync_all())
+        };
+        synced.with_context(|| format!("{}: cannot write", self.path.display()))?;
+        std::fs::rename(&self.tmp, &self.path).with_context(|| {
+            format!(
+                "{}: cannot move the finished file into place",
+                self.path.display()
+            )
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        in_progress().retain(|p| *p != self.tmp);
+    }
+}
+
+/// A table written batch by batch into a temporary file next to `path`, renamed into
+/// place by [`TableWriter::finish`] (dropped unfinished: the temporary file is removed).
+/// Batches must all have the same schema. The format comes from the extension, as in
+/// [`write_table`], and the file is the one [`write_table_with`] writes for the
+/// concatenated batches:
+///
+/// - CSV: one header, then each batch's rows (formula guard and time format per batch);
+/// - Parquet: times as µs UTC, zstd; each batch is written at once, as row groups of at
+///   most `PARQUET_ROW_GROUP` (65,536) rows. Nothing is held back between calls (a
+///   held-back batch keeps alive the buffers its strings point into: the merge of a
+///   spilled table peaked 30 MiB higher), so row groups follow the batches: callers
+///   with big tables send batches of a row group (`report::spill::BATCH_ROWS`);
+/// - JSON: one array of objects; JSON Lines: each batch's lines appended.
+///
+/// A failed [`TableWriter::write`] removes the temporary file; the writer then refuses
+/// further batches. Errors name the target (`<path>: cannot write`). Finishing without
+/// any batch writes an empty table with no columns (CSV and JSON Lines: an empty file;
+/// JSON: `[]`; Parquet: no columns, no rows).
+pub struct TableWriter {
+    path: PathBuf,
+    format: TableFormat,
+    guard: bool,
+    /// `None` once a write failed (the temporary file is gone).
+    file: Option<AtomicFile>,
+    /// The first batch's schema, which every batch must have.
+    schema: Option<SchemaRef>,
+    body: Body,
+}
+
+/// What a [`TableWriter`] has written so far.
+enum Body {
+    /// No batch yet.
+    Empty,
+    // The polars writers are boxed: they are big (hundreds of bytes), and a
+    // `TableWriter` is kept in enums and maps of writers.
+    Csv(Box<CsvBatchedWriter<Sink>>),
+    Parquet(Box<ParquetBody>),
+    /// `[` written; `rows`: at least one row written (the next needs a comma).
+    Json {
+        rows: bool,
+    },
+    JsonLines,
+}
+
+/// A Parquet table being written.
+struct ParquetBody {
+    writer: ParquetBatchedWriter<Sink>,
+}
+
+impl TableWriter {
+    /// Start writing `path` (format from its extension); `guard` turns on the CSV formula
+    /// guard (see [`guard_formulas`]; other formats ignore it).
+    pub fn create(path: &Path, guard: bool) -> Result<TableWriter> {
+        let format = TableFormat::from_path(path)?;
+        let file = AtomicFile::create(path)?;
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            format,
+            guard,
+            file: Some(file),
+            schema: None,
+            body: Body::Empty,
+        })
+    }
+
+    /// Append the rows of `batch`.
+    pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
+        let Some(file) = &self.file else {
+            bail!(
+                "{}: cannot write: an earlier batch failed",
+                self.path.display()
+            );
+        };
+        let sink = file.sink.clone();
+        let result = self.write_batch(sink, batch);
+        if result.is_err() {
+            // Drop the polars writer (and its handle on the file), then the file.
+            self.body = Body::Empty;
+            self.file = None;
+        }
+        result.with_context(|| format!("{}: cannot write", self.path.display()))
+    }
+
+    fn write_batch(&mut self, mut sink: Sink, batch: &DataFrame) -> Result<()> {
+        match &self.schema {
+            None => self.schema = Some(batch.schema().clone()),
+            Some(first) if first != batch.schema() => bail!(
+                "a batch's columns differ from the first batch's: {:?} vs {:?}",
+                batch.schema(),
+                first
+            ),
+            Some(_) => {}
+        }
+        match self.format {
             TableFormat::Csv => {
-                let mut guarded;
-                let out = if guard {
-                    guarded = guard_formulas(df)?;
-                    &mut guarded
+                let mut out = if self.guard {
+                    guard_formulas(batch)?
                 } else {
-                    &mut *df
+                    batch.clone()
                 };
-                CsvWriter::new(&mut *w)
-                    .include_header(true)
-                    .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ".into()))
-                    .finish(out)?;
+                out.align_chunks_par();
+                if let Body::Empty = self.body {
+                    let writer = CsvWriter::new(sink)
+                        .include_header(true)
+                        .with_datetime_format(Some(TEXT_TIME_FORMAT.into()))
+                        .batched(out.schema())?;
+                    self.body = Body::Csv(Box::new(writer));
+                }
+                let Body::Csv(writer) = &mut self.body else {
+                    unreachable!("a CSV table has a CSV writer")
+                };
+                writer.write_batch(&out)?;
             }
             TableFormat::Parquet => {
                 // Microseconds, not nanoseconds: Spark cannot read TIMESTAMP(NANOS)
                 // ("Illegal Parquet type"), and captures rarely carry more than µs.
-                let mut micros = datetimes_as_micros(df)?;
-                ParquetWriter::new(&mut *w)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .with_row_group_size(Some(PARQUET_ROW_GROUP))
-                    .finish(&mut micros)?;
-            }
-            TableFormat::Json | TableFormat::JsonLines => {
-                // JSON has no time type: write times as ISO 8601 UTC strings.
-                let mut text = datetimes_as_text(df)?;
-                let f = if format == TableFormat::Json {
-                    JsonFormat::Json
-                } else {
-                    JsonFormat::JsonLines
+                let micros = datetimes_as_micros(batch)?;
+                if let Body::Empty = self.body {
+                    let writer = ParquetWriter::new(sink)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .batched(micros.schema())?;
+                    self.body = Body::Parquet(Box::new(ParquetBody { writer }));
+                }
+                let Body::Parquet(parquet) = &mut self.body else {
+                    unreachable!("a Parquet table has a Parquet writer")
                 };
-                JsonWriter::new(&mut *w)
-                    .with_json_format(f)
-                    .finish(&mut text)?;
+                let mut at = 0;
+                while at < micros.height() {
+                    let len = PARQUET_ROW_GROUP.min(micros.height() - at);
+                    write_row_group(&mut parquet.writer, micros.slice(at as i64, len))?;
+                    at += len;
+                }
+            }
+            TableFormat::Json => {
+                // JSON has no time type: write times as ISO 8601 UTC strings.
+                let mut text = datetimes_as_text(batch)?;
+                if let Body::Empty = self.body {
+                    sink.write_all(b"[")?;
+                    self.body = Body::Json { rows: false };
+                }
+                let Body::Json { rows } = &mut self.body else {
+                    unreachable!("a JSON table has a JSON body")
+                };
+                // Each chunk as polars writes a frame (`[{..},{..}]`), without its
+                // brackets, joined by commas: polars' own output for the whole table,
+                // which is its chunks' rows joined by commas inside one pair of brackets.
+                for mut chunk in text.split_chunks().filter(|c| c.height() > 0) {
+                    if *rows {
+                        sink.write_all(b",")?;
+                    }
+                    let mut inner = ArrayBody::new(&mut sink);
+                    JsonWriter::new(&mut inner)
+                        .with_json_format(JsonFormat::Json)
+                        .finish(&mut chunk)?;
+                    inner.end()?;
+                    *rows = true;
+                }
+            }
+            TableFormat::JsonLines => {
+                let mut text = datetimes_as_text(batch)?;
+                self.body = Body::JsonLines;
+                // Chunk by chunk, empty ones skipped: polars stops a frame's output at
+                // its first empty chunk.
+                for mut chunk in text.split_chunks().filter(|c| c.height() > 0) {
+                    JsonWriter::new(&mut sink)
+                        .with_json_format(JsonFormat::JsonLines)
+                        .finish(&mut chunk)?;
+                }
             }
         }
         Ok(())
-    })
+    }
+
+    /// Write what remains (the Parquet footer, the closing `]`), sync, and rename the
+    /// file into place.
+    pub fn finish(self) -> Result<()> {
+        let TableWriter {
+            path,
+            format,
+            file,
+            body,
+            ..
+        } = self;
+        let Some(file) = file else {
+            bail!("{}: cannot write: an earlier batch failed", path.display());
+        };
+        let mut sink = file.sink.clone();
+        let ended = (|| -> Result<()> {
+            match body {
+                Body::Empty => match format {
+                    TableFormat::Csv | TableFormat::JsonLines => {}
+                    TableFormat::Json => sink.write_all(b"[]")?,
+                    TableFormat::Parquet => {
+                        ParquetWriter::new(sink)
+                            .with_compression(ParquetCompression::Zstd(None))
+                            .batched(&Schema::default())?
+                            .finish()?;
+                    }
+                },
+                Body::Csv(mut writer) => writer.finish()?,
+                Body::Parquet(parquet) => {
+                    parquet.writer.finish()?;
+                }
+                Body::Json { .. } => sink.write_all(b"]")?,
+                Body::JsonLines => {}
+            }
+            Ok(())
+        })();
+        ended.with_context(|| format!("{}: cannot write", path.display()))?;
+        file.commit()
+    }
 }
 
-/// Write `path` atomically: `fill` writes into a temporary file next to it, which is
-/// synced and renamed into place only when complete, removed on failure, and removed
-/// by [`remove_temp_files`] on an interrupt. One mechanism for every file wsaudit writes.
-fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
-    let tmp = temp_path(path);
-    in_progress().push(tmp.clone());
-    let result = (|| -> Result<()> {
-        let file =
-            File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
-    })();
-    let outcome = match result {
-        Ok(()) => std::fs::rename(&tmp, path).with_context(|| {
-            format!(
-                "{}: cannot move the finished file into place",
-                path.display()
-            )
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e.context(format!("{}: cannot write", path.display())))
+/// Write `group` (at most [`PARQUET_ROW_GROUP`] rows) as one row group: polars writes a
+/// row group per chunk, so the group is made one chunk first.
+fn write_row_group(writer: &mut ParquetBatchedWriter<Sink>, mut group: DataFrame) -> Result<()> {
+    if group.height() > 0 {
+        group.rechunk_mut_par();
+        writer.write_batch(&group)?;
+    }
+    Ok(())
+}
+
+/// Passes on a JSON array without its brackets: drops the first byte (`[`) and holds
+/// back the last one (`]`), checked by [`ArrayBody::end`].
+struct ArrayBody<'a, W: Write> {
+    out: &'a mut W,
+    opened: bool,
+    last: Option<u8>,
+}
+
+impl<'a, W: Write> ArrayBody<'a, W> {
+    fn new(out: &'a mut W) -> Self {
+        ArrayBody {
+            out,
+            opened: false,
+            last: None,
         }
-    };
-    in_progress().retain(|p| *p != tmp);
-    outcome
+    }
+
+    fn end(self) -> Result<()> {
+        if !self.opened || self.last != Some(b']') {
+            bail!("polars wrote something other than a JSON array");
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for ArrayBody<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = buf;
+        if !self.opened {
+            let Some((&first, rest)) = bytes.split_first() else {
+                return Ok(0);
+            };
+            if first != b'[' {
+                return Err(std::io::Error::other("a JSON array must start with ["));
+            }
+            self.opened = true;
+            bytes = rest;
+        }
+        if let Some((&last, init)) = bytes.split_last() {
+            if let Some(held) = self.last.replace(last) {
+                self.out.write_all(&[held])?;
+            }
+            self.out.write_all(init)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// How `--partition-by` splits a session table into a hive-style dataset.
@@ -192,50 +496,203 @@ pub enum Partition {
     Hour,
 }
 
+impl Partition {
+    /// The `strftime` format of a partition's directory.
+    fn format(self) -> &'static str {
+        match self {
+            Partition::Date => "date=%Y-%m-%d",
+            Partition::Hour => "date=%Y-%m-%d/hour=%H",
+        }
+    }
+}
+
 /// Write `df` as hive-style partitioned Parquet under `dir`: one file per partition,
 /// `dir/date=2026-11-22/[hour=07/]part-<tag>.parquet`, partitioned by `start_time`
 /// (UTC). `tag` names this run's files so that several capture points (or nights) can
 /// write into one dataset without overwriting each other; the same tag overwrites the
-/// same files. Each file is written atomically. Returns the files written.
+/// same files. Each file is written atomically. Returns the files written, sorted. The
+/// whole frame is one batch of a [`PartitionWriter`].
 pub fn write_partitioned(
     df: &DataFrame,
     dir: &Path,
     by: Partition,
     tag: &str,
 ) -> Result<Vec<PathBuf>> {
-    let fmt = match by {
-        Partition::Date => "date=%Y-%m-%d",
-        Partition::Hour => "date=%Y-%m-%d/hour=%H",
-    };
-    let keyed = df
-        .clone()
-        .lazy()
-        .with_column(
-            col("start_time")
-                .dt()
-                .strftime(fmt)
-                .fill_null(lit("date=unknown"))
-                .alias("__partition"),
-        )
-        .collect()?;
-    let mut written = Vec::new();
-    for part in keyed.partition_by_stable(["__partition"], true)? {
-        let key = part
-            .column("__partition")?
-            .as_materialized_series()
-            .str()?
-            .get(0)
-            .unwrap_or("date=unknown")
-            .to_string();
-        let mut part = part.drop("__partition")?;
-        let sub = dir.join(&key);
+    let mut w = PartitionWriter::new(dir, by, tag);
+    w.write(df)?;
+    w.finish()
+}
+
+/// The most partition files a [`PartitionWriter`] keeps open at once.
+pub const MAX_OPEN_PARTITIONS: usize = 64;
+
+/// The column a batch is split on (added, then dropped before writing).
+const PARTITION_COLUMN: &str = "__partition";
+
+/// Hive-style partitioned Parquet written batch by batch (the layout and file names of
+/// [`write_partitioned`]): each batch is split by `start_time` and each part appended
+/// to its partition's open [`TableWriter`]. Batches may come in any order and a
+/// partition may come back after others (several captures concatenated): its rows go
+/// to the file still open for it. At most [`MAX_OPEN_PARTITIONS`] files are open: a
+/// partition needing a file beyond that finishes (renames into place) the one written
+/// least recently, and if that partition comes back its rows go to a new file,
+/// `part-<tag>-1.parquet`, then `-2`, ... (deterministic for the same batches). Rows
+/// come back from the partition's files in the order written.
+pub struct PartitionWriter {
+    dir: PathBuf,
+    by: Partition,
+    tag: String,
+    open: HashMap<String, OpenPartition>,
+    /// Files started so far, by partition key.
+    started: HashMap<String, usize>,
+    /// Files finished.
+    written: Vec<PathBuf>,
+    /// Counts writes, to find the least recently written partition.
+    clock: u64,
+}
+
+struct OpenPartition {
+    writer: TableWriter,
+    path: PathBuf,
+    last_write: u64,
+}
+
+impl PartitionWriter {
+    /// Write partitions under `dir` (created as needed), files named after `tag`.
+    pub fn new(dir: &Path, by: Partition, tag: &str) -> PartitionWriter {
+        PartitionWriter {
+            dir: dir.to_path_buf(),
+            by,
+            tag: tag.to_string(),
+            open: HashMap::new(),
+            started: HashMap::new(),
+            written: Vec::new(),
+            clock: 0,
+        }
+    }
+
+    /// Append the rows of `batch` to their partitions.
+    pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
+        if batch.height() == 0 {
+            return Ok(());
+        }
+        let keyed = batch
+            .clone()
+            .lazy()
+            .with_column(
+                col("start_time")
+                    .dt()
+                    .strftime(self.by.format())
+                    .fill_null(lit("date=unknown"))
+                    .alias(PARTITION_COLUMN),
+            )
+            .collect()?;
+        for part in keyed.partition_by_stable([PARTITION_COLUMN], true)? {
+            let key = part
+                .column(PARTITION_COLUMN)?
+                .as_materialized_series()
+                .str()?
+                .get(0)
+                .unwrap_or("date=unknown")
+                .to_string();
+            let part = part.drop(PARTITION_COLUMN)?;
+            self.clock += 1;
+            if !self.open.contains_key(&key) {
+                self.open_partition(&key)?;
+            }
+            let open = self
+                .open
+                .get_mut(&key)
+                .expect("the partition was just opened");
+            open.last_write = self.clock;
+            open.writer.write(&part)?;
+        }
+        Ok(())
+    }
+
+    /// Open the next file of partition `key`, first finishing the least recently written
+    /// file if [`MAX_OPEN_PARTITIONS`] are open.
+    fn open_partition(&mut self, key: &str) -> Result<()> {
+        if self.open.len() >= MAX_OPEN_PARTITIONS {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, p)| p.last_write)
+                .map(|(k, _)| k.clone())
+                .expect("partitions are open");
+            let done = self.open.remove(&oldest).expect("the key is open");
+            done.writer.finish()?;
+            self.written.push(done.path);
+        }
+        let sub = self.dir.join(key);
         std::fs::create_dir_all(&sub)
             .with_context(|| format!("{}: cannot create", sub.display()))?;
-        let path = sub.join(format!("part-{tag}.parquet"));
-        write_table(&mut part, &path)?;
-        written.push(path);
+        let n = self.started.entry(key.to_string()).or_insert(0);
+        let name = match *n {
+            0 => format!("part-{}.parquet", self.tag),
+            k => format!("part-{}-{k}.parquet", self.tag),
+        };
+        *n += 1;
+        let path = sub.join(name);
+        let writer = TableWriter::create(&path, true)?;
+        self.open.insert(
+            key.to_string(),
+            OpenPartition {
+                writer,
+                path,
+                last_write: self.clock,
+            },
+        );
+        Ok(())
     }
-    Ok(written)
+
+    /// Finish every open file; returns all the files written, sorted by path.
+    pub fn finish(self) -> Result<Vec<PathBuf>> {
+        let PartitionWriter {
+            open,
+            mut written,
+            tag,
+            ..
+        } = self;
+        let mut open: Vec<(String, OpenPartition)> = open.into_iter().collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, p) in open {
+            p.writer.finish()?;
+            written.push(p.path);
+        }
+        written.sort();
+        remove_stale_parts(&written, &tag)?;
+        Ok(written)
+    }
+}
+
+/// In every folder this run wrote to, remove the files of an earlier run with the same
+/// tag (same inputs) that this run did not write again: `part-<tag>-<k>.parquet` files
+/// that run needed to reopen a partition. Otherwise re-running over the same captures
+/// would count those rows twice. Files of other tags are never touched.
+fn remove_stale_parts(written: &[PathBuf], tag: &str) -> Result<()> {
+    let prefix = format!("part-{tag}-");
+    let mut dirs: Vec<&Path> = written.iter().filter_map(|p| p.parent()).collect();
+    dirs.dedup();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".parquet"))
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
+            if ours && !written.contains(&p) {
+                std::fs::remove_file(&p).with_context(|| {
+                    format!("{}: cannot remove an earlier run's file", p.display())
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The frame with every datetime column in microseconds (time zone kept).
@@ -261,7 +718,7 @@ pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
         .map(|(name, dt)| match dt {
             DataType::Datetime(_, _) => col(name.clone())
                 .dt()
-                .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+                .strftime(TEXT_TIME_FORMAT)
                 .alias(name.clone()),
             _ => col(name.clone()),
         })
@@ -272,5 +729,628 @@ pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
 /// Write `text` to `path` atomically (temporary file next to it, then rename), like the
 /// table exports: a report that exists is whole, and an interrupt leaves none behind.
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
-    write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
+    let file = AtomicFile::create(path)?;
+    let written = file.sink.clone().write_all(text.as_bytes());
+    written.with_context(|| format!("{}: cannot write", path.display()))?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use polars_io::parquet::read::ParquetReader;
+    use polars_io::SerReader;
+
+    use super::*;
+    use crate::report::columns::{shared_str_col, strs, utc_ns};
+
+    /// The writing logic before the batch writers, verbatim but for the output (a
+    /// buffer, not an atomic file): what the one-batch output must equal.
+    mod old {
+        use super::super::*;
+
+        pub fn table(df: &DataFrame, format: TableFormat, guard: bool) -> Vec<u8> {
+            let mut df = df.clone();
+            let df = &mut df;
+            let mut out: Vec<u8> = Vec::new();
+            let w = &mut out;
+            match format {
+                TableFormat::Csv => {
+                    let mut guarded;
+                    let out = if guard {
+                        guarded = guard_formulas(df).unwrap();
+                        &mut guarded
+                    } else {
+                        &mut *df
+                    };
+                    CsvWriter::new(&mut *w)
+                        .include_header(true)
+                        .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.9fZ".into()))
+                        .finish(out)
+                        .unwrap();
+                }
+                TableFormat::Parquet => {
+                    let mut micros = datetimes_as_micros(df).unwrap();
+                    ParquetWriter::new(&mut *w)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .with_row_group_size(Some(PARQUET_ROW_GROUP))
+                        .finish(&mut micros)
+                        .unwrap();
+                }
+                TableFormat::Json | TableFormat::JsonLines => {
+                    let mut text = datetimes_as_text(df).unwrap();
+                    let f = if format == TableFormat::Json {
+                        JsonFormat::Json
+                    } else {
+                        JsonFormat::JsonLines
+                    };
+                    JsonWriter::new(&mut *w)
+                        .with_json_format(f)
+                        .finish(&mut text)
+                        .unwrap();
+                }
+            }
+            out
+        }
+
+        pub fn partitioned(df: &DataFrame, dir: &Path, by: Partition, tag: &str) -> Vec<PathBuf> {
+            let fmt = match by {
+                Partition::Date => "date=%Y-%m-%d",
+                Partition::Hour => "date=%Y-%m-%d/hour=%H",
+            };
+            let keyed = df
+                .clone()
+                .lazy()
+                .with_column(
+                    col("start_time")
+                        .dt()
+                        .strftime(fmt)
+                        .fill_null(lit("date=unknown"))
+                        .alias("__partition"),
+                )
+                .collect()
+                .unwrap();
+            let mut written = Vec::new();
+            for part in keyed.partition_by_stable(["__partition"], true).unwrap() {
+                let key = part
+                    .column("__partition")
+                    .unwrap()
+                    .as_materialized_series()
+                    .str()
+                    .unwrap()
+                    .get(0)
+                    .unwrap_or("date=unknown")
+                    .to_string();
+                let part = part.drop("__partition").unwrap();
+                let sub = dir.join(&key);
+                std::fs::create_dir_all(&sub).unwrap();
+                let path = sub.join(format!("part-{tag}.parquet"));
+                std::fs::write(&path, table(&part, TableFormat::Parquet, true)).unwrap();
+                written.push(path);
+            }
+            written
+        }
+    }
+
+    /// 2026-11-22T00:00:00Z in ns.
+    const DAY_NS: i64 = 1_795_305_600 * 1_000_000_000;
+    const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+
+    /// A table like the session table: integers, codes, text that needs quoting or the
+    /// formula guard, shared strings, floats, booleans and UTC times with ns, nulls in
+    /// most columns. `start(i)` gives row i's start time.
+    fn table_with(n: usize, start: impl Fn(usize) -> Option<i64>) -> DataFrame {
+        let texts = [
+            "going away",
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tindented",
+            "\rreturn",
+            "a,b",
+            "quote \" inside",
+            "line\nbreak",
+            "é ü 日本",
+            "",
+        ];
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64) a long user agent",
+            "curl/8",
+        ];
+        let id: Vec<u64> = (0..n as u64).collect();
+        let code: Vec<Option<u16>> = (0..n)
+            .map(|i| (i % 7 != 0).then_some(1000 + (i % 20) as u16))
+            .collect();
+        let reason: Vec<Option<&str>> = (0..n)
+            .map(|i| (i % 11 != 0).then_some(texts[i % texts.len()]))
+            .collect();
+        let ua = shared_str_col(
+            "user_agent",
+            (0..n).map(|i| (i % 5 != 0).then_some(agents[i % 2])),
+        )
+        .unwrap();
+        let starts: Vec<Option<i64>> = (0..n).map(&start).collect();
+        let ends: Vec<Option<i64>> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.filter(|_| i % 4 != 0).map(|s| s + 987_654_321))
+            .collect();
+        let secs: Vec<f64> = (0..n).map(|i| i as f64 * 0.125 / 3.0).collect();
+        let echoed: Vec<Option<bool>> =
+            (0..n).map(|i| (i % 9 != 0).then_some(i % 3 == 0)).collect();
+        let columns = vec![
+            Column::new("session_id".into(), id),
+            Column::new("close_code".into(), code),
+            Column::new("close_reason".into(), reason),
+            ua,
+            Column::new("start_time".into(), starts)
+                .cast(&utc_ns())
+                .unwrap(),
+            Column::new("end_time".into(), ends)
+                .cast(&utc_ns())
+                .unwrap(),
+            Column::new("duration_s".into(), secs),
+            Column::new("echoed".into(), echoed),
+        ];
+        DataFrame::new(n, columns).unwrap()
+    }
+
+    fn table(n: usize) -> DataFrame {
+        table_with(n, |i| {
+            (i % 13 != 0).then_some(DAY_NS + i as i64 * 1_234_567_891)
+        })
+    }
+
+    /// `df` cut into batches of `sizes` rows, the rest in a last batch.
+    fn batches(df: &DataFrame, sizes: &[usize]) -> Vec<DataFrame> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &n in sizes {
+            out.push(df.slice(at as i64, n));
+            at += n;
+        }
+        out.push(df.slice(at as i64, df.height() - at));
+        out
+    }
+
+    /// The ways of cutting a table of `n` rows into batches that the tests try.
+    fn cuttings(n: usize) -> Vec<Vec<usize>> {
+        vec![
+            vec![],
+            vec![1, 5],
+            vec![1, 0, 5],
+            vec![0],
+            vec![n / 3, 0, 0, 1, n / 2],
+            vec![n],
+        ]
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("wsaudit-write-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_batches(path: &Path, batches: &[DataFrame], guard: bool) -> Vec<u8> {
+        let mut w = TableWriter::create(path, guard).unwrap();
+        for b in batches {
+            w.write(b).unwrap();
+        }
+        w.finish().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn read_parquet(path: &Path) -> DataFrame {
+        ParquetReader::new(File::open(path).unwrap())
+            .finish()
+            .unwrap()
+    }
+
+    fn row_groups(path: &Path) -> Vec<usize> {
+        ParquetReader::new(File::open(path).unwrap())
+            .get_metadata()
+            .unwrap()
+            .row_groups
+            .iter()
+            .map(|rg| rg.num_rows())
+            .collect()
+    }
+
+    fn same_frame(a: &DataFrame, b: &DataFrame) -> bool {
+        a.schema() == b.schema() && a.equals_missing(b)
+    }
+
+    fn entries_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(entries_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn text_tables_in_batches_are_the_bytes_of_the_whole_frame() {
+        let dir = scratch("text");
+        let df = table(3_000);
+        // The same rows as a frame of several chunks, one of them empty.
+        let mut chunky = df.slice(0, 1_000);
+        chunky.vstack_mut(&df.slice(0, 0)).unwrap();
+        chunky.vstack_mut(&df.slice(1_000, 2_000)).unwrap();
+        assert!(chunky.first_col_n_chunks() > 1);
+        for (name, format, guard) in [
+            ("t.csv", TableFormat::Csv, true),
+            ("raw.csv", TableFormat::Csv, false),
+            ("t.json", TableFormat::Json, true),
+            ("t.jsonl", TableFormat::JsonLines, true),
+        ] {
+            let path = dir.join(name);
+            let want = old::table(&df, format, guard);
+            let mut whole = df.clone();
+            write_table_with(&mut whole, &path, guard).unwrap();
+            let got = std::fs::read(&path).unwrap();
+            assert!(got == want, "{name}: one batch differs from the old output");
+            for sizes in cuttings(df.height()) {
+                let got = write_batches(&path, &batches(&df, &sizes), guard);
+                assert!(got == want, "{name}: batches {sizes:?} differ");
+            }
+            let got = write_batches(&path, &[chunky.clone()], guard);
+            assert!(got == want, "{name}: a frame of several chunks differs");
+            let got = write_batches(&path, &[df.slice(0, 7), chunky.slice(7, 2_993)], guard);
+            assert!(got == want, "{name}: a batch of several chunks differs");
+        }
+        // The formula guard did its job and JSON is one array.
+        let csv = String::from_utf8(std::fs::read(dir.join("t.csv")).unwrap()).unwrap();
+        assert!(csv.contains("'=HYPERLINK") && !csv.contains(",=HYPERLINK"));
+        let json = std::fs::read(dir.join("t.json")).unwrap();
+        assert!(json.starts_with(b"[{") && json.ends_with(b"}]"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn empty_tables_are_written_as_before() {
+        let dir = scratch("empty");
+        let empty = table(0);
+        for (name, format) in [
+            ("e.csv", TableFormat::Csv),
+            ("e.json", TableFormat::Json),
+            ("e.jsonl", TableFormat::JsonLines),
+        ] {
+            let path = dir.join(name);
+            let want = old::table(&empty, format, true);
+            write_table(&mut empty.clone(), &path).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), want, "{name}");
+            let two = write_batches(&path, &[empty.clone(), empty.clone()], true);
+            assert_eq!(two, want, "{name}: two empty batches");
+        }
+        let path = dir.join("e.parquet");
+        let old_path = dir.join("old.parquet");
+        std::fs::write(&old_path, old::table(&empty, TableFormat::Parquet, true)).unwrap();
+        write_table(&mut empty.clone(), &path).unwrap();
+        let got = read_parquet(&path);
+        assert_eq!(got.height(), 0);
+        assert!(same_frame(&got, &read_parquet(&old_path)));
+        // No batch at all: a table with no columns.
+        for (name, want) in [("n.csv", &b""[..]), ("n.json", b"[]"), ("n.jsonl", b"")] {
+            assert_eq!(write_batches(&dir.join(name), &[], true), want, "{name}");
+        }
+        write_batches(&dir.join("n.parquet"), &[], true);
+        assert_eq!(read_parquet(&dir.join("n.parquet")).shape(), (0, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parquet_in_batches_reads_back_as_the_whole_frame() {
+        let dir = scratch("parquet");
+        let n = 2 * PARQUET_ROW_GROUP + 10_000;
+        let df = table(n);
+        let path = dir.join("t.parquet");
+        let old_path = dir.join("old.parquet");
+        std::fs::write(&old_path, old::table(&df, TableFormat::Parquet, true)).unwrap();
+        let want = read_parquet(&old_path);
+        assert_eq!(
+            want.schema().get("start_time"),
+            Some(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC)
+            ))
+        );
+        write_table(&mut df.clone(), &path).unwrap();
+        assert!(same_frame(&read_parquet(&path), &want), "one batch");
+        let groups = vec![PARQUET_ROW_GROUP, PARQUET_ROW_GROUP, 10_000];
+        assert_eq!(row_groups(&path), groups);
+        let mut cuts = cuttings(n);
+        cuts.push(vec![PARQUET_ROW_GROUP - 1, 2, 0, PARQUET_ROW_GROUP + 5]);
+        cuts.push(vec![PARQUET_ROW_GROUP + 1]);
+        // Row groups follow the batches: each batch cut at 65,536 rows.
+        let expected_groups = |sizes: &[usize]| -> Vec<usize> {
+            let mut left = n;
+            let mut v = Vec::new();
+            let mut sizes: Vec<usize> = sizes.to_vec();
+            sizes.push(usize::MAX); // the rest
+            for s in sizes {
+                let mut b = s.min(left);
+                left -= b;
+                while b > 0 {
+                    v.push(b.min(PARQUET_ROW_GROUP));
+                    b -= b.min(PARQUET_ROW_GROUP);
+                }
+            }
+            v
+        };
+        for sizes in cuts {
+            let bs = batches(&df, &sizes);
+            let heights: Vec<usize> = bs.iter().map(DataFrame::height).collect();
+            write_batches(&path, &bs, true);
+            assert!(same_frame(&read_parquet(&path), &want), "batches {sizes:?}");
+            assert_eq!(
+                row_groups(&path),
+                expected_groups(&heights),
+                "batches {sizes:?}"
+            );
+        }
+        // Batches of many small chunks: one row group each.
+        let small: Vec<DataFrame> = (0..n)
+            .step_by(1_000)
+            .map(|at| df.slice(at as i64, 1_000))
+            .collect();
+        write_batches(&path, &small, true);
+        assert!(same_frame(&read_parquet(&path), &want), "small batches");
+        assert!(
+            row_groups(&path).iter().all(|g| *g <= 1_000),
+            "small batches"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unfinished_or_failed_tables_leave_nothing() {
+        let dir = scratch("atomic");
+        let df = table(100);
+        let path = dir.join("t.csv");
+        let tmp = temp_path(&path);
+        let mut w = TableWriter::create(&path, true).unwrap();
+        w.write(&df).unwrap();
+        assert!(tmp.exists() && in_progress().contains(&tmp));
+        drop(w);
+        assert!(!tmp.exists() && !path.exists() && !in_progress().contains(&tmp));
+
+        // A batch with other columns fails, names the file and removes the temp file.
+        for name in ["t.csv", "t.parquet", "t.json", "t.jsonl"] {
+            let path = dir.join(name);
+            let tmp = temp_path(&path);
+            let mut w = TableWriter::create(&path, true).unwrap();
+            w.write(&df).unwrap();
+            let e = w.write(&df.drop("echoed").unwrap()).unwrap_err();
+            assert!(
+                format!("{e:#}").starts_with(&format!("{}: cannot write", path.display())),
+                "{e:#}"
+            );
+            assert!(!tmp.exists() && !in_progress().contains(&tmp), "{name}");
+            assert!(w.write(&df).is_err());
+            assert!(w.finish().is_err());
+            assert!(!path.exists(), "{name}");
+        }
+
+        // Finishing renames into place; the old file is replaced whole.
+        std::fs::write(&path, "old").unwrap();
+        let mut w = TableWriter::create(&path, true).unwrap();
+        w.write(&df).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        w.finish().unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            old::table(&df, TableFormat::Csv, true)
+        );
+        assert!(!tmp.exists() && !in_progress().contains(&tmp));
+        assert!(TableWriter::create(&dir.join("t.xlsx"), true).is_err());
+        assert!(!temp_path(&dir.join("t.xlsx")).exists());
+
+        write_text_atomic(&dir.join("r.md"), "# report\n").unwrap();
+        assert_eq!(std::fs::read(dir.join("r.md")).unwrap(), b"# report\n");
+        assert_eq!(entries_under(&dir).len(), 2, "no temp file left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every Parquet file under `dir`, by path relative to it, read back.
+    fn dataset(dir: &Path) -> BTreeMap<PathBuf, DataFrame> {
+        entries_under(dir)
+            .into_iter()
+            .map(|p| (p.strip_prefix(dir).unwrap().to_path_buf(), read_parquet(&p)))
+            .collect()
+    }
+
+    /// Re-running over the same inputs (same tag) leaves no file of the earlier run
+    /// that this one did not write again; other runs' files stay.
+    #[test]
+    fn a_rerun_removes_its_own_earlier_reopened_partition_files_only() {
+        let df = table_with(10, |i| Some(DAY_NS + i as i64));
+        let dir = scratch("stale-parts");
+        let sub = dir.join("date=2026-11-22");
+        std::fs::create_dir_all(&sub).unwrap();
+        for name in ["part-t-1.parquet", "part-t-x.parquet", "part-u-1.parquet"] {
+            std::fs::write(sub.join(name), b"old").unwrap();
+        }
+        let files = write_partitioned(&df, &dir, Partition::Date, "t").unwrap();
+        assert_eq!(files, vec![sub.join("part-t.parquet")]);
+        let mut left: Vec<String> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["part-t-x.parquet", "part-t.parquet", "part-u-1.parquet"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn partitions_are_written_as_before() {
+        // Two days, a few hours each, some rows without a start time.
+        let df = table_with(5_000, |i| {
+            (i % 97 != 0).then_some(DAY_NS + (i % 7) as i64 * 5 * HOUR_NS + i as i64)
+        });
+        for by in [Partition::Date, Partition::Hour] {
+            let dir = scratch(&format!("part-{by:?}"));
+            let old_dir = scratch(&format!("part-old-{by:?}"));
+            let mut want_files = old::partitioned(&df, &old_dir, by, "t");
+            want_files.sort();
+            let files = write_partitioned(&df, &dir, by, "t").unwrap();
+            let rel = |files: &[PathBuf], d: &Path| -> Vec<PathBuf> {
+                files
+                    .iter()
+                    .map(|p| p.strip_prefix(d).unwrap().to_path_buf())
+                    .collect()
+            };
+            assert_eq!(rel(&files, &dir), rel(&want_files, &old_dir));
+            let (got, want) = (dataset(&dir), dataset(&old_dir));
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                want.keys().collect::<Vec<_>>()
+            );
+            for (p, frame) in &got {
+                assert!(same_frame(frame, &want[p]), "{}", p.display());
+            }
+            assert!(got.contains_key(Path::new("date=unknown/part-t.parquet")));
+            // In batches: the same files, the same rows in the same order.
+            let mut w = PartitionWriter::new(&dir, by, "t");
+            for b in batches(&df, &[1, 0, 5, 700, 1_234]) {
+                w.write(&b).unwrap();
+            }
+            assert_eq!(w.finish().unwrap(), files);
+            for (p, frame) in &dataset(&dir) {
+                assert!(same_frame(frame, &want[p]), "batches: {}", p.display());
+            }
+            assert!(write_partitioned(&df.clear(), &dir, by, "u")
+                .unwrap()
+                .is_empty());
+            std::fs::remove_dir_all(&dir).unwrap();
+            std::fs::remove_dir_all(&old_dir).unwrap();
+        }
+    }
+
+    /// Rows for 70 hours (and rows without a start time), in three rounds as if three
+    /// captures were concatenated, each hour briefly coming back after the next one.
+    fn seventy_hours() -> DataFrame {
+        let mut starts = Vec::new();
+        for round in 0..3i64 {
+            for h in 0..70i64 {
+                for j in 0..3 {
+                    starts.push(Some(DAY_NS + h * HOUR_NS + round * 1_000_000_000 + j));
+                }
+                if h > 0 {
+                    starts.push(Some(DAY_NS + (h - 1) * HOUR_NS + 7));
+                }
+                if h % 10 == 0 {
+                    starts.push(None);
+                }
+            }
+        }
+        table_with(starts.len(), |i| starts[i])
+    }
+
+    fn write_seventy_hours(dir: &Path, df: &DataFrame) -> (Vec<PathBuf>, usize) {
+        let sizes = [1, 7, 0, 50, 13, 200];
+        let mut cut = Vec::new();
+        let (mut total, mut k) = (0, 0);
+        while total + sizes[k % sizes.len()] < df.height() {
+            cut.push(sizes[k % sizes.len()]);
+            total += sizes[k % sizes.len()];
+            k += 1;
+        }
+        let mut w = PartitionWriter::new(dir, Partition::Hour, "t");
+        let mut most_open = 0;
+        for b in batches(df, &cut) {
+            w.write(&b).unwrap();
+            let open = in_progress().iter().filter(|p| p.starts_with(dir)).count();
+            most_open = most_open.max(open);
+        }
+        (w.finish().unwrap(), most_open)
+    }
+
+    #[test]
+    fn partition_writer_keeps_at_most_64_files_open_and_loses_no_rows() {
+        let df = seventy_hours();
+        let dir = scratch("seventy");
+        let (files, most_open) = write_seventy_hours(&dir, &df);
+        assert_eq!(most_open, MAX_OPEN_PARTITIONS);
+        // Every file written is returned, sorted, and no temp file is left.
+        assert_eq!(files, entries_under(&dir));
+        assert!(files.windows(2).all(|w| w[0] < w[1]));
+        // Evicted hours came back in new files, numbered per hour.
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        assert!(names.contains(&"date=2026-11-22/hour=00/part-t.parquet".to_string()));
+        assert!(names.contains(&"date=2026-11-22/hour=00/part-t-1.parquet".to_string()));
+        assert!(names.contains(&"date=2026-11-22/hour=00/part-t-2.parquet".to_string()));
+        assert!(names.contains(&"date=unknown/part-t.parquet".to_string()));
+        assert!(names
+            .iter()
+            .all(|n| n.ends_with(".parquet") && !n.contains(".wsaudit-tmp")));
+        let hours = names
+            .iter()
+            .filter(|n| n.ends_with("/part-t.parquet"))
+            .count();
+        assert_eq!(hours, 71, "70 hours and date=unknown");
+        // Each file holds only its partition's rows, and together they are the input.
+        let mut parts = Vec::new();
+        for (rel, frame) in dataset(&dir) {
+            let keys = frame
+                .clone()
+                .lazy()
+                .select([col("start_time")
+                    .dt()
+                    .strftime(Partition::Hour.format())
+                    .fill_null(lit("date=unknown"))])
+                .collect()
+                .unwrap();
+            let key = rel.parent().unwrap().display().to_string();
+            let keys = strs(&keys, "start_time").unwrap();
+            assert!(frame.height() > 0 && keys.iter().all(|k| k.as_deref() == Some(&*key)));
+            parts.push(frame);
+        }
+        let mut union = parts[0].clone();
+        for p in &parts[1..] {
+            union.vstack_mut(p).unwrap();
+        }
+        let sort = |df: &DataFrame| {
+            df.sort(["session_id"], SortMultipleOptions::default())
+                .unwrap()
+        };
+        let want = datetimes_as_micros(&df).unwrap();
+        assert!(same_frame(&sort(&union), &sort(&want)));
+        // The same batches give the same files, with the same rows.
+        let again = scratch("seventy-again");
+        let (files_again, _) = write_seventy_hours(&again, &df);
+        let rel = |files: &[PathBuf], d: &Path| -> Vec<PathBuf> {
+            files
+                .iter()
+                .map(|p| p.strip_prefix(d).unwrap().to_path_buf())
+                .collect()
+        };
+        assert_eq!(rel(&files, &dir), rel(&files_again, &again));
+        let (a, b) = (dataset(&dir), dataset(&again));
+        assert!(a.iter().all(|(p, f)| same_frame(f, &b[p])));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&again).unwrap();
+    }
+
+    #[test]
+    fn writers_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<TableWriter>();
+        send::<PartitionWriter>();
+    }
 }

@@ -1,0 +1,543 @@
+//! Session rows past the memory budget: sorted runs on disk, and their merge.
+//!
+//! Contract: a [`TableSink`](super::table::TableSink) holding more than its budget of
+//! rows sorts them in session order and writes them as a [`Run`]: Arrow IPC files of
+//! `GROUP_ROWS` (4096) rows each, in one temporary folder per wsaudit run ([`SpillDir`],
+//! removed when dropped and on Ctrl-C by [`remove_spill_dirs`]). Each spilled row
+//! carries `__row`, its number within its sink in finishing order.
+//!
+//! [`SessionStream`] merges each capture's runs (and the rows still in memory) back
+//! into session order, numbers them `<capture>#<n>`, and hands them out in batches of
+//! at most [`BATCH_ROWS`]: the rows, ids and Close-frame table are exactly those of
+//! [`merge_chunks`](super::table::merge_chunks), without the whole table ever being in
+//! memory. What a merge holds is one group per run plus one batch.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use polars::prelude::*;
+use polars_io::ipc::{IpcReader, IpcWriter};
+use polars_io::{SerReader, SerWriter};
+
+use super::columns::shared_str_col;
+use super::table::{closes_frame_of, stack, OrderColumns, OrderKey, RowCloses, SessionChunks};
+
+/// The column numbering a spilled row within its sink (dropped before rows leave).
+pub const RUN_ROW: &str = "__row";
+
+/// Rows per file of a run: what a merge reads at a time from each run (a few MiB).
+const GROUP_ROWS: usize = 4096;
+
+/// Rows per batch a [`SessionStream`] hands out (one Parquet row group).
+pub const BATCH_ROWS: usize = 65_536;
+
+/// Default rows a sink holds before it spills: about 20 MiB of session rows.
+pub const SPILL_ROWS: usize = 32_768;
+
+/// Spill folders that exist right now, for [`remove_spill_dirs`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove every spill folder (called on Ctrl-C / SIGTERM before exit).
+pub fn remove_spill_dirs() {
+    for d in live().drain(..) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> PolarsError {
+    PolarsError::ComputeError(format!("{}: {e}", path.display()).into())
+}
+
+/// A folder for spilled runs, made under `parent` on the first spill and removed with
+/// everything in it when dropped. Shared by every sink of a run.
+pub struct SpillDir {
+    parent: PathBuf,
+    dir: OnceLock<Result<PathBuf, String>>,
+    next: AtomicU64,
+}
+
+impl SpillDir {
+    /// A spill folder under `parent` (not made until something spills).
+    pub fn new(parent: PathBuf) -> Arc<SpillDir> {
+        Arc::new(SpillDir {
+            parent,
+            dir: OnceLock::new(),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// The folder, made on first use: `wsaudit-spill-<pid>-<n>`.
+    fn dir(&self) -> PolarsResult<&Path> {
+        let made = self.dir.get_or_init(|| {
+            let _ = std::fs::create_dir_all(&self.parent);
+            for n in 0..1000 {
+                let p = self
+                    .parent
+                    .join(format!("wsaudit-spill-{}-{n}", std::process::id()));
+                match std::fs::create_dir(&p) {
+                    Ok(()) => {
+                        live().push(p.clone());
+                        return Ok(p);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(format!("{}: {e}", p.display())),
+                }
+            }
+            Err(format!(
+                "{}: no free spill folder name",
+                self.parent.display()
+            ))
+        });
+        match made {
+            Ok(p) => Ok(p),
+            Err(e) => Err(PolarsError::ComputeError(e.clone().into())),
+        }
+    }
+
+    /// Whether anything was spilled (the folder exists).
+    pub fn used(&self) -> bool {
+        matches!(self.dir.get(), Some(Ok(_)))
+    }
+
+    /// Write `sorted` (rows in session order, with `__row`) as a run of files.
+    pub fn write_run(&self, sorted: &DataFrame) -> PolarsResult<Run> {
+        let mut groups = VecDeque::new();
+        let mut offset = 0;
+        while offset < sorted.height() {
+            let len = GROUP_ROWS.min(sorted.height() - offset);
+            groups.push_back(self.write_group(&sorted.slice(offset as i64, len))?);
+            offset += len;
+        }
+        Ok(Run { groups })
+    }
+
+    /// Write one group of a run to its own file.
+    fn write_group(&self, rows: &DataFrame) -> PolarsResult<Group> {
+        let dir = self.dir()?;
+        // Own string buffers per file: a slice's strings point into buffers shared with
+        // the whole run, which IPC would write again for every file.
+        let mut group = compact_strings(rows)?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("run-{n:06}.arrow"));
+        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+        IpcWriter::new(BufWriter::new(file)).finish(&mut group)?;
+        Ok(Group::File {
+            path,
+            rows: rows.height(),
+        })
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        if let Some(Ok(p)) = self.dir.get() {
+            let _ = std::fs::remove_dir_all(p);
+            live().retain(|d| d != p);
+        }
+    }
+}
+
+/// `df` with every string column rebuilt into buffers of its own, equal values stored
+/// once (see [`shared_str_col`]).
+pub fn compact_strings(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::String => shared_str_col(c.name(), c.str()?.iter()),
+            _ => Ok(c.clone()),
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(df.height(), columns)
+}
+
+/// Rows of one sink in session order: files on disk, read and deleted one at a time,
+/// or (the rows a sink still held at the end) one frame in memory.
+pub struct Run {
+    groups: VecDeque<Group>,
+}
+
+enum Group {
+    File { path: PathBuf, rows: usize },
+    Memory(DataFrame),
+}
+
+impl Run {
+    /// A run already in memory (sorted, with `__row`).
+    pub fn in_memory(sorted: DataFrame) -> Run {
+        Run {
+            groups: VecDeque::from([Group::Memory(sorted)]),
+        }
+    }
+
+    /// Rows not yet read.
+    pub fn rows(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| match g {
+                Group::File { rows, .. } => *rows,
+                Group::Memory(df) => df.height(),
+            })
+            .sum()
+    }
+
+    /// The next group of rows, its file removed once read.
+    fn next_group(&mut self) -> PolarsResult<Option<DataFrame>> {
+        match self.groups.pop_front() {
+            None => Ok(None),
+            Some(Group::Memory(df)) => Ok(Some(df)),
+            Some(Group::File { path, .. }) => {
+                let file = File::open(&path).map_err(|e| io_error(&path, e))?;
+                let df = IpcReader::new(file).finish()?;
+                let _ = std::fs::remove_file(&path);
+                Ok(Some(df))
+            }
+        }
+    }
+}
+
+/// One run being merged: its current group, that group's order keys and row numbers,
+/// how far the merge has taken it, and what it took since the last batch.
+struct Cursor {
+    sink: usize,
+    run: Run,
+    group: DataFrame,
+    keys: Vec<OrderKey>,
+    rows: Vec<u64>,
+    pos: usize,
+    /// Where the rows taken for the batch being built start in `group`.
+    cut: usize,
+    /// Slices taken for the batch being built (from groups finished meanwhile).
+    pieces: Vec<DataFrame>,
+}
+
+impl Cursor {
+    /// Load the run's next non-empty group; false when the run is done.
+    fn load(&mut self) -> PolarsResult<bool> {
+        while let Some(g) = self.run.next_group()? {
+            if g.height() == 0 {
+                continue;
+            }
+            let cols = OrderColumns::of(&g)?;
+            self.keys = (0..g.height()).map(|r| cols.key(r)).collect();
+            self.rows = g
+                .column(RUN_ROW)?
+                .cast(&DataType::UInt64)?
+                .u64()?
+                .iter()
+                .map(|v| v.unwrap_or(u64::MAX))
+                .collect();
+            self.group = g;
+            self.pos = 0;
+            self.cut = 0;
+            return Ok(true);
+        }
+        self.group = DataFrame::empty();
+        self.keys.clear();
+        self.rows.clear();
+        self.pos = 0;
+        self.cut = 0;
+        Ok(false)
+    }
+
+    /// Keep the rows taken from the current group since the last cut.
+    fn cut_piece(&mut self) {
+        if self.pos > self.cut {
+            self.pieces
+                .push(self.group.slice(self.cut as i64, self.pos - self.cut));
+        }
+        self.cut = self.pos;
+    }
+}
+
+/// Where a merged row came from: its sink and its `__row` there.
+type Origin = (usize, u64);
+
+/// Runs merged into session order: among equal keys, the earlier cursor first (cursors
+/// are made in sink order, then run order, which is the order the rows came in).
+struct Merge {
+    cursors: Vec<Cursor>,
+    heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
+}
+
+impl Merge {
+    /// Merge `runs`, each with the sink it came from, given in sink then run order.
+    fn new(runs: Vec<(usize, Run)>) -> PolarsResult<Merge> {
+        let mut cursors: Vec<Cursor> = runs
+            .into_iter()
+            .map(|(sink, run)| Cursor {
+                sink,
+                run,
+                group: DataFrame::empty(),
+                keys: Vec::new(),
+                rows: Vec::new(),
+                pos: 0,
+                cut: 0,
+                pieces: Vec::new(),
+            })
+            .collect();
+        let mut heap = BinaryHeap::with_capacity(cursors.len());
+        for (i, c) in cursors.iter_mut().enumerate() {
+            if c.load()? {
+                heap.push(Reverse((c.keys[0], i)));
+            }
+        }
+        Ok(Merge { cursors, heap })
+    }
+
+    /// The next (at most) `n` rows in session order, every column kept (`__row` too),
+    /// with the (sink, `__row`) of each; `None` when every run is done.
+    fn next_rows(&mut self, n: usize) -> PolarsResult<Option<(DataFrame, Vec<Origin>)>> {
+        // Which cursor each row comes from, in session order.
+        let mut from: Vec<usize> = Vec::with_capacity(n);
+        let mut origin: Vec<Origin> = Vec::with_capacity(n);
+        while from.len() < n {
+            let Some(Reverse((_, c))) = self.heap.pop() else {
+                break;
+            };
+            let cur = &mut self.cursors[c];
+            origin.push((cur.sink, cur.rows[cur.pos]));
+            cur.pos += 1;
+            from.push(c);
+            if cur.pos == cur.keys.len() {
+                cur.cut_piece();
+                if cur.load()? {
+                    self.heap.push(Reverse((cur.keys[0], c)));
+                }
+            } else {
+                self.heap.push(Reverse((cur.keys[cur.pos], c)));
+            }
+        }
+        if from.is_empty() {
+            return Ok(None);
+        }
+        // Every cursor's slices, cursor by cursor, then interleaved.
+        let mut base = vec![0usize; self.cursors.len()];
+        let mut pieces = Vec::new();
+        let mut offset = 0;
+        for (i, cur) in self.cursors.iter_mut().enumerate() {
+            cur.cut_piece();
+            base[i] = offset;
+            offset += cur.pieces.iter().map(DataFrame::height).sum::<usize>();
+            pieces.append(&mut cur.pieces);
+        }
+        let Some(parts) = stack(pieces)? else {
+            return Ok(None);
+        };
+        let idx: Vec<IdxSize> = from
+            .iter()
+            .map(|&c| {
+                base[c] += 1;
+                (base[c] - 1) as IdxSize
+            })
+            .collect();
+        let idx = IdxCa::from_vec("idx".into(), idx);
+        let columns = parts
+            .into_columns()
+            .into_iter()
+            .map(|c| c.rechunk().take(&idx))
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        Ok(Some((DataFrame::new(from.len(), columns)?, origin)))
+    }
+}
+
+/// Consecutive runs of one sink merged into one run on disk (ties keep run order).
+fn merge_runs(runs: Vec<Run>, dir: &SpillDir) -> PolarsResult<Run> {
+    let mut merge = Merge::new(runs.into_iter().map(|r| (0, r)).collect())?;
+    let mut groups = VecDeque::new();
+    while let Some((rows, _)) = merge.next_rows(GROUP_ROWS)? {
+        groups.push_back(dir.write_group(&rows)?);
+    }
+    Ok(Run { groups })
+}
+
+/// Most runs merged at once: what a merge holds is one group (`GROUP_ROWS` rows, a few
+/// MiB) per run.
+pub const FAN_IN: usize = 16;
+
+/// A sink's runs merged down to at most `target`, in passes of at most `fan_in` runs,
+/// keeping their order.
+fn merge_down(
+    mut runs: Vec<Run>,
+    target: usize,
+    fan_in: usize,
+    dir: &SpillDir,
+) -> PolarsResult<Vec<Run>> {
+    let fan_in = fan_in.max(2);
+    let target = target.max(1);
+    while runs.len() > target {
+        let excess = runs.len() - target + 1;
+        if excess <= fan_in {
+            // One merge of the first runs is enough.
+            let rest = runs.split_off(excess);
+            let mut merged = vec![merge_runs(runs, dir)?];
+            merged.extend(rest);
+            runs = merged;
+        } else {
+            // A full pass: every `fan_in` consecutive runs become one.
+            let mut next = Vec::with_capacity(runs.len() / fan_in + 1);
+            let mut it = runs.into_iter().peekable();
+            while it.peek().is_some() {
+                let chunk: Vec<Run> = it.by_ref().take(fan_in).collect();
+                next.push(if chunk.len() == 1 {
+                    chunk.into_iter().next().expect("one run")
+                } else {
+                    merge_runs(chunk, dir)?
+                });
+            }
+            runs = next;
+        }
+    }
+    Ok(runs)
+}
+
+/// One capture's merge in progress.
+struct CaptureMerge {
+    name: String,
+    merge: Merge,
+    /// Sessions numbered so far.
+    numbered: usize,
+    /// Each sink's Close frames by row.
+    closes: Vec<HashMap<u64, RowCloses>>,
+}
+
+/// The sessions of several captures, merged from their sinks' runs into session order
+/// and numbered, handed out in batches (see the module docs).
+pub struct SessionStream {
+    pending: VecDeque<(String, Vec<SessionChunks>)>,
+    current: Option<CaptureMerge>,
+    dir: Arc<SpillDir>,
+    with_closes: bool,
+    batch_rows: usize,
+    fan_in: usize,
+    /// (capture, session id, Close frames), in session order.
+    closes: Vec<(String, String, RowCloses)>,
+}
+
+impl SessionStream {
+    /// Merge `captures` (in input order, each with its sinks' outputs in worker order),
+    /// whose runs are in `dir`; with the Close-frame table when `with_closes`.
+    pub fn new(
+        captures: Vec<(String, Vec<SessionChunks>)>,
+        dir: Arc<SpillDir>,
+        with_closes: bool,
+    ) -> Self {
+        SessionStream {
+            pending: captures.into(),
+            current: None,
+            dir,
+            with_closes,
+            batch_rows: BATCH_ROWS,
+            fan_in: FAN_IN,
+            closes: Vec::new(),
+        }
+    }
+
+    /// As [`SessionStream::new`], with batches of at most `rows` (tests use tiny ones).
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// As [`SessionStream::new`], merging at most `runs` runs at once (tests use 2).
+    pub fn with_fan_in(mut self, runs: usize) -> Self {
+        self.fan_in = runs.max(2);
+        self
+    }
+
+    fn start(&self, name: String, sinks: Vec<SessionChunks>) -> PolarsResult<CaptureMerge> {
+        // At most about `fan_in` runs open at once, whatever the number of runs: a sink
+        // with more is merged down on disk first.
+        let per_sink = (self.fan_in / sinks.len().max(1)).max(1);
+        let mut runs = Vec::new();
+        let mut closes = Vec::with_capacity(sinks.len());
+        for (sink, chunks) in sinks.into_iter().enumerate() {
+            let (sink_runs, sink_closes) = chunks.into_runs()?;
+            closes.push(if self.with_closes {
+                sink_closes
+                    .into_iter()
+                    .map(|(row, c)| (row as u64, c))
+                    .collect()
+            } else {
+                HashMap::new()
+            });
+            for run in merge_down(sink_runs, per_sink, self.fan_in, &self.dir)? {
+                runs.push((sink, run));
+            }
+        }
+        Ok(CaptureMerge {
+            name,
+            merge: Merge::new(runs)?,
+            numbered: 0,
+            closes,
+        })
+    }
+
+    /// The next batch of session rows (the session table's columns, ids set), or
+    /// `None` when every capture is done. A batch never mixes captures.
+    pub fn next_batch(&mut self) -> PolarsResult<Option<DataFrame>> {
+        loop {
+            if self.current.is_none() {
+                let Some((name, sinks)) = self.pending.pop_front() else {
+                    return Ok(None);
+                };
+                self.current = Some(self.start(name, sinks)?);
+            }
+            let Some(m) = self.current.as_mut() else {
+                continue;
+            };
+            let Some((rows, origin)) = m.merge.next_rows(self.batch_rows)? else {
+                self.current = None;
+                continue;
+            };
+            let first = m.numbered;
+            m.numbered += rows.height();
+            if self.with_closes {
+                for (i, (sink, row)) in origin.iter().enumerate() {
+                    if let Some(frames) = m.closes[*sink].remove(row) {
+                        let id = crate::pipeline::session_id(&m.name, first + i + 1);
+                        self.closes.push((m.name.clone(), id, frames));
+                    }
+                }
+            }
+            let ids = StringChunked::from_iter_values(
+                "session_id".into(),
+                (1..=rows.height()).map(|n| crate::pipeline::session_id(&m.name, first + n)),
+            )
+            .into_column();
+            let height = rows.height();
+            let columns: Vec<Column> = rows
+                .into_columns()
+                .into_iter()
+                .filter(|c| c.name().as_str() != RUN_ROW)
+                .map(|c| {
+                    if c.name().as_str() == "session_id" {
+                        ids.clone()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            return Ok(Some(DataFrame::new(height, columns)?));
+        }
+    }
+
+    /// The Close-frame table of every batch handed out so far (all of them once
+    /// [`next_batch`](Self::next_batch) returned `None`).
+    pub fn closes_frame(&self) -> PolarsResult<DataFrame> {
+        closes_frame_of(
+            self.closes
+                .iter()
+                .map(|(cap, id, c)| (cap.as_str(), id.clone(), c.as_slice())),
+        )
+    }
+}
