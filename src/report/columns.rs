@@ -63,6 +63,13 @@ pub fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
         .collect())
 }
 
+/// A string column to read row by row without copying its values (unlike [`strs`],
+/// which makes a `String` per row: ~50 B a row, too much for whole session tables).
+pub fn str_ca(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
+    let s = series(df, name, &DataType::String)?;
+    Ok(s.str()?.rechunk().into_owned())
+}
+
 pub fn bools(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<bool>>> {
     let s = series(df, name, &DataType::Boolean)?;
     let ca = s.bool()?;

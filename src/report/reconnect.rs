@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::columns::{f64s, i64s, ns_expr, ser_opt_time, ser_time, strs, u16s, u64s, utc_ns};
+use super::columns::{f64s, i64s, ns_expr, ser_opt_time, ser_time, str_ca, u16s, u64s, utc_ns};
 use super::text::{code_label, fit, fmt_duration, fmt_time};
 
 /// Default reconnect window: 5 minutes.
@@ -93,7 +93,7 @@ pub fn reconnects(sessions: &DataFrame, window_s: f64) -> PolarsResult<DataFrame
         0
     };
     // Normalised view: stable types whatever the source (capture, CSV, Parquet, logs).
-    let base = sessions
+    let mut base = sessions
         .clone()
         .lazy()
         .with_row_index("__row", None)
@@ -110,88 +110,13 @@ pub fn reconnects(sessions: &DataFrame, window_s: f64) -> PolarsResult<DataFrame
             col("close_code").cast(DataType::UInt16),
             ns_expr("start_time").alias("__start"),
             ns_expr("end_time").alias("__end"),
-        ]);
-    let keys_present = || {
-        col("client_ip")
-            .is_not_null()
-            .and(col("server_ip").is_not_null())
-            .and(col("server_port").is_not_null())
-    };
-    // host/path: null matches null (a sentinel no header can hold: it has a NUL).
-    let match_keys = || {
-        [
-            col("host").fill_null(lit("\0null")).alias("__host"),
-            col("path").fill_null(lit("\0null")).alias("__path"),
-        ]
-    };
-    let by: Vec<PlSmallStr> = ["client_ip", "server_ip", "server_port", "__host", "__path"]
-        .into_iter()
-        .map(PlSmallStr::from)
-        .collect();
-
-    let ended = base.clone().filter(col("ending").neq(lit("open")));
-    let left = ended
-        .clone()
-        .filter(keys_present().and(col("__end").is_not_null()))
-        .with_columns(match_keys())
-        .select([
-            col("__row"),
-            col("client_ip"),
-            col("server_ip"),
-            col("server_port"),
-            col("__host"),
-            col("__path"),
-            col("__end"),
         ])
-        .sort(["__end"], SortMultipleOptions::default());
-    let right = base
-        .filter(keys_present().and(col("__start").is_not_null()))
-        .with_columns(match_keys())
-        .select([
-            col("client_ip"),
-            col("server_ip"),
-            col("server_port"),
-            col("__host"),
-            col("__path"),
-            col("__start").alias("__next_start"),
-            col("session_id").alias("next_session_id"),
-        ])
-        .sort(["__next_start"], SortMultipleOptions::default());
-    let asof = AsOfOptions {
-        strategy: AsofStrategy::Forward,
-        tolerance: None,
-        tolerance_str: None,
-        left_by: Some(by.clone()),
-        right_by: Some(by),
-        allow_eq: false,
-        check_sortedness: false,
-    };
-    let within = (col("__next_start") - col("__end")).lt_eq(lit(window_ns));
-    let matched = left
-        .join_builder()
-        .with(right)
-        .left_on([col("__end")])
-        .right_on([col("__next_start")])
-        .how(JoinType::AsOf(Box::new(asof)))
-        .finish()
-        .select([
-            col("__row"),
-            when(within.clone())
-                .then(col("next_session_id"))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("next_session_id"),
-            when(within)
-                .then(col("__next_start"))
-                .otherwise(lit(NULL).cast(DataType::Int64))
-                .alias("__next_start"),
-        ]);
-    ended
-        .join(
-            matched,
-            [col("__row")],
-            [col("__row")],
-            JoinArgs::new(JoinType::Left),
-        )
+        .collect()?;
+    let (next_id, next_start) = next_sessions(&base, window_ns)?;
+    base.with_column(next_id)?;
+    base.with_column(next_start)?;
+    base.lazy()
+        .filter(col("ending").neq(lit("open")))
         .select([
             col("session_id"),
             col("capture"),
@@ -217,6 +142,69 @@ pub fn reconnects(sessions: &DataFrame, window_s: f64) -> PolarsResult<DataFrame
         )
         .drop(cols(["__row"]))
         .collect()
+}
+
+/// For every row of the normalised view, its reconnect: `next_session_id` and
+/// `__next_start` (ns), or nulls. An as-of join done by hand: rows are grouped by a dense
+/// id of (client, server, port, host, path) and the starts of each group sorted once, so
+/// a 10 GiB capture's 224,289 sessions cost ~90 MiB less at the peak than polars'
+/// as-of join by five string keys. Among sessions of one group that start in the same
+/// nanosecond, the first in the table is the reconnect.
+fn next_sessions(base: &DataFrame, window_ns: i64) -> PolarsResult<(Column, Column)> {
+    let client = str_ca(base, "client_ip")?;
+    let server = str_ca(base, "server_ip")?;
+    let port = u16s(base, "server_port")?;
+    let host = str_ca(base, "host")?;
+    let path = str_ca(base, "path")?;
+    let start = i64s(base, "__start")?;
+    let end = i64s(base, "__end")?;
+    let ids = str_ca(base, "session_id")?;
+    let n = base.height();
+    // Dense group ids; u32::MAX: an address is missing, never matched.
+    type GroupKey<'a> = (&'a str, &'a str, u16, Option<&'a str>, Option<&'a str>);
+    let mut groups: HashMap<GroupKey<'_>, u32> = HashMap::new();
+    let mut group = vec![u32::MAX; n];
+    for (i, g) in group.iter_mut().enumerate() {
+        if let (Some(c), Some(s), Some(p)) = (client.get(i), server.get(i), port[i]) {
+            let next = groups.len() as u32;
+            *g = *groups
+                .entry((c, s, p, host.get(i), path.get(i)))
+                .or_insert(next);
+        }
+    }
+    drop(groups);
+    // Candidates: (group, start, row), sorted.
+    let mut starts: Vec<(u32, i64, u32)> = (0..n)
+        .filter_map(|i| Some((group[i], start[i]?, i as u32)))
+        .filter(|(g, _, _)| *g != u32::MAX)
+        .collect();
+    starts.sort_unstable();
+    let mut next_row: Vec<Option<u32>> = vec![None; n];
+    let mut next_start: Vec<Option<i64>> = vec![None; n];
+    for i in 0..n {
+        let (g, Some(e)) = (group[i], end[i]) else {
+            continue;
+        };
+        if g == u32::MAX {
+            continue;
+        }
+        // The first start strictly after this end, in the same group.
+        let at = starts.partition_point(|&(sg, ss, _)| (sg, ss) <= (g, e));
+        if let Some(&(sg, ss, row)) = starts.get(at) {
+            if sg == g && ss.saturating_sub(e) <= window_ns {
+                next_row[i] = Some(row);
+                next_start[i] = Some(ss);
+            }
+        }
+    }
+    let next_id: StringChunked = next_row
+        .iter()
+        .map(|r| r.and_then(|r| ids.get(r as usize)))
+        .collect();
+    Ok((
+        next_id.with_name("next_session_id".into()).into_column(),
+        Column::new("__next_start".into(), next_start),
+    ))
 }
 
 /// Per close code (null code: its own row, last): `sessions`, `reconnected`,
@@ -338,13 +326,15 @@ impl ReconnectFlags {
 /// - no backoff: `close_code` 1001 or 1006 and `reconnect_delay_s < NO_BACKOFF_S`;
 /// - never came back: `close_code` 1012 and no reconnect within the window.
 pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
-    let session_id = strs(rec, "session_id")?;
-    let client = strs(rec, "client_ip")?;
-    let server = strs(rec, "server_ip")?;
+    // Strings are read in place and copied only for flagged rows.
+    let session_id = str_ca(rec, "session_id")?;
+    let client = str_ca(rec, "client_ip")?;
+    let server = str_ca(rec, "server_ip")?;
     let port = u16s(rec, "server_port")?;
     let code = u16s(rec, "close_code")?;
     let end = i64s(rec, "end_time")?;
-    let next_id = strs(rec, "next_session_id")?;
+    let next_id = str_ca(rec, "next_session_id")?;
+    let owned = |ca: &StringChunked, i: usize| ca.get(i).map(str::to_string);
     let next = i64s(rec, "next_start_time")?;
     let delay = f64s(rec, "reconnect_delay_s")?;
     let data_end = end.iter().chain(next.iter()).flatten().max().copied();
@@ -354,20 +344,20 @@ pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
         match (code[i], delay[i]) {
             (Some(c @ (1001 | 1006)), Some(d)) if d < NO_BACKOFF_S => {
                 flags.no_backoff.push(NoBackoff {
-                    session_id: session_id[i].clone(),
-                    client_ip: client[i].clone(),
+                    session_id: owned(&session_id, i),
+                    client_ip: owned(&client, i),
                     close_code: c,
                     end_time: end[i],
-                    next_session_id: next_id[i].clone(),
+                    next_session_id: owned(&next_id, i),
                     reconnect_delay_s: d,
                 })
             }
             // Only a session whose client is known can be said not to have come back.
-            (Some(1012), None) if client[i].is_some() && server[i].is_some() => {
+            (Some(1012), None) if client.get(i).is_some() && server.get(i).is_some() => {
                 flags.never_came_back.push(NeverCameBack {
-                    session_id: session_id[i].clone(),
-                    client_ip: client[i].clone(),
-                    server_ip: server[i].clone(),
+                    session_id: owned(&session_id, i),
+                    client_ip: owned(&client, i),
+                    server_ip: owned(&server, i),
                     server_port: port[i],
                     end_time: end[i],
                     observed_after_s: end[i].zip(data_end).map(|(e, d)| (d - e) as f64 / 1e9),
@@ -385,7 +375,7 @@ pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
     }
     let mut seconds: BTreeMap<i64, Second<'_>> = BTreeMap::new();
     for i in 0..rec.height() {
-        let (Some(e), Some(c)) = (end[i], client[i].as_deref()) else {
+        let (Some(e), Some(c)) = (end[i], client.get(i)) else {
             continue;
         };
         let sec = seconds
@@ -567,4 +557,124 @@ pub fn render_reconnects(by_code: &DataFrame, flags: &ReconnectFlags, window_s: 
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reconnect of every row by the definition, checked pair by pair: the session of
+    /// the same client, server, port, host and path (null host or path matching null)
+    /// that starts first strictly after this one ended, within the window; among equal
+    /// starts the first in the table.
+    fn by_definition(t: &Table, window_ns: i64) -> Vec<Option<usize>> {
+        let n = t.client.len();
+        (0..n)
+            .map(|i| {
+                let (Some(_), Some(_), Some(_), Some(e)) =
+                    (t.client[i], t.server[i], t.port[i], t.end[i])
+                else {
+                    return None;
+                };
+                let same = |j: usize| {
+                    t.client[j] == t.client[i]
+                        && t.server[j] == t.server[i]
+                        && t.port[j] == t.port[i]
+                        && t.host[j] == t.host[i]
+                        && t.path[j] == t.path[i]
+                };
+                (0..n)
+                    .filter(|&j| same(j) && t.start[j].is_some_and(|s| s > e))
+                    .min_by_key(|&j| (t.start[j], j))
+                    .filter(|&j| t.start[j].unwrap() - e <= window_ns)
+            })
+            .collect()
+    }
+
+    struct Table {
+        client: Vec<Option<&'static str>>,
+        server: Vec<Option<&'static str>>,
+        port: Vec<Option<u16>>,
+        host: Vec<Option<&'static str>>,
+        path: Vec<Option<&'static str>>,
+        start: Vec<Option<i64>>,
+        end: Vec<Option<i64>>,
+    }
+
+    #[test]
+    fn reconnects_match_the_definition_on_random_tables_with_ties_and_nulls() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6455);
+        let window_s = 5.0;
+        for round in 0..40 {
+            let n = rng.random_range(1..200);
+            let pick = |rng: &mut rand::rngs::StdRng, v: &[Option<&'static str>]| {
+                v[rng.random_range(0..v.len())]
+            };
+            let mut t = Table {
+                client: Vec::new(),
+                server: Vec::new(),
+                port: Vec::new(),
+                host: Vec::new(),
+                path: Vec::new(),
+                start: Vec::new(),
+                end: Vec::new(),
+            };
+            for _ in 0..n {
+                t.client
+                    .push(pick(&mut rng, &[Some("10.0.0.1"), Some("10.0.0.2"), None]));
+                t.server
+                    .push(pick(&mut rng, &[Some("10.0.1.1"), Some("10.0.1.2")]));
+                t.port
+                    .push([Some(80), Some(443), None][rng.random_range(0..3)]);
+                t.host.push(pick(&mut rng, &[Some("a"), None]));
+                t.path.push(pick(&mut rng, &[Some("/"), Some("/ws"), None]));
+                // Coarse times in seconds: many equal starts and ends.
+                let s = rng.random_range(0..30i64) * 1_000_000_000;
+                let e = s + rng.random_range(0..4i64) * 1_000_000_000;
+                t.start.push((rng.random_range(0..10) > 0).then_some(s));
+                t.end.push((rng.random_range(0..10) > 0).then_some(e));
+            }
+            let ids: Vec<String> = (0..n).map(|i| format!("c#{}", i + 1)).collect();
+            let to_dt = |v: &Vec<Option<i64>>| {
+                Column::new("x".into(), v.clone())
+                    .cast(&utc_ns())
+                    .unwrap()
+                    .as_materialized_series()
+                    .clone()
+            };
+            let df = DataFrame::new(
+                n,
+                vec![
+                    Column::new("session_id".into(), ids.clone()),
+                    Column::new("capture".into(), vec!["c"; n]),
+                    Column::new("client_ip".into(), t.client.clone()),
+                    Column::new("server_ip".into(), t.server.clone()),
+                    Column::new("server_port".into(), t.port.clone()),
+                    Column::new("host".into(), t.host.clone()),
+                    Column::new("path".into(), t.path.clone()),
+                    Column::new("ending".into(), vec!["normal"; n]),
+                    Column::new("close_code".into(), vec![Some(1000u16); n]),
+                    to_dt(&t.start).with_name("start_time".into()).into_column(),
+                    to_dt(&t.end).with_name("end_time".into()).into_column(),
+                ],
+            )
+            .unwrap();
+            let rec = reconnects(&df, window_s).unwrap();
+            let got: HashMap<String, Option<String>> = str_ca(&rec, "session_id")
+                .unwrap()
+                .iter()
+                .zip(str_ca(&rec, "next_session_id").unwrap().iter())
+                .map(|(a, b)| (a.unwrap().to_string(), b.map(str::to_string)))
+                .collect();
+            let want = by_definition(&t, (window_s * 1e9) as i64);
+            for i in 0..n {
+                assert_eq!(
+                    got[&ids[i]],
+                    want[i].map(|j| ids[j].clone()),
+                    "round {round}, row {i}"
+                );
+            }
+        }
+    }
 }

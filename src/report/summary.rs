@@ -13,7 +13,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::breakdown::{breakdown, Breakdown, GroupBy};
-use super::columns::{bools, f64s, i64s, strs, u64s};
+use super::columns::{bools, f64s, i64s, str_ca, strs, u64s};
 use super::diagnose::{abnormal_diagnosis, render_diagnosis, Diagnosis};
 use super::percode::{per_code, per_ending, CodeRow, EndingRow};
 use super::reconnect::{
@@ -190,7 +190,8 @@ pub fn build(
     }
 
     let mut anomalies: BTreeMap<String, u64> = BTreeMap::new();
-    for names in strs(sessions, "anomalies")?.into_iter().flatten() {
+    let anomaly_names = str_ca(sessions, "anomalies")?;
+    for names in anomaly_names.iter().flatten() {
         for n in names.split(';').filter(|n| !n.is_empty()) {
             *anomalies.entry(n.to_string()).or_insert(0) += 1;
         }
