@@ -528,6 +528,23 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     }
     let best = *runs.iter().min().unwrap();
 
+    // Once more without -q: the report printed too (it keeps ~0.3 KiB per session for
+    // its exact quantiles and reconnects, while the export is merged from disk).
+    let mut cmd = Command::new(bin);
+    cmd.arg("analyze")
+        .arg(&pcap)
+        .arg("--sessions")
+        .arg(&out)
+        .arg("--refused")
+        .arg(&out_refused)
+        .stdout(Stdio::null());
+    let st = run_measured(&mut cmd)?;
+    println!(
+        "  with the report printed (no -q): {:.3} s wall, peak RSS {:.1} MiB",
+        st.wall.as_secs_f64(),
+        st.max_rss_kib as f64 / 1024.0
+    );
+
     println!("  count check against {}:", jpath.display());
     let ws = read_sessions(&out)?;
     let mut ok = compare("ending", &exp.sessions_by_ending, &ws.by_ending);
