@@ -490,7 +490,8 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     let mut rss = 0u64;
     let mut anon = 0u64;
     let mut cpu = Duration::MAX;
-    for i in 0..cfg.runs.max(1) {
+    // The command (with --refused, to count refused upgrades too).
+    let analyze = |quiet: bool| {
         let mut cmd = Command::new(bin);
         cmd.arg("analyze")
             .arg(&pcap)
@@ -498,8 +499,14 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
             .arg(&out)
             .arg("--refused")
             .arg(&out_refused)
-            .arg("-q")
             .stdout(Stdio::null());
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd
+    };
+    for i in 0..cfg.runs.max(1) {
+        let mut cmd = analyze(true);
         if i == 0 {
             println!("  running: {}", shell_words(&cmd));
         }
@@ -528,17 +535,9 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     }
     let best = *runs.iter().min().unwrap();
 
-    // Once more without -q: the report printed too (it keeps ~0.3 KiB per session for
+    // Once more without -q: the report printed too (it keeps ~0.35 KiB per session for
     // its exact quantiles and reconnects, while the export is merged from disk).
-    let mut cmd = Command::new(bin);
-    cmd.arg("analyze")
-        .arg(&pcap)
-        .arg("--sessions")
-        .arg(&out)
-        .arg("--refused")
-        .arg(&out_refused)
-        .stdout(Stdio::null());
-    let st = run_measured(&mut cmd)?;
+    let st = run_measured(&mut analyze(false))?;
     println!(
         "  with the report printed (no -q): {:.3} s wall, peak RSS {:.1} MiB",
         st.wall.as_secs_f64(),

@@ -8,9 +8,13 @@
 //! capture, with the byte offset. [`collect`] reads them all — captures through
 //! [`pipeline::analyze_all_with`] and [`table::TableSink`], tables through
 //! [`load::load`], logs through [`logs::read_logs`] — into one session table of the
-//! documented schema, the captures' Close-frame table when asked for, and per-input facts. A log file in
-//! which no line matched any format is an error (it is most likely not a log); single
-//! unmatched lines in a log are counted and reported, never an error.
+//! documented schema ([`Sessions`]), the captures' Close-frame table when asked for, and
+//! per-input facts. When capture sessions were spilled to disk
+//! ([`crate::report::spill`]), the table is merged back only as it is
+//! [`Sessions::drain`]ed: batch by batch into the export, keeping for the reports only the
+//! columns they read. A log file in which no line matched any format is an error (it is
+//! most likely not a log); single unmatched lines in a log are counted and reported,
+//! never an error.
 
 use std::path::{Path, PathBuf};
 

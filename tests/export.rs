@@ -11,6 +11,8 @@ use wsaudit::pipeline::{analyze, Input, Options};
 use wsaudit::report::table::{sessions_frame, SESSION_COLUMNS};
 use wsaudit::report::write::write_table;
 
+mod common;
+
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("wsaudit-export-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -367,16 +369,7 @@ fn exports_and_report_are_the_same_when_sessions_spill_to_disk() {
 
 /// Every fixture capture, and the fixture logs folder.
 fn fixture_inputs() -> Vec<PathBuf> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&fixtures)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng")
-        })
-        .collect();
-    v.sort();
-    v.push(fixtures.join("logs"));
+    let mut v = common::fixture_captures();
+    v.push(common::fixture("logs"));
     v
 }

@@ -5,19 +5,9 @@ use std::path::PathBuf;
 
 use wsaudit::pipeline::{analyze, analyze_all, Input, Options};
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng")
-        })
-        .collect();
-    v.sort();
-    v
-}
+mod common;
+
+use common::fixture_captures as fixtures;
 
 #[test]
 fn sharded_runs_give_exactly_the_sequential_result() {

@@ -16,6 +16,8 @@ use wsaudit::report::reconnect::{
 use wsaudit::report::table::sessions_frame;
 use wsaudit::report::timeline::{bucket_size_s, render_timeline, timeline, SpikeKind};
 
+mod common;
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 
@@ -982,14 +984,11 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
     use wsaudit::report::percode::per_code_frame;
     use wsaudit::report::summary::{build, render_text, ReportOptions};
 
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut paths: Vec<String> = std::fs::read_dir(&fixtures)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .filter(|p| p.ends_with(".pcap") || p.ends_with(".pcapng"))
+    let mut paths: Vec<String> = common::fixture_captures()
+        .iter()
+        .map(|p| p.display().to_string())
         .collect();
-    paths.sort();
-    paths.push(fixtures.join("logs").display().to_string());
+    paths.push(common::fixture("logs").display().to_string());
     let sources = classify(&paths, false);
     assert!(sources.captures.len() > 3 && !sources.logs.is_empty());
     let spill_dir =

@@ -1,8 +1,11 @@
 //! Session rows to tables, summaries and files.
 //!
 //! - [`table`]: the session and refused-upgrade tables as polars `DataFrame`s.
+//! - [`spill`]: session rows past the memory budget, as sorted runs on disk, merged back.
+//! - [`export`]: the session table's export, fed batch by batch.
 //! - [`summary`]: the human summary printed by `wsaudit analyze`.
-//! - [`write`](mod@write): CSV / Parquet / JSON / JSONL writers (atomic).
+//! - [`write`](mod@write): CSV / Parquet / JSON / JSONL writers (atomic, whole or in
+//!   batches).
 //! - [`text`]: wire text made safe for terminals.
 
 pub mod breakdown;

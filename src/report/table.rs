@@ -3,8 +3,9 @@
 //! Contract: [`sessions_frame`] always produces the same columns, in the same order and
 //! with the same types, whatever the rows (an empty table too). Times are
 //! `Datetime(ns, UTC)` (written to Parquet as µs); codes are `UInt16`; counters are
-//! `Int64`. [`TableSink`] builds those rows chunk by chunk while a capture is read, and
-//! [`merge_chunks`] puts the chunks in session order with their ids, identical to
+//! `Int64`. [`TableSink`] builds those rows chunk by chunk while a capture is read
+//! (spilling sorted runs to disk past its budget, see [`super::spill`]), and
+//! [`merge_chunks`] puts in-memory chunks in session order with their ids, identical to
 //! [`sessions_frame`] over the records of `pipeline::analyze`.
 
 use std::net::SocketAddr;

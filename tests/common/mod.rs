@@ -1,4 +1,4 @@
-//! Helpers shared by `tests/formats.rs` and `tests/bad_input.rs`: temporary directories,
+//! Helpers shared by the test crates (each uses a subset): temporary directories,
 //! small pcap / pcapng writers, and a field-by-field session comparison.
 //!
 //! Each test binary uses a different subset of these helpers.
@@ -16,6 +16,20 @@ pub fn fixtures() -> PathBuf {
 
 pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
+}
+
+/// Every capture in `fixtures/` (`.pcap`, `.pcapng`), sorted.
+pub fn fixture_captures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".pcap") || n.ends_with(".pcapng")
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 pub fn bin() -> &'static str {
