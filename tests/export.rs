@@ -373,3 +373,45 @@ fn fixture_inputs() -> Vec<PathBuf> {
     v.push(common::fixture("logs"));
     v
 }
+
+/// A spill folder that cannot be made (its parent is a file) is a warning, not a
+/// failure: the rows stay in memory and every export is what it would have been.
+#[test]
+fn an_unusable_spill_folder_keeps_rows_in_memory_with_a_warning() {
+    let inputs = fixture_inputs();
+    let dir = tmpdir("nospill");
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+            .arg("analyze")
+            .args(&inputs)
+            .arg("--sessions")
+            .arg(dir.join(name))
+            .arg("-q")
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let spill_dir = blocker.join("spill").display().to_string();
+    let (code, stderr) = run(
+        "bad.csv",
+        &["--spill-after", "1", "--spill-dir", &spill_dir],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot spill session rows to disk") && stderr.contains("a-file"),
+        "{stderr}"
+    );
+    let (code, stderr) = run("mem.csv", &["--spill-after", "0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.join("bad.csv")).unwrap(),
+        std::fs::read(dir.join("mem.csv")).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
