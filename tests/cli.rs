@@ -244,6 +244,55 @@ fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Interrupted with sessions spilled to disk: the spill folder goes too.
+#[test]
+fn ctrl_c_removes_spilled_runs() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let spill = tmp("spill-interrupted");
+    let _ = std::fs::remove_dir_all(&spill);
+    std::fs::create_dir_all(&spill).unwrap();
+    let mut child = bin()
+        .args(["analyze", "-", "-q", "--spill-after", "1", "--spill-dir"])
+        .arg(&spill)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The whole capture, stdin left open: its ended sessions are spilled, one per run.
+    let demo = std::fs::read(root().join("fixtures/demo.pcap")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&demo).unwrap();
+    stdin.flush().unwrap();
+    let files = |d: &std::path::Path| -> usize {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| std::fs::read_dir(e.path()).map_or(1, |r| r.count()))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while files(&spill) == 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(files(&spill) > 0, "runs were spilled");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    drop(stdin);
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "spill folder removed"
+    );
+    let _ = std::fs::remove_dir_all(&spill);
+}
+
 /// A log in which the library and the application both report one close gives one row
 /// per close, and says how many lines it folded (real tungstenite 0.27 output: the
 /// library's debug line and the app's own line for each of its 16 closes).

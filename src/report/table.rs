@@ -517,7 +517,8 @@ impl SessionSink for TableSink {
     type Out = SessionChunks;
     fn push(&mut self, session: SessionRecord) {
         self.pending.push(session);
-        if self.pending.len() >= self.chunk_rows {
+        // A spill budget below a chunk is honoured too (records cost more than rows).
+        if self.pending.len() >= self.chunk_rows.min(self.spill_rows) {
             self.flush();
         }
     }
