@@ -10,7 +10,9 @@
 //! into session order, numbers them `<capture>#<n>`, and hands them out in batches of
 //! at most [`BATCH_ROWS`]: the rows, ids and Close-frame table are exactly those of
 //! [`merge_chunks`](super::table::merge_chunks), without the whole table ever being in
-//! memory. What a merge holds is one group per run plus one batch.
+//! memory. What a merge holds is one group per run plus a batch; a sink with more than
+//! [`FAN_IN`] runs (shared among the sinks) has them merged down on disk first, so that
+//! stays bounded however big the capture.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
