@@ -276,7 +276,9 @@ impl AnalyzeConfig {
             report: a.report,
             threads: a.threads,
             spill: crate::inputs::SpillOptions {
-                dir: a.spill_dir.unwrap_or_else(std::env::temp_dir),
+                dir: a
+                    .spill_dir
+                    .unwrap_or_else(|| crate::inputs::SpillOptions::default().dir),
                 rows: (a.spill_after > 0).then_some(a.spill_after),
             },
             options: Options {

@@ -27,7 +27,6 @@ use crate::report::spill::{self, SessionStream, SpillDir};
 use crate::report::summary::InputInfo;
 use crate::report::table::{SessionChunks, TableSink};
 use crate::report::{load, table};
-use std::sync::Arc;
 
 /// Inputs sorted by kind.
 #[derive(Debug, Default)]
@@ -262,12 +261,11 @@ enum SessionsInner {
         closes: Option<DataFrame>,
     },
     Stream {
+        /// It holds the spill folder, removed when the stream is dropped.
         stream: SessionStream,
         /// Rows of tables and logs, after the captures'.
         rest: DataFrame,
         with_closes: bool,
-        /// Kept until the merge is done; removes the spilled runs when dropped.
-        _spill: Arc<SpillDir>,
     },
 }
 
@@ -281,16 +279,6 @@ pub struct Drained {
 }
 
 impl Sessions {
-    /// A table already in memory.
-    pub fn table(table: DataFrame) -> Sessions {
-        Sessions {
-            inner: SessionsInner::Table {
-                table,
-                closes: None,
-            },
-        }
-    }
-
     /// Whether rows come from disk (then [`Drained::sessions`] lacks some columns).
     pub fn streamed(&self) -> bool {
         matches!(self.inner, SessionsInner::Stream { .. })
@@ -313,10 +301,9 @@ impl Sessions {
                 })
             }
             SessionsInner::Stream {
-                mut stream,
+                stream,
                 rest,
                 with_closes,
-                _spill,
             } => {
                 let template = table::sessions_frame(&[])?;
                 let reported: Vec<&str> = table::SESSION_COLUMNS
@@ -324,57 +311,25 @@ impl Sessions {
                     .copied()
                     .filter(|c| !table::NOT_REPORTED.contains(c))
                     .collect();
-                let mut kept: Option<DataFrame> = None;
-                let mut keep = |batch: &DataFrame| -> PolarsResult<()> {
-                    if !for_reports {
-                        return Ok(());
-                    }
-                    let part = spill::compact_strings(&batch.select(reported.iter().copied())?)?;
-                    match &mut kept {
-                        Some(k) => {
-                            k.vstack_mut(&part)?;
-                        }
-                        None => kept = Some(part),
+                let mut kept: Vec<DataFrame> = Vec::new();
+                let mut each = |batch: DataFrame| -> PolarsResult<()> {
+                    out(&batch);
+                    if for_reports {
+                        kept.push(spill::compact_strings(
+                            &batch.select(reported.iter().copied())?,
+                        )?);
                     }
                     Ok(())
                 };
-                // The merge runs on its own thread, one batch ahead of the writer (the
-                // export's encoding took as long as the merge: 10 GiB, 0.5 s each).
-                let stream = std::thread::scope(|scope| -> PolarsResult<SessionStream> {
-                    let (tx, rx) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(0);
-                    let merging = scope.spawn(move || {
-                        loop {
-                            match stream.next_batch() {
-                                Ok(Some(b)) => {
-                                    if tx.send(Ok(b)).is_err() {
-                                        break; // the writer stopped
-                                    }
-                                }
-                                Ok(None) => break,
-                                Err(e) => {
-                                    let _ = tx.send(Err(e));
-                                    break;
-                                }
-                            }
-                        }
-                        stream
-                    });
-                    for batch in rx {
-                        let batch = batch?;
-                        out(&batch);
-                        keep(&batch)?;
-                    }
-                    merging.join().map_err(
-                        |_| polars_err!(ComputeError: "the merge of spilled runs panicked"),
-                    )
-                })?;
+                let stream = stream.drain_ahead(&mut each)?;
                 if rest.height() > 0 {
-                    out(&rest);
-                    keep(&rest)?;
+                    each(rest)?;
                 }
                 let closes = with_closes.then(|| stream.closes_frame()).transpose()?;
-                let mut kept =
-                    kept.unwrap_or_else(|| template.select(reported).unwrap_or_default());
+                let mut kept = match table::stack(kept)? {
+                    Some(k) => k,
+                    None => template.select(reported)?,
+                };
                 // One chunk, as the in-memory table: a gather from several string chunks
                 // copies every value (the reconnect table alone cost 64 MiB more on a
                 // 10 GiB capture); concatenating shares the chunks' buffers.
@@ -553,8 +508,8 @@ pub fn collect(
     let spilled = chunks
         .iter()
         .any(|(_, parts)| parts.iter().any(|p| p.spilled()));
-    let (mut stream, mut sessions, closes) = if spilled {
-        let stream = SessionStream::new(chunks, spill_dir.clone(), with_closes);
+    let (stream, mut sessions, closes) = if spilled {
+        let stream = SessionStream::new(chunks, spill_dir, with_closes);
         (Some(stream), table::sessions_frame(&[])?, None)
     } else {
         let (sessions, closes) = table::merge_chunks(chunks, with_closes)?;
@@ -607,13 +562,12 @@ pub fn collect(
     }
     sessions.rechunk_mut();
     refused.rechunk_mut();
-    let sessions = match stream.take() {
+    let sessions = match stream {
         Some(stream) => Sessions {
             inner: SessionsInner::Stream {
                 stream,
                 rest: sessions,
                 with_closes,
-                _spill: spill_dir,
             },
         },
         None => Sessions {

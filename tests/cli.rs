@@ -204,6 +204,16 @@ fn unknown_output_extension_fails_before_reading_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown table format"));
 }
 
+/// Ctrl-C for a running child (SIGINT), and how it ended.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap()
+}
+
 #[test]
 fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
     use std::io::Write;
@@ -222,12 +232,7 @@ fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let started = std::time::Instant::now();
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = interrupt(&mut child);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
         "did not stop promptly"
@@ -278,12 +283,7 @@ fn ctrl_c_removes_spilled_runs() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(files(&spill) > 0, "runs were spilled");
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(interrupt(&mut child).code(), Some(130));
     drop(stdin);
     assert_eq!(
         std::fs::read_dir(&spill).unwrap().count(),

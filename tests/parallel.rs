@@ -159,10 +159,8 @@ fn chunked_session_table_equals_the_table_of_the_records() {
 /// address, on both paths; among full equals the workers' order is kept.
 #[test]
 fn equal_start_times_are_ordered_by_address_on_both_paths() {
-    use wsaudit::pipeline::{session_id, session_order, SessionSink};
-    use wsaudit::report::table::{merge_chunks, sessions_frame, TableSink};
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
-    let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
+    use wsaudit::pipeline::SessionSink;
+    use wsaudit::report::table::{merge_chunks, TableSink};
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",
@@ -170,28 +168,66 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
         "10.0.0.9:4999",
         "10.0.0.9:5000",
     ];
-    let mut recs = Vec::new();
-    for (i, c) in clients.iter().enumerate() {
-        let mut r = base.clone();
-        r.client = c.parse().unwrap();
-        r.start_time = 1_000;
-        r.end_time = 2_000 + i as i64; // tells the two equal keys apart
-        recs.push(r);
+    let (recs, want) = tie_records(&clients, &[1_000; 5]);
+    let mut sink = TableSink::with_chunk_rows(false, 2);
+    for r in recs {
+        sink.push(r);
     }
+    let (got, _) = merge_chunks(vec![("cap".into(), vec![sink.finish()])], false).unwrap();
+    assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
+}
+
+/// Copies of the demo's first session in capture `cap`, from `clients` at `starts`
+/// (their end times tell equal keys apart), and the table they must give: sorted by
+/// `session_order` and numbered.
+fn tie_records(
+    clients: &[&str],
+    starts: &[i64],
+) -> (
+    Vec<wsaudit::session::SessionRecord>,
+    polars::prelude::DataFrame,
+) {
+    use wsaudit::pipeline::{session_id, session_order};
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
+    let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
+    let recs: Vec<_> = clients
+        .iter()
+        .zip(starts)
+        .enumerate()
+        .map(|(i, (c, start))| {
+            let mut r = base.clone();
+            r.client = c.parse().unwrap();
+            r.start_time = *start;
+            r.end_time = 2_000 + i as i64;
+            r.capture = "cap".into();
+            r
+        })
+        .collect();
     let mut want = recs.clone();
     want.sort_by_key(session_order);
     for (i, r) in want.iter_mut().enumerate() {
         r.session_id = session_id("cap", i + 1);
-        r.capture = "cap".into();
     }
-    let mut sink = TableSink::with_chunk_rows(false, 2);
-    for mut r in recs {
-        r.capture = "cap".into();
-        sink.push(r);
+    let want = wsaudit::report::table::sessions_frame(&want).unwrap();
+    (recs, want)
+}
+
+/// Every batch of `stream` (each at most `max` rows), stacked.
+fn drain_stream(
+    stream: &mut wsaudit::report::spill::SessionStream,
+    max: usize,
+) -> polars::prelude::DataFrame {
+    let mut table: Option<polars::prelude::DataFrame> = None;
+    while let Some(b) = stream.next_batch().unwrap() {
+        assert!(b.height() <= max, "a batch of {} rows", b.height());
+        match &mut table {
+            Some(t) => {
+                t.vstack_mut(&b).unwrap();
+            }
+            None => table = Some(b),
+        }
     }
-    let (got, _) = merge_chunks(vec![("cap".into(), vec![sink.finish()])], false).unwrap();
-    let want = sessions_frame(&want).unwrap();
-    assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
+    table.expect("at least one batch")
 }
 
 /// A fresh folder for spilled runs, removed with its contents when dropped.
@@ -240,7 +276,6 @@ impl Drop for SpillFolder {
 /// sharding; and every run file is gone once the merge is done.
 #[test]
 fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
-    use polars::prelude::DataFrame;
     use wsaudit::report::spill::{SessionStream, SpillDir};
     use wsaudit::report::table::{closes_frame, sessions_frame, TableSink};
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
@@ -280,17 +315,7 @@ fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
         let mut stream = SessionStream::new(parts, dir.clone(), true)
             .with_batch_rows(batch)
             .with_fan_in(fan_in);
-        let mut table: Option<DataFrame> = None;
-        while let Some(b) = stream.next_batch().unwrap() {
-            assert!(b.height() <= batch, "{what}: batch of {}", b.height());
-            match &mut table {
-                Some(t) => {
-                    t.vstack_mut(&b).unwrap();
-                }
-                None => table = Some(b),
-            }
-        }
-        let table = table.unwrap();
+        let table = drain_stream(&mut stream, batch);
         assert!(
             table.equals_missing(&want),
             "{what}:\n{table}\nwant\n{want}"
@@ -318,12 +343,9 @@ fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
 /// equals keep the workers' order across runs.
 #[test]
 fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
-    use polars::prelude::DataFrame;
-    use wsaudit::pipeline::{session_id, session_order, SessionSink};
+    use wsaudit::pipeline::SessionSink;
     use wsaudit::report::spill::{SessionStream, SpillDir};
-    use wsaudit::report::table::{sessions_frame, TableSink};
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
-    let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
+    use wsaudit::report::table::TableSink;
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",
@@ -333,20 +355,7 @@ fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
         "10.0.0.9:5000",
         "10.0.0.8:1",
     ];
-    let mut recs = Vec::new();
-    for (i, c) in clients.iter().enumerate() {
-        let mut r = base.clone();
-        r.client = c.parse().unwrap();
-        r.start_time = if i == 6 { 999 } else { 1_000 };
-        r.end_time = 2_000 + i as i64; // tells the equal keys apart
-        r.capture = "cap".into();
-        recs.push(r);
-    }
-    let mut want = recs.clone();
-    want.sort_by_key(session_order);
-    for (i, r) in want.iter_mut().enumerate() {
-        r.session_id = session_id("cap", i + 1);
-    }
+    let (recs, want) = tie_records(&clients, &[1_000, 1_000, 1_000, 1_000, 1_000, 1_000, 999]);
     let folder = SpillFolder::new("ties");
     let dir = SpillDir::new(folder.0.clone());
     let mut sink = TableSink::with_chunk_rows(false, 1).spilling(dir.clone(), 2);
@@ -360,16 +369,6 @@ fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
     )
     .with_batch_rows(3)
     .with_fan_in(2);
-    let mut got: Option<DataFrame> = None;
-    while let Some(b) = stream.next_batch().unwrap() {
-        match &mut got {
-            Some(t) => {
-                t.vstack_mut(&b).unwrap();
-            }
-            None => got = Some(b),
-        }
-    }
-    let got = got.unwrap();
-    let want = sessions_frame(&want).unwrap();
+    let got = drain_stream(&mut stream, 3);
     assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
 }

