@@ -1,17 +1,21 @@
 //! Command-line arguments (clap) and their resolution into run configurations.
 //!
-//! Contract: [`Cli`] is what the user typed; the `from_args` functions check it (output
-//! formats known, limits sane) before any input is read, so a typo in an output path
-//! fails in a millisecond, not after an hour of parsing.
+//! Contract: [`Cli`] is what the user typed; [`analyze_config`], [`report_config`] and
+//! [`audit_config`] check it (output formats known, limits sane, folders there) before
+//! any input is read, so a typo in an output path fails in a millisecond, not after an
+//! hour of parsing, and turn it into the configurations of [`crate::cmd`]: the raw
+//! flags stay here, the commands see only resolved values.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+use crate::analysis::breakdown::GroupBy;
+use crate::cmd::{self, Views};
 use crate::pipeline::Options;
-use crate::report::breakdown::GroupBy;
-use crate::report::write::{Partition, TableFormat};
+use crate::table::spill::SpillOptions;
+use crate::table::write::{Partition, TableFormat};
 use crate::tcp::Limits;
 
 #[derive(Debug, Parser)]
@@ -53,15 +57,7 @@ pub enum Command {
     Audit(AuditArgs),
 }
 
-/// How the report is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
-    /// For people (at most 100 columns).
-    #[default]
-    Text,
-    /// One JSON document on stdout.
-    Json,
-}
+pub use crate::cmd::OutputFormat;
 
 /// Report options shared by `analyze` and `report`.
 #[derive(Debug, Args, Clone)]
@@ -81,7 +77,7 @@ pub struct ReportArgs {
     pub reconnects: Option<PathBuf>,
     /// Reconnect window: a session starting later than this after a close is not its
     /// reconnect.
-    #[arg(long, value_name = "SECS", default_value_t = crate::report::reconnect::DEFAULT_WINDOW_S)]
+    #[arg(long, value_name = "SECS", default_value_t = crate::analysis::reconnect::DEFAULT_WINDOW_S)]
     pub window: f64,
     /// Also print closes over time by code (deploys and incidents show as spikes).
     #[arg(long)]
@@ -164,7 +160,7 @@ pub struct AnalyzeArgs {
     /// Finished sessions a worker holds in memory before writing them, sorted, to a run
     /// file in --spill-dir; the exports are merged back from the runs (0: never spill,
     /// and memory grows with the number of sessions).
-    #[arg(long, value_name = "ROWS", default_value_t = crate::report::spill::SPILL_ROWS)]
+    #[arg(long, value_name = "ROWS", default_value_t = crate::table::spill::SPILL_ROWS)]
     pub spill_after: usize,
     /// Folder for spilled runs (default: $TMPDIR, else /tmp); they are removed at the end.
     #[arg(long, value_name = "DIR")]
@@ -229,86 +225,117 @@ fn check_window(w: f64) -> Result<()> {
     Ok(())
 }
 
-/// A checked `analyze` run.
-#[derive(Debug, Clone)]
-pub struct AnalyzeConfig {
-    /// As given: captures, logs, tables, folders, globs, `-`.
-    pub paths: Vec<String>,
-    pub logs: crate::logs::LogOptions,
-    pub sessions: Option<PathBuf>,
-    pub partition_by: Option<Partition>,
-    pub refused: Option<PathBuf>,
-    pub closes: Option<PathBuf>,
-    pub report: ReportArgs,
-    pub options: Options,
-    pub threads: Option<usize>,
-    pub spill: crate::inputs::SpillOptions,
-}
-
-impl AnalyzeConfig {
-    pub fn from_args(a: AnalyzeArgs) -> Result<AnalyzeConfig> {
-        if a.partition_by.is_none() {
-            check_outputs([&a.sessions])?;
-        } else if a.sessions.as_ref().is_some_and(|p| p.is_file()) {
-            bail!("--partition-by needs --sessions to name a folder, not a file");
-        }
-        check_outputs([
-            &a.refused,
-            &a.closes,
-            &a.report.summary,
-            &a.report.reconnects,
-        ])?;
-        check_window(a.report.window)?;
-        if a.files.iter().filter(|f| *f == "-").count() > 1 {
-            bail!("standard input (-) can be given only once");
-        }
-        if a.max_connections == 0 {
-            bail!("--max-connections must be at least 1");
-        }
-        let progress = !a.report.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        Ok(AnalyzeConfig {
-            logs: a.logs.options()?,
-            paths: a.files,
-            sessions: a.sessions,
-            partition_by: a.partition_by,
-            refused: a.refused,
-            closes: a.closes,
-            report: a.report,
-            threads: a.threads,
-            spill: crate::inputs::SpillOptions {
-                dir: a
-                    .spill_dir
-                    .unwrap_or_else(|| crate::inputs::SpillOptions::default().dir),
-                rows: (a.spill_after > 0).then_some(a.spill_after),
-            },
-            options: Options {
-                limits: Limits {
-                    max_conns: a.max_connections,
-                    max_buffered: a.max_buffered,
-                },
-                progress,
-                shards: crate::pipeline::AUTO_SHARDS,
-            },
+impl ReportArgs {
+    /// The views these flags ask for (checked: outputs known, window positive).
+    fn views(self) -> Result<Views> {
+        check_outputs([&self.summary, &self.reconnects])?;
+        check_window(self.window)?;
+        Ok(Views {
+            by: self.by,
+            top: self.top,
+            summary: self.summary,
+            reconnects: self.reconnects,
+            window_s: self.window,
+            timeline: self.timeline,
+            csv_raw: self.csv_raw,
+            format: self.format,
+            quiet: self.quiet,
         })
     }
 }
 
-/// A checked `report` run.
-#[derive(Debug, Clone)]
-pub struct ReportConfig {
-    pub paths: Vec<String>,
-    pub sessions: Option<PathBuf>,
-    pub report: ReportArgs,
+/// Progress on stderr only for a person watching and a report that will be printed.
+fn progress(quiet: bool) -> bool {
+    !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
-impl ReportConfig {
-    pub fn from_args(a: ReportCmdArgs) -> Result<ReportConfig> {
-        check_outputs([&a.sessions, &a.report.summary, &a.report.reconnects])?;
-        check_window(a.report.window)?;
-        Ok(ReportConfig {
-            paths: a.paths,
-            sessions: a.sessions,
-            report: a.report,
-        })
+/// Check an `analyze` command line into its run.
+pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
+    if a.partition_by.is_none() {
+        check_outputs([&a.sessions])?;
+    } else if a.sessions.as_ref().is_some_and(|p| p.is_file()) {
+        bail!("--partition-by needs --sessions to name a folder, not a file");
     }
+    check_outputs([&a.refused, &a.closes])?;
+    let views = a.report.views()?;
+    if a.files.iter().filter(|f| *f == "-").count() > 1 {
+        bail!("standard input (-) can be given only once");
+    }
+    if a.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    Ok(cmd::analyze::Config {
+        logs: a.logs.options()?,
+        paths: a.files,
+        sessions: a.sessions,
+        partition_by: a.partition_by,
+        refused: a.refused,
+        closes: a.closes,
+        threads: a.threads,
+        spill: SpillOptions {
+            dir: a.spill_dir.unwrap_or_else(|| SpillOptions::default().dir),
+            rows: (a.spill_after > 0).then_some(a.spill_after),
+        },
+        options: Options {
+            limits: Limits {
+                max_conns: a.max_connections,
+                max_buffered: a.max_buffered,
+            },
+            progress: progress(views.quiet),
+            shards: crate::pipeline::AUTO_SHARDS,
+        },
+        views,
+    })
+}
+
+/// Check a `report` command line into its run.
+pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
+    check_outputs([&a.sessions])?;
+    Ok(cmd::report::Config {
+        paths: a.paths,
+        sessions: a.sessions,
+        views: a.report.views()?,
+    })
+}
+
+/// Check an `audit` command line into its run.
+pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
+    check_outputs([&a.sessions, &a.report.summary, &a.report.reconnects])?;
+    for p in [&a.html, &a.markdown].into_iter().flatten() {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            bail!("{}: the folder does not exist", p.display());
+        }
+    }
+    let views = a.report.views()?;
+    if a.paths.iter().filter(|p| *p == "-").count() > 1 {
+        bail!("standard input (-) can be given only once");
+    }
+    let mut seen = Vec::new();
+    for t in &a.max_rate {
+        if seen.contains(&t.key) {
+            bail!("--max-rate {} given twice", t.key.label());
+        }
+        seen.push(t.key);
+    }
+    if let Some(b) = &a.baseline {
+        if !b.exists() {
+            bail!("{}: no such baseline file or folder", b.display());
+        }
+    }
+    Ok(cmd::audit::Config {
+        logs: a.logs.options()?,
+        paths: a.paths,
+        baseline: a.baseline,
+        max_rate: a.max_rate,
+        html: a.html,
+        markdown: a.markdown,
+        sessions: a.sessions,
+        options: Options {
+            limits: Limits::default(),
+            progress: progress(views.quiet),
+            shards: crate::pipeline::AUTO_SHARDS,
+        },
+        views,
+    })
 }

@@ -14,20 +14,26 @@
 //! codes and messages.
 
 #[cfg(feature = "report")]
+pub mod analysis;
+#[cfg(feature = "report")]
 pub mod audit;
 pub mod capture;
 #[cfg(feature = "report")]
 pub mod cli;
+#[cfg(feature = "report")]
+pub mod cmd;
 pub mod codes;
 pub mod http;
-#[cfg(feature = "report")]
 pub mod inputs;
 pub mod logs;
 pub mod pipeline;
 #[cfg(feature = "report")]
-pub mod report;
+pub mod render;
 pub mod session;
+#[cfg(feature = "report")]
+pub mod table;
 pub mod tcp;
+pub mod text;
 pub mod ws;
 
 /// Which endpoint sent a byte stream.

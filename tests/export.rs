@@ -8,8 +8,8 @@ use polars::prelude::*;
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 use wsaudit::pipeline::{analyze, Input, Options};
-use wsaudit::report::table::{sessions_frame, SESSION_COLUMNS};
-use wsaudit::report::write::write_table;
+use wsaudit::table::session::{sessions_frame, SESSION_COLUMNS};
+use wsaudit::table::write::write_table;
 
 mod common;
 
@@ -172,8 +172,8 @@ fn csv_cells_that_spreadsheets_would_run_are_neutralised_unless_raw() {
     let d = tmpdir("guard");
     let guarded = d.join("g.csv");
     let raw = d.join("r.csv");
-    wsaudit::report::write::write_table(&mut df, &guarded).unwrap();
-    wsaudit::report::write::write_table_with(&mut df, &raw, false).unwrap();
+    wsaudit::table::write::write_table(&mut df, &guarded).unwrap();
+    wsaudit::table::write::write_table_with(&mut df, &raw, false).unwrap();
     let g = std::fs::read_to_string(&guarded).unwrap();
     assert!(g.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{g}");
     assert!(g.contains("'+1,1001") && g.contains("'@SUM(A1),4000") && g.contains("\nfine,1000"));

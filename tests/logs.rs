@@ -8,9 +8,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use wsaudit::logs::{is_log, read_logs, FieldMap, LogFormat, LogOptions, LogResult, MAX_LINE};
-use wsaudit::report::columns::{f64s, i64s, strs, u16s};
-use wsaudit::report::table::sessions_frame;
+use wsaudit::cmd::collect::read_logs;
+use wsaudit::cmd::collect::LogResult;
+use wsaudit::inputs::is_log;
+use wsaudit::logs::{FieldMap, LogFormat, LogOptions, MAX_LINE};
+use wsaudit::table::columns::{f64s, i64s, strs, u16s};
+use wsaudit::table::session::sessions_frame;
 
 fn fixture(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

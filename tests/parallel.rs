@@ -122,7 +122,7 @@ fn no_input_at_all_is_no_work_and_no_crash() {
 /// the same ids and the same Close-frame table, whatever the chunk size and sharding.
 #[test]
 fn chunked_session_table_equals_the_table_of_the_records() {
-    use wsaudit::report::table::{closes_frame, merge_chunks, sessions_frame, TableSink};
+    use wsaudit::table::session::{closes_frame, merge_chunks, sessions_frame, TableSink};
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
     let records: Vec<_> = analyze_all(&inputs, &Options::default())
         .into_iter()
@@ -160,7 +160,7 @@ fn chunked_session_table_equals_the_table_of_the_records() {
 #[test]
 fn equal_start_times_are_ordered_by_address_on_both_paths() {
     use wsaudit::pipeline::SessionSink;
-    use wsaudit::report::table::{merge_chunks, TableSink};
+    use wsaudit::table::session::{merge_chunks, TableSink};
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",
@@ -208,13 +208,13 @@ fn tie_records(
     for (i, r) in want.iter_mut().enumerate() {
         r.session_id = session_id("cap", i + 1);
     }
-    let want = wsaudit::report::table::sessions_frame(&want).unwrap();
+    let want = wsaudit::table::session::sessions_frame(&want).unwrap();
     (recs, want)
 }
 
 /// Every batch of `stream` (each at most `max` rows), stacked.
 fn drain_stream(
-    stream: &mut wsaudit::report::spill::SessionStream,
+    stream: &mut wsaudit::table::spill::SessionStream,
     max: usize,
 ) -> polars::prelude::DataFrame {
     let mut table: Option<polars::prelude::DataFrame> = None;
@@ -276,8 +276,8 @@ impl Drop for SpillFolder {
 /// sharding; and every run file is gone once the merge is done.
 #[test]
 fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
-    use wsaudit::report::spill::{SessionStream, SpillDir};
-    use wsaudit::report::table::{closes_frame, sessions_frame, TableSink};
+    use wsaudit::table::session::{closes_frame, sessions_frame, TableSink};
+    use wsaudit::table::spill::{SessionStream, SpillDir};
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
     let records: Vec<_> = analyze_all(&inputs, &Options::default())
         .into_iter()
@@ -344,8 +344,8 @@ fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
 #[test]
 fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
     use wsaudit::pipeline::SessionSink;
-    use wsaudit::report::spill::{SessionStream, SpillDir};
-    use wsaudit::report::table::TableSink;
+    use wsaudit::table::session::TableSink;
+    use wsaudit::table::spill::{SessionStream, SpillDir};
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",

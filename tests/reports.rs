@@ -7,14 +7,17 @@ use std::path::Path;
 
 use polars::prelude::*;
 use serde_json::Value;
-use wsaudit::pipeline::{analyze, Input, Options};
-use wsaudit::report::diagnose::{abnormal_diagnosis, render_diagnosis, Measure};
-use wsaudit::report::reconnect::{
-    reconnect_by_code, reconnect_flags, reconnects, render_reconnects, DEFAULT_WINDOW_S,
-    RECONNECT_BY_CODE_COLUMNS, RECONNECT_COLUMNS,
+use wsaudit::analysis::diagnose::{abnormal_diagnosis, Measure};
+use wsaudit::analysis::reconnect::{
+    reconnect_by_code, reconnect_flags, reconnects, DEFAULT_WINDOW_S, RECONNECT_BY_CODE_COLUMNS,
+    RECONNECT_COLUMNS,
 };
-use wsaudit::report::table::sessions_frame;
-use wsaudit::report::timeline::{bucket_size_s, render_timeline, timeline, SpikeKind};
+use wsaudit::analysis::timeline::{bucket_size_s, timeline, SpikeKind};
+use wsaudit::pipeline::{analyze, Input, Options};
+use wsaudit::render::diagnosis::render_diagnosis;
+use wsaudit::render::reconnects::render_reconnects;
+use wsaudit::render::timeline::render_timeline;
+use wsaudit::table::session::sessions_frame;
 
 mod common;
 
@@ -978,11 +981,14 @@ fn long_spans_are_merged_to_forty_lines() {
 #[test]
 fn reports_are_the_same_from_a_table_merged_back_from_disk() {
     use clap::ValueEnum;
-    use wsaudit::inputs::{classify, collect, SpillOptions};
+    use wsaudit::analysis::breakdown::GroupBy;
+    use wsaudit::analysis::percode::per_code_frame;
+    use wsaudit::analysis::summary::{build, ReportOptions};
+    use wsaudit::cmd::collect::collect;
+    use wsaudit::inputs::classify;
     use wsaudit::logs::LogOptions;
-    use wsaudit::report::breakdown::GroupBy;
-    use wsaudit::report::percode::per_code_frame;
-    use wsaudit::report::summary::{build, render_text, ReportOptions};
+    use wsaudit::render::report::render_text;
+    use wsaudit::table::spill::SpillOptions;
 
     let mut paths: Vec<String> = common::fixture_captures()
         .iter()

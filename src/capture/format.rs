@@ -102,6 +102,23 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
 ];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
+impl Format {
+    /// The container a file starts with, by its magic number (pcap in both byte orders,
+    /// micro- and nanosecond; pcapng's section header block); `None` for anything else.
+    /// The one place, with [`crate::capture::Compression::sniff`], that knows the magic
+    /// numbers of the inputs wsaudit reads as captures.
+    pub fn sniff(head: &[u8]) -> Option<Format> {
+        let magic: [u8; 4] = head.get(..4)?.try_into().ok()?;
+        if PCAP_MAGICS.contains(&magic) {
+            Some(Format::Pcap)
+        } else if magic == PCAPNG_MAGIC {
+            Some(Format::PcapNg)
+        } else {
+            None
+        }
+    }
+}
+
 impl Default for Parser {
     fn default() -> Self {
         Self::new()

@@ -5,16 +5,14 @@
 //!   [`LogFormat`] is picked from the first non-empty lines unless one is forced, and every
 //!   record that says how a WebSocket connection ended becomes one record. This part is
 //!   pure Rust with no polars (it builds with `--no-default-features`, which is what the
-//!   fuzz targets use). With the `report` feature, `read_logs` (in `frame.rs`) takes files,
-//!   folders (searched recursively) and glob patterns, opens each file (gzip and zstd are
-//!   recognised by their magic numbers, not by name) and builds the session table
-//!   (`docs/schema.md`): exactly the columns, order and types of
-//!   `report::table::sessions_frame(&[])`; columns a log cannot fill are null.
+//!   fuzz targets use). The session table of log rows is built one floor up, in
+//!   `table::logs` (`read_logs`), with exactly the columns, order and types of the
+//!   capture rows; columns a log cannot fill are null.
 //! - A line that matches no format is counted per file ([`FileStats::unmatched_lines`]),
 //!   never an error. A record that half-matches (a JSON object whose code is not a number,
 //!   a library message whose code does not fit in 16 bits) is reported with its line
-//!   number. Files that cannot be read are listed as problems and the run goes on. Packet
-//!   captures met in a folder are skipped ([`is_log`] tells them apart).
+//!   number. Which files are logs, and opening them, is [`crate::inputs`]'s job; reading
+//!   them into the session table is the commands' ([`crate::cmd`]).
 //! - One close, one row: a library's own line and the application's line about the same
 //!   close are merged into one record ([`merge`] has the rule); distinct sessions that
 //!   share a code on neighbouring lines are never merged.
@@ -37,14 +35,8 @@ pub mod json;
 pub mod merge;
 pub mod text;
 
-#[cfg(feature = "report")]
-mod frame;
-#[cfg(feature = "report")]
-pub use frame::{read_logs, records_frame, LogResult};
-
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
 
@@ -489,124 +481,7 @@ pub fn split_peer(s: &str) -> (Option<String>, Option<u16>) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Files
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-const PCAP_MAGICS: [[u8; 4]; 5] = [
-    [0xa1, 0xb2, 0xc3, 0xd4],
-    [0xd4, 0xc3, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0x3c, 0x4d],
-    [0x4d, 0x3c, 0xb2, 0xa1],
-    [0x0a, 0x0d, 0x0d, 0x0a], // pcapng section header
-];
-
-/// Open a file, decompressing gzip or zstd when its magic says so.
-pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
-    let mut f = File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = read_up_to(&mut f, &mut magic)?;
-    drop(f);
-    let f = BufReader::new(File::open(path)?);
-    Ok(if n >= 2 && magic[..2] == GZIP_MAGIC {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else if n >= 4 && magic == ZSTD_MAGIC {
-        Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(f)?))
-    } else {
-        Box::new(f)
-    })
-}
-
-fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// True when `path` is a readable file that is not a packet capture (pcap or pcapng,
-/// possibly gzip/zstd-compressed): what `wsaudit analyze` should hand to [`read_logs`].
-/// An empty file counts as a log (it yields nothing).
-pub fn is_log(path: &Path) -> bool {
-    if !path.is_file() {
-        return false;
-    }
-    let Ok(mut r) = open_decoded(path) else {
-        return false;
-    };
-    let mut magic = [0u8; 4];
-    match read_up_to(&mut r, &mut magic) {
-        Ok(4) => !PCAP_MAGICS.contains(&magic),
-        Ok(_) => true,
-        Err(_) => false,
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, String)>) {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            problems.push((dir.to_path_buf(), format!("cannot list folder: {e}")));
-            return;
-        }
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out, problems);
-        } else if is_log(&p) {
-            out.push(p);
-        }
-    }
-}
-
-/// Files named by `paths` (files, folders searched recursively, glob patterns), sorted
-/// and deduplicated. Captures inside folders and globs are left out; a file named
-/// directly is kept whatever it holds.
-pub fn expand(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out, &mut problems);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            let s = p.to_string_lossy();
-            if s.contains(['*', '?', '[']) {
-                match glob::glob(&s) {
-                    Ok(paths) => {
-                        let mut any = false;
-                        for g in paths.flatten() {
-                            any = true;
-                            if g.is_dir() {
-                                walk(&g, &mut out, &mut problems);
-                            } else if is_log(&g) {
-                                out.push(g);
-                            }
-                        }
-                        if !any {
-                            problems.push((p.clone(), "no file matches".into()));
-                        }
-                    }
-                    Err(e) => problems.push((p.clone(), format!("bad pattern: {e}"))),
-                }
-            } else {
-                problems.push((p.clone(), "no such file or folder".into()));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    (out, problems)
-}
+// Lines
 
 /// Reads lines of at most [`MAX_LINE`] bytes; the rest of a longer line is skipped.
 pub struct CappedLines<R> {
@@ -837,54 +712,6 @@ pub fn read_bytes(data: &[u8], opts: &LogOptions) -> (Vec<Record>, FileStats) {
     };
     let (rows, stats, _) = read_records(data, &parser, "-", None);
     (rows, stats)
-}
-
-/// Read one log file: detect its format (unless forced), then [`read_records`] with the
-/// file's modification time.
-pub fn read_file(
-    path: &Path,
-    opts: &LogOptions,
-    rows: &mut Vec<Record>,
-    problems: &mut Vec<(PathBuf, String)>,
-) -> Result<FileStats, String> {
-    let head = open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
-    let parser = parser_for(head, opts).map_err(|e| format!("cannot read: {e}"))?;
-    let r = open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
-    let modified_ns = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_nanos()).ok());
-    let capture = path.display().to_string();
-    let (recs, mut stats, error) = read_records(r, &parser, &capture, modified_ns);
-    stats.path = path.to_path_buf();
-    if let Some(e) = error {
-        problems.push((path.to_path_buf(), e));
-    }
-    rows.extend(recs);
-    Ok(stats)
-}
-
-/// Read every log named by `paths` (files, folders, globs) into records: what
-/// `read_logs` turns into the session table.
-pub fn read_all(
-    paths: &[PathBuf],
-    opts: &LogOptions,
-) -> (Vec<Record>, Vec<FileStats>, Vec<(PathBuf, String)>) {
-    let (files, mut problems) = expand(paths);
-    let mut rows = Vec::new();
-    let mut stats = Vec::new();
-    for f in &files {
-        let start = rows.len();
-        match read_file(f, opts, &mut rows, &mut problems) {
-            Ok(s) => stats.push(s),
-            Err(e) => {
-                rows.truncate(start);
-                problems.push((f.clone(), e));
-            }
-        }
-    }
-    (rows, stats, problems)
 }
 
 #[cfg(test)]

@@ -1,46 +1,16 @@
 //! Log records to the session table (polars; the `report` feature).
 //!
-//! Contract: [`read_logs`] reads every log named by its paths ([`super::read_all`]) and
-//! returns the session table with exactly the columns, order and types of
-//! [`sessions_frame(&[])`](crate::report::table::sessions_frame); columns a log cannot
-//! fill are null. A table that cannot be built is a problem, not a panic (the empty table
-//! is returned). The line parsers themselves live beside this file and build without
-//! polars.
-
-use std::path::PathBuf;
+//! Contract: [`records_frame`] turns log records ([`crate::logs`]) into the session
+//! table with exactly the columns, order and types of
+//! [`sessions_frame(&[])`](crate::table::session::sessions_frame); columns a log cannot
+//! fill are null.
 
 use polars::prelude::*;
 
-use super::{read_all, FileStats, LogOptions, Record};
-use crate::report::columns::utc_ns;
-use crate::report::table::sessions_frame;
+use crate::logs::Record;
+use crate::table::columns::utc_ns;
+use crate::table::session::sessions_frame;
 use crate::ws::CloseCode;
-
-/// Everything [`read_logs`] found.
-pub struct LogResult {
-    /// The session table (schema of `sessions_frame(&[])`).
-    pub sessions: DataFrame,
-    pub files: Vec<FileStats>,
-    /// Files or arguments that could not be read: (path, why).
-    pub problems: Vec<(PathBuf, String)>,
-}
-
-/// Read every log named by `paths` (files, folders, globs) into the session table.
-pub fn read_logs(paths: &[PathBuf], opts: &LogOptions) -> LogResult {
-    let (rows, files, mut problems) = read_all(paths, opts);
-    let sessions = match records_frame(&rows) {
-        Ok(df) => df,
-        Err(e) => {
-            problems.push((PathBuf::from("-"), format!("cannot build table: {e}")));
-            sessions_frame(&[]).unwrap_or_default()
-        }
-    };
-    LogResult {
-        sessions,
-        files,
-        problems,
-    }
-}
 
 /// Build the session table from log records: the documented schema, with the columns
 /// logs cannot fill left null (the approach of `report::load::conform`).
@@ -112,5 +82,5 @@ pub fn records_frame(rows: &[Record]) -> PolarsResult<DataFrame> {
         ),
     ];
     let df = DataFrame::new(n, cols)?;
-    crate::report::columns::conform_to(df, &template)
+    crate::table::columns::conform_to(df, &template)
 }

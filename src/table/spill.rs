@@ -1,6 +1,6 @@
 //! Session rows past the memory budget: sorted runs on disk, and their merge.
 //!
-//! Contract: a [`TableSink`](super::table::TableSink) holding more than its budget of
+//! Contract: a [`TableSink`](crate::table::session::TableSink) holding more than its budget of
 //! rows sorts them in session order and writes them as a [`Run`]: Arrow IPC files of
 //! `GROUP_ROWS` (4096) rows each, in one temporary folder per wsaudit run ([`SpillDir`],
 //! removed when dropped and on Ctrl-C by [`remove_spill_dirs`]). Each spilled row
@@ -9,7 +9,7 @@
 //! [`SessionStream`] merges each capture's runs (and the rows still in memory) back
 //! into session order, numbers them `<capture>#<n>`, and hands them out in batches of
 //! at most [`BATCH_ROWS`]: the rows, ids and Close-frame table are exactly those of
-//! [`merge_chunks`](super::table::merge_chunks), without the whole table ever being in
+//! [`merge_chunks`](crate::table::session::merge_chunks), without the whole table ever being in
 //! memory. What a merge holds is one group per run plus a batch; a sink with more than
 //! [`FAN_IN`] runs (shared among the sinks) has them merged down on disk first, so that
 //! stays bounded however big the capture.
@@ -26,8 +26,8 @@ use polars::prelude::*;
 use polars_io::ipc::{IpcReader, IpcWriter};
 use polars_io::{SerReader, SerWriter};
 
-use super::columns::shared_str_col;
-use super::table::{
+use crate::table::columns::shared_str_col;
+use crate::table::session::{
     closes_frame_of, stack, take_columns, OrderColumns, OrderKey, RowCloses, SessionChunks,
 };
 
@@ -547,5 +547,23 @@ impl SessionStream {
                 .iter()
                 .map(|(cap, id, c)| (cap.as_str(), id.clone(), c.as_slice())),
         )
+    }
+}
+
+/// When capture sessions go to disk: each worker writes the rows it holds as a sorted
+/// run under `dir` once it holds `rows` of them (`None`: never).
+#[derive(Debug, Clone)]
+pub struct SpillOptions {
+    pub dir: PathBuf,
+    pub rows: Option<usize>,
+}
+
+impl Default for SpillOptions {
+    /// The system's temporary folder (`TMPDIR`), every [`SPILL_ROWS`] rows.
+    fn default() -> Self {
+        SpillOptions {
+            dir: std::env::temp_dir(),
+            rows: Some(SPILL_ROWS),
+        }
     }
 }

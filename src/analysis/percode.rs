@@ -10,9 +10,9 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::columns::{f64s, strs, u64s};
 use crate::codes;
 use crate::session::Ending;
+use crate::table::columns::{f64s, strs, u64s};
 
 /// One close code's line.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -9,7 +9,7 @@
 use polars::prelude::*;
 use serde::Serializer;
 
-use super::text::iso_time;
+use crate::text::iso_time;
 
 /// `Datetime(ns, UTC)`: the type of every time column.
 pub fn utc_ns() -> DataType {

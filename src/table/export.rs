@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Result;
 use polars::prelude::DataFrame;
 
-use super::write::{Partition, PartitionWriter, TableWriter};
+use crate::table::write::{Partition, PartitionWriter, TableWriter};
 
 /// Where the session rows go.
 pub struct SessionsOut {

@@ -9,7 +9,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::columns::{strs, u64s};
+use crate::table::columns::{strs, u64s};
 
 /// What to group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

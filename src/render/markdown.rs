@@ -10,11 +10,12 @@
 
 use std::fmt::Write as _;
 
-use super::breakdown::{Breakdown, GroupBy};
-use super::diagnose::render_diagnosis;
-use super::text::{code_label, fit, fmt_duration, sanitize};
-use super::timeline::render_timeline;
-use crate::audit::{check_line, Audit};
+use crate::analysis::breakdown::{Breakdown, GroupBy};
+use crate::audit::Audit;
+use crate::render::audit::check_line;
+use crate::render::diagnosis::render_diagnosis;
+use crate::render::timeline::render_timeline;
+use crate::text::{code_label, fit, fmt_duration, opt_duration, pct, sanitize};
 
 /// Text made inert in Markdown (and in the HTML a Markdown renderer makes of it).
 pub fn md(s: &str) -> String {
@@ -29,14 +30,6 @@ pub fn md(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-fn opt_dur(x: Option<f64>) -> String {
-    x.map(fmt_duration).unwrap_or_else(|| "-".into())
 }
 
 fn breakdown_table(o: &mut String, b: &Breakdown) {
@@ -62,7 +55,7 @@ fn breakdown_table(o: &mut String, b: &Breakdown) {
     let _ = writeln!(o, "---:|");
     let i1006 = b.codes.iter().position(|c| *c == 1006);
     let mut rows: Vec<_> = b.rows.iter().collect();
-    let rate = |r: &super::breakdown::GroupRow| {
+    let rate = |r: &crate::analysis::breakdown::GroupRow| {
         i1006.map_or(0.0, |i| r.per_code[i] as f64 / r.sessions.max(1) as f64)
     };
     rows.sort_by(|a, b| {
@@ -214,8 +207,8 @@ pub fn render(a: &Audit) -> String {
                 c.by_client,
                 c.by_server,
                 pct(c.handshake_completed_rate),
-                opt_dur(c.duration_p50_s),
-                opt_dur(c.duration_p95_s),
+                opt_duration(c.duration_p50_s),
+                opt_duration(c.duration_p95_s),
                 md(&c.meaning)
             );
         }
@@ -271,8 +264,8 @@ pub fn render(a: &Audit) -> String {
                 x.sessions,
                 x.reconnected,
                 pct(x.reconnect_rate),
-                opt_dur(x.delay_p50_s),
-                opt_dur(x.delay_p95_s)
+                opt_duration(x.delay_p50_s),
+                opt_duration(x.delay_p95_s)
             );
         }
         let f = &rc.flags;

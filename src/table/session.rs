@@ -4,7 +4,7 @@
 //! with the same types, whatever the rows (an empty table too). Times are
 //! `Datetime(ns, UTC)` (written to Parquet as µs); codes are `UInt16`; counters are
 //! `Int64`. [`TableSink`] builds those rows chunk by chunk while a capture is read
-//! (spilling sorted runs to disk past its budget, see [`super::spill`]), and
+//! (spilling sorted runs to disk past its budget, see [`crate::table::spill`]), and
 //! [`merge_chunks`] puts in-memory chunks in session order with their ids, identical to
 //! [`sessions_frame`] over the records of `pipeline::analyze`.
 
@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 
 use polars::prelude::*;
 
-use super::columns::{shared_str_col, utc_ns};
-use super::spill::{Run, SpillDir, RUN_ROW};
+use crate::table::columns::{shared_str_col, utc_ns};
+use crate::table::spill::{Run, SpillDir, RUN_ROW};
 
 use std::sync::Arc;
 
@@ -310,7 +310,7 @@ const CHUNK_ROWS: usize = 4096;
 /// A [`SessionSink`] that keeps sessions as session-table chunks instead of records
 /// (a row costs a few hundred bytes instead of a few KiB), with what numbering needs.
 /// With a [`SpillDir`], once it holds `spill_rows` rows it sorts them into session
-/// order and writes them to disk as a run (see [`super::spill`]), so what a worker
+/// order and writes them to disk as a run (see [`crate::table::spill`]), so what a worker
 /// holds stays bounded however many sessions a capture has.
 pub struct TableSink {
     pending: Vec<SessionRecord>,
@@ -349,7 +349,7 @@ impl SessionChunks {
         self.rows
     }
 
-    /// Whether some rows were spilled to disk (then only a [`SessionStream`](super::spill::SessionStream) reads them).
+    /// Whether some rows were spilled to disk (then only a [`SessionStream`](crate::table::spill::SessionStream) reads them).
     pub fn spilled(&self) -> bool {
         !self.runs.is_empty()
     }

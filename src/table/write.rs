@@ -743,7 +743,7 @@ mod tests {
     use polars_io::SerReader;
 
     use super::*;
-    use crate::report::columns::{shared_str_col, strs, utc_ns};
+    use crate::table::columns::{shared_str_col, strs, utc_ns};
 
     /// The writing logic before the batch writers, verbatim but for the output (a
     /// buffer, not an atomic file): what the one-batch output must equal.

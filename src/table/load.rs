@@ -1,7 +1,7 @@
 //! Session tables back in: what `wsaudit report` reads.
 //!
-//! Contract: [`expand`] turns files, folders (searched recursively) and glob patterns
-//! into a sorted list of `.parquet` / `.csv` files. [`load`] reads each one (Parquet
+//! Contract: the files come from [`crate::inputs`] (which finds them in folders and
+//! globs). [`load`] reads each one (Parquet
 //! eagerly, then lazily from there; CSV with every column read as text and converted),
 //! tells session tables from refused-upgrade tables by their columns, brings each to the
 //! documented schema (missing columns become nulls, types are cast, unknown columns are
@@ -10,72 +10,14 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 use polars_io::csv::read::CsvReadOptions;
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
-use super::columns::conform_to;
-use super::table::{refused_frame, sessions_frame, REFUSED_COLUMNS};
-
-/// `.parquet`, `.pq` or `.csv`: a table exported by wsaudit (by name; what `report` and
-/// the input classifier take for a table).
-pub fn is_table_name(p: &Path) -> bool {
-    matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("parquet" | "pq" | "csv")
-    )
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in
-        std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?
-    {
-        let p = entry?.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_table_name(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Files named by `args` (files, folders, globs), sorted and without duplicates.
-pub fn expand(args: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for a in args {
-        let p = Path::new(a);
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.exists() {
-            out.push(p.to_path_buf());
-        } else if a.contains(['*', '?', '[']) {
-            let mut any = false;
-            for g in glob::glob(a).map_err(|e| anyhow!("{a}: bad pattern: {e}"))? {
-                let g = g?;
-                if g.is_dir() {
-                    walk(&g, &mut out)?;
-                } else if is_table_name(&g) {
-                    out.push(g);
-                }
-                any = true;
-            }
-            if !any {
-                bail!("{a}: no file matches");
-            }
-        } else {
-            bail!("{a}: no such file or folder");
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
+use crate::table::columns::conform_to;
+use crate::table::session::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 /// The two kinds of table `wsaudit analyze` exports that `report` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +27,10 @@ pub enum TableKind {
 }
 
 /// Read one table file as it is.
-fn read_raw(path: &Path) -> Result<DataFrame> {
+/// A table file as it is: Parquet, or CSV with every column read as text when
+/// `csv_as_text` (the documented types are applied by [`load`]), else with the types
+/// polars infers.
+pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -94,8 +39,8 @@ fn read_raw(path: &Path) -> Result<DataFrame> {
     let df = if ext == "csv" {
         CsvReadOptions::default()
             .with_has_header(true)
-            // Read text as text; the documented types are applied below.
-            .with_infer_schema_length(Some(0))
+            // Read text as text; the documented types are applied in `load`.
+            .with_infer_schema_length(if csv_as_text { Some(0) } else { Some(100) })
             .try_into_reader_with_file_path(Some(path.to_path_buf()))?
             .finish()?
     } else {
@@ -121,7 +66,7 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
     let mut out_files = Vec::new();
     let mut problems = Vec::new();
     for f in files {
-        let df = match read_raw(f) {
+        let df = match read_raw(f, true) {
             Ok(df) => df,
             Err(e) => {
                 problems.push((f.clone(), format!("cannot read table: {e:#}")));

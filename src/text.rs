@@ -5,6 +5,16 @@
 //! escape, and [`fit`] cuts a string to a display width with an ellipsis. Times and
 //! durations are formatted here too, one way for the whole report.
 
+/// A share (0.0-1.0) as a percentage with one decimal: `0.125` -> `12.5%`.
+pub fn pct(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// A duration that may be unknown: [`fmt_duration`], or `-`.
+pub fn opt_duration(secs: Option<f64>) -> String {
+    secs.map_or_else(|| "-".to_string(), fmt_duration)
+}
+
 /// Replace control characters with visible escapes.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -16,10 +16,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::breakdown::{Breakdown, GroupBy};
-use super::diagnose::render_diagnosis;
-use super::text::{code_label, fit, fmt_duration, fmt_time, sanitize};
-use crate::audit::{check_line, Audit, Histogram, Verdict};
+use crate::analysis::breakdown::{Breakdown, GroupBy};
+use crate::analysis::charts::Histogram;
+use crate::audit::{Audit, Verdict};
+use crate::render::audit::check_line;
+use crate::render::diagnosis::render_diagnosis;
+use crate::text::{code_label, fit, fmt_duration, fmt_time, opt_duration, pct, sanitize};
 
 /// Text and attribute values made inert in HTML.
 pub fn esc(s: &str) -> String {
@@ -74,10 +76,6 @@ fn series_color(s: &str) -> &'static str {
 }
 
 const WIDTH: u32 = 960;
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
 
 /// A y axis for values up to `v`: (step, ticks) with step 1, 2 or 5 x 10^k and at most
 /// five steps, so every tick is a round number.
@@ -261,7 +259,7 @@ fn histogram(o: &mut String, name: &str, h: &Histogram) {
 /// Groups of a breakdown as 100 % stacked bars by code, most 1006 first.
 fn groups_chart(o: &mut String, name: &str, title: &str, b: &Breakdown) {
     let i1006 = b.codes.iter().position(|c| *c == 1006);
-    let rate = |r: &super::breakdown::GroupRow| {
+    let rate = |r: &crate::analysis::breakdown::GroupRow| {
         i1006.map_or(0.0, |i| r.per_code[i] as f64 / r.sessions.max(1) as f64)
     };
     let mut rows: Vec<_> = b.rows.iter().filter(|r| r.sessions > 0).collect();
@@ -443,10 +441,6 @@ fn td(o: &mut String, s: &str) {
 
 fn tdn(o: &mut String, s: impl std::fmt::Display) {
     let _ = write!(o, "<td class=\"n\">{}</td>", esc(&s.to_string()));
-}
-
-fn opt_dur(x: Option<f64>) -> String {
-    x.map(fmt_duration).unwrap_or_else(|| "-".into())
 }
 
 /// The audit as one HTML page.
@@ -683,8 +677,8 @@ pub fn render(a: &Audit) -> String {
             tdn(&mut o, c.by_client);
             tdn(&mut o, c.by_server);
             tdn(&mut o, pct(c.handshake_completed_rate));
-            tdn(&mut o, opt_dur(c.duration_p50_s));
-            tdn(&mut o, opt_dur(c.duration_p95_s));
+            tdn(&mut o, opt_duration(c.duration_p50_s));
+            tdn(&mut o, opt_duration(c.duration_p95_s));
             td(&mut o, &c.meaning);
             o.push_str("</tr>");
         }
@@ -743,8 +737,8 @@ pub fn render(a: &Audit) -> String {
             tdn(&mut o, x.sessions);
             tdn(&mut o, x.reconnected);
             tdn(&mut o, pct(x.reconnect_rate));
-            tdn(&mut o, opt_dur(x.delay_p50_s));
-            tdn(&mut o, opt_dur(x.delay_p95_s));
+            tdn(&mut o, opt_duration(x.delay_p50_s));
+            tdn(&mut o, opt_duration(x.delay_p95_s));
             o.push_str("</tr>");
         }
         o.push_str("</tbody></table>");

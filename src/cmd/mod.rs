@@ -1,0 +1,123 @@
+//! The commands: `analyze`, `report` and `audit`, from checked configurations to an
+//! exit code.
+//!
+//! Contract: every command runs the same stages: find and read the inputs
+//! ([`collect`]), hand the session rows to the export as they are merged
+//! ([`crate::table::export`]), compute the facts ([`crate::analysis`]), judge them
+//! ([`crate::audit`], `audit` only), print them ([`crate::render`], or the models as
+//! JSON). Problems with one input or one output are printed as `wsaudit: ...` and turn
+//! the exit code to 2, and the run goes on; `Err` is only for what stops a run before it
+//! reads anything (a bad argument) or a failure to print. The configurations are built
+//! from the command line by [`crate::cli`]; nothing here knows clap's argument types.
+
+pub mod analyze;
+pub mod audit;
+pub mod collect;
+pub mod report;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use polars::prelude::DataFrame;
+
+use crate::analysis::breakdown::GroupBy;
+use crate::analysis::summary::{self, InputInfo, ReportOptions};
+use crate::analysis::{percode, reconnect};
+use crate::table::write;
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum OutputFormat {
+    /// For people (at most 100 columns).
+    #[default]
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// What a command prints and exports besides the session table: shared by `analyze`,
+/// `report` and `audit`.
+#[derive(Debug, Clone)]
+pub struct Views {
+    pub by: Vec<GroupBy>,
+    pub top: usize,
+    /// `--summary`: the per-code table.
+    pub summary: Option<PathBuf>,
+    /// `--reconnects`: one row per ended session with its reconnect.
+    pub reconnects: Option<PathBuf>,
+    pub window_s: f64,
+    pub timeline: bool,
+    /// Write CSV cells as they are (no formula guard).
+    pub csv_raw: bool,
+    pub format: OutputFormat,
+    pub quiet: bool,
+}
+
+impl Views {
+    /// The report's options for these views.
+    pub fn report_options(&self) -> ReportOptions {
+        ReportOptions {
+            by: self.by.clone(),
+            top: self.top,
+            window_s: self.window_s,
+            timeline: self.timeline,
+        }
+    }
+
+    /// Whether any report is computed (printed or exported).
+    pub fn any_report(&self) -> bool {
+        !self.quiet || self.summary.is_some() || self.reconnects.is_some()
+    }
+}
+
+/// Write `text` to stdout (a closed stdout ends the run quietly, see `main`).
+pub fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Write a table, reporting (not propagating) a failure so other outputs still happen.
+fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
+    if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
+        eprintln!("wsaudit: {e:#}");
+        *failed = true;
+    }
+}
+
+/// The per-code and reconnect exports, then the report printed; returns whether an
+/// export failed.
+fn report(
+    inputs: Vec<InputInfo>,
+    time_range: Option<(i64, i64)>,
+    sessions: &DataFrame,
+    refused: &DataFrame,
+    views: &Views,
+) -> Result<bool> {
+    let mut failed = false;
+    if let Some(path) = &views.summary {
+        let mut df = percode::per_code_frame(sessions)?;
+        export(&mut df, path, views, &mut failed);
+    }
+    if let Some(path) = &views.reconnects {
+        let mut df = reconnect::reconnects(sessions, views.window_s)?;
+        export(&mut df, path, views, &mut failed);
+    }
+    if !views.quiet {
+        let r = summary::build(
+            inputs,
+            time_range,
+            sessions,
+            refused,
+            &views.report_options(),
+        )?;
+        let text = match views.format {
+            OutputFormat::Text => crate::render::report::render_text(&r),
+            OutputFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
+        };
+        print(&text)?;
+    }
+    Ok(failed)
+}

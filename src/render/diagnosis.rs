@@ -1,0 +1,195 @@
+//! The "1006 diagnosis" section of the terminal report, from a [`Diagnosis`].
+//!
+//! Contract: a short list of paragraphs saying what the numbers mean, every line at most
+//! 100 columns; values from the wire pass through [`crate::text::fit`].
+
+use std::fmt::Write as _;
+
+use crate::analysis::diagnose::{
+    fmt_s, Diagnosis, Measure, Quantiles, CLUSTER_MIN_SESSIONS, CLUSTER_TOLERANCE,
+};
+use crate::text::{fit, fmt_duration};
+
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", n as f64 * 100.0 / of as f64)
+    }
+}
+
+fn tcp_end_meaning(e: &str) -> &'static str {
+    match e {
+        "server_fin" => {
+            "the server side closed TCP without a Close frame (process exited or was killed, \
+             or a proxy in front of it gave up)"
+        }
+        "server_rst" => {
+            "the server side reset the connection (crash, proxy or firewall timeout, \
+             connection limit)"
+        }
+        "client_fin" => {
+            "the client closed TCP without a Close frame (app or tab killed, a library that \
+             skips the closing handshake, or a client-side proxy)"
+        }
+        "client_rst" => {
+            "the client reset the connection (process killed, network change, NAT or \
+             firewall state lost)"
+        }
+        _ => "no FIN or RST was seen",
+    }
+}
+
+fn q(v: &Quantiles) -> String {
+    let d = |x: Option<f64>| x.map_or_else(|| "-".to_string(), fmt_duration);
+    format!("p50 {}, p95 {}, max {}", d(v.p50), d(v.p95), d(v.max))
+}
+
+/// Word-wrap `text` as a `- ` bullet, continuation lines indented by two spaces, every
+/// line at most `width` columns.
+fn bullet(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from("-");
+    for word in text.split_whitespace() {
+        let word = fit(word, width - 2);
+        if line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(&word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// The "1006 diagnosis" section: a short list of paragraphs saying what the numbers
+/// mean, lines <= 100 columns.
+pub fn render_diagnosis(d: &Diagnosis) -> String {
+    let mut o = String::new();
+    if d.abnormal == 0 {
+        let _ = writeln!(
+            o,
+            "1006 diagnosis: no abnormal sessions of {} (every ended session had a Close frame)",
+            d.sessions
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "1006 diagnosis: {} abnormal session{} of {} ({}): TCP ended without a Close frame",
+            d.abnormal,
+            if d.abnormal == 1 { "" } else { "s" },
+            d.sessions,
+            pct(d.abnormal, d.sessions)
+        );
+    }
+    if d.abnormal > 0 {
+        let parts: Vec<String> = d
+            .tcp_end
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} ({})",
+                    fit(&e.tcp_end, 12),
+                    e.sessions,
+                    pct(e.sessions, d.abnormal)
+                )
+            })
+            .collect();
+        let mut text = format!("Who ended TCP: {}.", parts.join(", "));
+        if let Some(top) = d.tcp_end.first() {
+            let _ = write!(
+                text,
+                " {}{}: {}.",
+                if d.tcp_end.len() > 1 { "Mostly " } else { "" },
+                fit(&top.tcp_end, 12),
+                tcp_end_meaning(&top.tcp_end)
+            );
+        }
+        o.push_str(&bullet(&text, 100));
+        o.push_str(&bullet(
+            &format!(
+                "Idle before the drop: {}. Lifetime: {}.",
+                q(&d.idle_before_end_s),
+                q(&d.duration_s)
+            ),
+            100,
+        ));
+        for c in &d.clusters {
+            let what = match c.measure {
+                Measure::Idle => format!("ended after {} idle", fmt_s(c.value_s)),
+                Measure::Lifetime => format!("ended {} after they started", fmt_s(c.value_s)),
+            };
+            o.push_str(&bullet(
+                &format!(
+                    "{} of {} abnormal sessions ({}) {} (±{:.0}%): {}; {}.",
+                    c.sessions,
+                    c.of,
+                    pct(c.sessions, c.of),
+                    what,
+                    CLUSTER_TOLERANCE * 100.0,
+                    c.cause,
+                    c.advice
+                ),
+                100,
+            ));
+        }
+        if d.clusters.is_empty() && d.abnormal >= CLUSTER_MIN_SESSIONS {
+            o.push_str(&bullet(
+                "No common idle time or lifetime: the drops do not look like one timeout.",
+                100,
+            ));
+        }
+        if d.unanswered_ping_sessions > 0 {
+            o.push_str(&bullet(
+                &format!(
+                    "{} abnormal session{} had {} ping{} that no Pong answered before the \
+                     drop: the peer or the path was already gone; keep pinging and close \
+                     the connection when a Pong is late.",
+                    d.unanswered_ping_sessions,
+                    if d.unanswered_ping_sessions == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    d.unanswered_pings,
+                    if d.unanswered_pings == 1 { "" } else { "s" },
+                ),
+                100,
+            ));
+        }
+    }
+    if d.one_sided.sessions > 0 {
+        let s = d.one_sided;
+        o.push_str(&bullet(
+            &format!(
+                "{} session{} sent a Close that was never answered (by the client {}, by the \
+                 server {}): the peer dropped TCP instead of echoing it; the sender sees its \
+                 own code, the peer's library reports 1006.",
+                s.sessions,
+                if s.sessions == 1 { "" } else { "s" },
+                s.by_client,
+                s.by_server
+            ),
+            100,
+        ));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bullet_wraps_with_hanging_indent_and_escapes_wire_text() {
+        let text = "word ".repeat(50) + "bad\x1b[2Jreason";
+        let out = bullet(&text, 30);
+        assert!(out.starts_with("- word"));
+        assert!(out.lines().skip(1).all(|l| l.starts_with("  ")));
+        assert!(out.lines().all(|l| l.chars().count() <= 30), "{out}");
+        assert!(!out.contains('\x1b') && out.contains("bad\\x1b[2Jreason"));
+    }
+}

@@ -1,0 +1,140 @@
+//! The "Reconnects" section of the terminal report.
+//!
+//! Contract: the per-code table and the flags (storms, no backoff, never came back),
+//! lines at most 100 columns, client and server names through [`crate::text::fit`].
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use polars::prelude::*;
+
+use crate::analysis::reconnect::{ReconnectFlags, NO_BACKOFF_S};
+use crate::table::columns::{f64s, u16s, u64s};
+use crate::text::{code_label, fit, fmt_duration, fmt_time, opt_duration};
+
+fn ip(v: &Option<String>) -> String {
+    fit(v.as_deref().unwrap_or("?"), 40)
+}
+
+/// At most this many examples per flag in the terminal.
+const EXAMPLES: usize = 3;
+
+/// The "Reconnects" section: the per-code table (output of [`reconnect_by_code`]) and the
+/// flags, lines <= 100 columns. `window_s` is the window [`reconnects`] used.
+pub fn render_reconnects(by_code: &DataFrame, flags: &ReconnectFlags, window_s: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Reconnects (same client to the same server, host and path within {})",
+        fmt_duration(window_s)
+    );
+    let cols = (|| -> PolarsResult<_> {
+        Ok((
+            u16s(by_code, "close_code")?,
+            u64s(by_code, "sessions")?,
+            u64s(by_code, "reconnected")?,
+            f64s(by_code, "reconnect_rate")?,
+            f64s(by_code, "delay_p50_s")?,
+            f64s(by_code, "delay_p95_s")?,
+        ))
+    })();
+    match cols {
+        Ok((code, n, rec, rate, p50, p95)) if by_code.height() > 0 => {
+            let _ = writeln!(
+                o,
+                "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
+                "Close code", "Ended", "Reconnected", "Rate", "Delay p50", "Delay p95"
+            );
+            for i in 0..by_code.height() {
+                let label = code[i].map_or_else(|| "(no code)".to_string(), code_label);
+                let _ = writeln!(
+                    o,
+                    "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
+                    fit(&label, 32),
+                    n[i].unwrap_or(0),
+                    rec[i].unwrap_or(0),
+                    rate[i].map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0)),
+                    opt_duration(p50[i]),
+                    opt_duration(p95[i]),
+                );
+            }
+        }
+        _ => {
+            let _ = writeln!(o, "No ended sessions.");
+        }
+    }
+    for s in &flags.storms {
+        let codes: Vec<String> = s.codes.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            o,
+            "- Reconnect storm: {} of {} clients whose sessions ended at {} (codes {})",
+            s.clients_reconnected,
+            s.clients_closed,
+            fmt_time(s.closed_second),
+            fit(&codes.join(", "), 20),
+        );
+        let _ = writeln!(
+            o,
+            "  reconnected within {} of each other: add random jitter to reconnect delays.",
+            fmt_duration((s.reconnect_to - s.reconnect_from) as f64 / 1e9)
+        );
+    }
+    if !flags.no_backoff.is_empty() {
+        let clients: BTreeSet<&str> = flags
+            .no_backoff
+            .iter()
+            .filter_map(|f| f.client_ip.as_deref())
+            .collect();
+        let _ = writeln!(
+            o,
+            "- No backoff: {} reconnect{} within {} after 1001/1006 ({} client{}); e.g.:",
+            flags.no_backoff.len(),
+            if flags.no_backoff.len() == 1 { "" } else { "s" },
+            fmt_duration(NO_BACKOFF_S),
+            clients.len(),
+            if clients.len() == 1 { "" } else { "s" },
+        );
+        for f in flags.no_backoff.iter().take(EXAMPLES) {
+            let _ = writeln!(
+                o,
+                "    {} after {} in {}",
+                ip(&f.client_ip),
+                f.close_code,
+                fmt_duration(f.reconnect_delay_s)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  Reconnect with exponential backoff and jitter, or a failing server is hammered."
+        );
+    }
+    if !flags.never_came_back.is_empty() {
+        let _ = writeln!(
+            o,
+            "- Never came back after 1012 Service Restart: {} session{}; e.g.:",
+            flags.never_came_back.len(),
+            if flags.never_came_back.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        );
+        for f in flags.never_came_back.iter().take(EXAMPLES) {
+            let seen = match f.observed_after_s {
+                Some(s) if s < window_s => {
+                    format!(
+                        " (data ends {} later: may have come back after)",
+                        fmt_duration(s)
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(o, "    {}{}", ip(&f.client_ip), seen);
+        }
+        let _ = writeln!(
+            o,
+            "  1012 means \"reconnect after a short delay\": check these clients' reconnect logic."
+        );
+    }
+    o
+}
