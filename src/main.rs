@@ -13,7 +13,7 @@ use clap::Parser;
 use wsaudit::cli::{self, Cli, Command};
 use wsaudit::cmd;
 use wsaudit::codes;
-use wsaudit::table::{spill, write};
+use wsaudit::table::{run, write};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -59,7 +59,7 @@ fn stop_cleanly_on_interrupt() {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 write::remove_temp_files();
-                spill::remove_spill_dirs();
+                run::remove_spill_dirs();
                 eprintln!("wsaudit: interrupted; no partial export was left behind");
                 std::process::exit(130);
             }

@@ -122,7 +122,9 @@ fn no_input_at_all_is_no_work_and_no_crash() {
 /// the same ids and the same Close-frame table, whatever the chunk size and sharding.
 #[test]
 fn chunked_session_table_equals_the_table_of_the_records() {
-    use wsaudit::table::session::{closes_frame, merge_chunks, sessions_frame, TableSink};
+    use wsaudit::table::chunks::merge_chunks;
+    use wsaudit::table::chunks::TableSink;
+    use wsaudit::table::session::{closes_frame, sessions_frame};
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
     let records: Vec<_> = analyze_all(&inputs, &Options::default())
         .into_iter()
@@ -160,7 +162,8 @@ fn chunked_session_table_equals_the_table_of_the_records() {
 #[test]
 fn equal_start_times_are_ordered_by_address_on_both_paths() {
     use wsaudit::pipeline::SessionSink;
-    use wsaudit::table::session::{merge_chunks, TableSink};
+    use wsaudit::table::chunks::merge_chunks;
+    use wsaudit::table::chunks::TableSink;
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",
@@ -276,8 +279,10 @@ impl Drop for SpillFolder {
 /// sharding; and every run file is gone once the merge is done.
 #[test]
 fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
-    use wsaudit::table::session::{closes_frame, sessions_frame, TableSink};
-    use wsaudit::table::spill::{SessionStream, SpillDir};
+    use wsaudit::table::chunks::TableSink;
+    use wsaudit::table::run::SpillDir;
+    use wsaudit::table::session::{closes_frame, sessions_frame};
+    use wsaudit::table::spill::SessionStream;
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();
     let records: Vec<_> = analyze_all(&inputs, &Options::default())
         .into_iter()
@@ -344,8 +349,9 @@ fn spilled_and_merged_session_table_equals_the_table_of_the_records() {
 #[test]
 fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
     use wsaudit::pipeline::SessionSink;
-    use wsaudit::table::session::TableSink;
-    use wsaudit::table::spill::{SessionStream, SpillDir};
+    use wsaudit::table::chunks::TableSink;
+    use wsaudit::table::run::SpillDir;
+    use wsaudit::table::spill::SessionStream;
     let clients = [
         "10.0.0.9:5000",
         "[2001:db8::1]:4000",

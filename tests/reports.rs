@@ -9,8 +9,8 @@ use polars::prelude::*;
 use serde_json::Value;
 use wsaudit::analysis::diagnose::{abnormal_diagnosis, Measure};
 use wsaudit::analysis::reconnect::{
-    reconnect_by_code, reconnect_flags, reconnects, DEFAULT_WINDOW_S, RECONNECT_BY_CODE_COLUMNS,
-    RECONNECT_COLUMNS,
+    reconnect_by_code, reconnect_flags, reconnect_rows, reconnects, DEFAULT_WINDOW_S,
+    RECONNECT_BY_CODE_COLUMNS, RECONNECT_COLUMNS,
 };
 use wsaudit::analysis::timeline::{bucket_size_s, timeline, SpikeKind};
 use wsaudit::pipeline::{analyze, Input, Options};
@@ -340,7 +340,7 @@ fn restart_reconnect_rate_for_1012_is_one_and_nobody_is_flagged() {
     assert!(flags.no_backoff.is_empty());
     // Five clients staggered 200 ms apart are a deliberate stagger, not a storm.
     assert!(flags.storms.is_empty(), "{:?}", flags.storms);
-    let text = render_reconnects(&by, &flags, DEFAULT_WINDOW_S);
+    let text = render_reconnects(&reconnect_rows(&by).unwrap(), &flags, DEFAULT_WINDOW_S);
     assert_lines_fit(&text);
     assert!(text.contains("1012 Service Restart"), "{text}");
     assert!(text.contains("100.0%"), "{text}");
@@ -554,7 +554,11 @@ fn log_rows_with_nulls_everywhere_give_empty_answers_not_errors() {
     assert_eq!(by.height(), 0);
     let flags = reconnect_flags(&rec).unwrap();
     assert!(flags.is_empty(), "{flags:?}");
-    assert_lines_fit(&render_reconnects(&by, &flags, DEFAULT_WINDOW_S));
+    assert_lines_fit(&render_reconnects(
+        &reconnect_rows(&by).unwrap(),
+        &flags,
+        DEFAULT_WINDOW_S,
+    ));
 
     let d = abnormal_diagnosis(&df).unwrap();
     assert_eq!((d.sessions, d.abnormal), (4, 1));
@@ -623,7 +627,11 @@ fn ten_clients_reconnecting_in_the_same_second_after_a_mass_close_are_a_storm() 
     assert_eq!((s.clients_closed, s.clients_reconnected), (12, 12));
     assert_eq!(s.codes, [1012]);
     assert_eq!(s.closed_second, T0 + 10_000_000_000);
-    let text = render_reconnects(&reconnect_by_code(&rec).unwrap(), &flags, 300.0);
+    let text = render_reconnects(
+        &reconnect_rows(&reconnect_by_code(&rec).unwrap()).unwrap(),
+        &flags,
+        300.0,
+    );
     assert_lines_fit(&text);
     assert!(text.contains("Reconnect storm: 12 of 12 clients"), "{text}");
 }
@@ -668,7 +676,11 @@ fn reconnecting_within_100_ms_after_1006_or_1001_is_no_backoff() {
     assert_eq!(ids, ["a", "b"]);
     assert_eq!(flags.no_backoff[0].close_code, 1006);
     assert_eq!(flags.no_backoff[0].next_session_id.as_deref(), Some("a2"));
-    let text = render_reconnects(&reconnect_by_code(&rec).unwrap(), &flags, 300.0);
+    let text = render_reconnects(
+        &reconnect_rows(&reconnect_by_code(&rec).unwrap()).unwrap(),
+        &flags,
+        300.0,
+    );
     assert_lines_fit(&text);
     assert!(text.contains("No backoff: 2 reconnects"), "{text}");
 }
@@ -689,7 +701,11 @@ fn clients_gone_after_1012_are_flagged_with_how_much_data_followed() {
         .map(|f| (f.session_id.as_deref().unwrap(), f.observed_after_s))
         .collect();
     assert_eq!(gone, [("a", Some(490.0)), ("c", Some(0.0))]);
-    let text = render_reconnects(&reconnect_by_code(&rec).unwrap(), &flags, 300.0);
+    let text = render_reconnects(
+        &reconnect_rows(&reconnect_by_code(&rec).unwrap()).unwrap(),
+        &flags,
+        300.0,
+    );
     assert_lines_fit(&text);
     assert!(text.contains("Never came back after 1012"), "{text}");
     assert!(text.contains("may have come back after"), "{text}");

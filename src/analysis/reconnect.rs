@@ -19,7 +19,9 @@ use polars::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::table::columns::{f64s, i64s, ns_expr, ser_opt_time, ser_time, str_ca, u16s, utc_ns};
+use crate::table::columns::{
+    f64s, i64s, ns_expr, ser_opt_time, ser_time, str_ca, u16s, u64s, utc_ns,
+};
 
 /// Default reconnect window: 5 minutes.
 pub const DEFAULT_WINDOW_S: f64 = 300.0;
@@ -278,6 +280,37 @@ pub fn reconnect_by_code(rec: &DataFrame) -> PolarsResult<DataFrame> {
             SortMultipleOptions::default().with_nulls_last(true),
         )
         .collect()
+}
+
+/// Reconnects after one close code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconnectRow {
+    pub close_code: Option<u16>,
+    pub sessions: u64,
+    pub reconnected: u64,
+    pub reconnect_rate: f64,
+    pub delay_p50_s: Option<f64>,
+    pub delay_p95_s: Option<f64>,
+}
+
+/// The per-code table of [`reconnect_by_code`] as rows.
+pub fn reconnect_rows(by_code: &DataFrame) -> PolarsResult<Vec<ReconnectRow>> {
+    let code = u64s(by_code, "close_code")?;
+    let n = u64s(by_code, "sessions")?;
+    let back = u64s(by_code, "reconnected")?;
+    let rate = f64s(by_code, "reconnect_rate")?;
+    let p50 = f64s(by_code, "delay_p50_s")?;
+    let p95 = f64s(by_code, "delay_p95_s")?;
+    Ok((0..by_code.height())
+        .map(|i| ReconnectRow {
+            close_code: code[i].map(|c| c as u16),
+            sessions: n[i].unwrap_or(0),
+            reconnected: back[i].unwrap_or(0),
+            reconnect_rate: rate[i].unwrap_or(0.0),
+            delay_p50_s: p50[i],
+            delay_p95_s: p95[i],
+        })
+        .collect())
 }
 
 /// Many clients reconnecting within one second after a mass close.

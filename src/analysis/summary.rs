@@ -14,9 +14,11 @@ use serde::Serialize;
 use crate::analysis::breakdown::{breakdown, Breakdown, GroupBy};
 use crate::analysis::diagnose::{abnormal_diagnosis, Diagnosis};
 use crate::analysis::percode::{per_code, per_ending, CodeRow, EndingRow};
-use crate::analysis::reconnect::{reconnect_by_code, reconnect_flags, reconnects, ReconnectFlags};
+use crate::analysis::reconnect::{
+    reconnect_by_code, reconnect_flags, reconnect_rows, reconnects, ReconnectFlags, ReconnectRow,
+};
 use crate::analysis::timeline::{timeline, Timeline};
-use crate::table::columns::{bools, f64s, i64s, str_ca, strs, u64s};
+use crate::table::columns::{bools, i64s, str_ca, strs, u64s};
 use crate::text::iso_time;
 
 /// One input of the run.
@@ -82,26 +84,12 @@ impl Default for ReportOptions {
     }
 }
 
-/// Reconnects after one close code.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReconnectRow {
-    pub close_code: Option<u16>,
-    pub sessions: u64,
-    pub reconnected: u64,
-    pub reconnect_rate: f64,
-    pub delay_p50_s: Option<f64>,
-    pub delay_p95_s: Option<f64>,
-}
-
 /// The reconnect part of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reconnects {
     pub window_s: f64,
     pub by_code: Vec<ReconnectRow>,
     pub flags: ReconnectFlags,
-    /// The same per-code table, for rendering.
-    #[serde(skip)]
-    pub by_code_frame: DataFrame,
 }
 
 /// Everything `wsaudit analyze` / `wsaudit report` says.
@@ -127,29 +115,10 @@ pub struct Report {
 
 fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnects> {
     let rec = reconnects(sessions, window_s)?;
-    let by_code_frame = reconnect_by_code(&rec)?;
-    let flags = reconnect_flags(&rec)?;
-    let code = u64s(&by_code_frame, "close_code")?;
-    let n = u64s(&by_code_frame, "sessions")?;
-    let back = u64s(&by_code_frame, "reconnected")?;
-    let rate = f64s(&by_code_frame, "reconnect_rate")?;
-    let p50 = f64s(&by_code_frame, "delay_p50_s")?;
-    let p95 = f64s(&by_code_frame, "delay_p95_s")?;
-    let by_code = (0..by_code_frame.height())
-        .map(|i| ReconnectRow {
-            close_code: code[i].map(|c| c as u16),
-            sessions: n[i].unwrap_or(0),
-            reconnected: back[i].unwrap_or(0),
-            reconnect_rate: rate[i].unwrap_or(0.0),
-            delay_p50_s: p50[i],
-            delay_p95_s: p95[i],
-        })
-        .collect();
     Ok(Reconnects {
         window_s,
-        by_code,
-        flags,
-        by_code_frame,
+        by_code: reconnect_rows(&reconnect_by_code(&rec)?)?,
+        flags: reconnect_flags(&rec)?,
     })
 }
 

@@ -19,12 +19,14 @@ use crate::analysis::summary::InputInfo;
 use crate::inputs::{self, Sources};
 use crate::logs::{parser_for, read_records, FileStats, LogOptions, Record};
 use crate::pipeline::{self, analyze_all_with};
+use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
 use crate::table::columns::conform_to;
 use crate::table::drain::Sessions;
 use crate::table::load;
 use crate::table::logs::records_frame;
-use crate::table::session::{self, sessions_frame, SessionChunks, TableSink};
-use crate::table::spill::{SessionStream, SpillDir, SpillOptions};
+use crate::table::run::SpillDir;
+use crate::table::session::{self, sessions_frame};
+use crate::table::spill::{SessionStream, SpillOptions};
 
 /// Session rows from another reader (log formats, issue 5), in the session table schema
 /// (`docs/schema.md`; missing columns are filled with nulls, others are cast).
@@ -209,7 +211,7 @@ pub fn collect(
         let stream = SessionStream::new(chunks, spill_dir, with_closes);
         (Some(stream), session::sessions_frame(&[])?, None)
     } else {
-        let (sessions, closes) = session::merge_chunks(chunks, with_closes)?;
+        let (sessions, closes) = merge_chunks(chunks, with_closes)?;
         (None, sessions, closes)
     };
     let mut refused = session::refused_frame(&refused_rows)?;

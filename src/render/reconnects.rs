@@ -6,10 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use polars::prelude::*;
-
-use crate::analysis::reconnect::{ReconnectFlags, NO_BACKOFF_S};
-use crate::table::columns::{f64s, u16s, u64s};
+use crate::analysis::reconnect::{ReconnectFlags, ReconnectRow, NO_BACKOFF_S};
 use crate::text::{code_label, fit, fmt_duration, fmt_time, opt_duration};
 
 fn ip(v: &Option<String>) -> String {
@@ -19,48 +16,42 @@ fn ip(v: &Option<String>) -> String {
 /// At most this many examples per flag in the terminal.
 const EXAMPLES: usize = 3;
 
-/// The "Reconnects" section: the per-code table (output of [`reconnect_by_code`]) and the
-/// flags, lines <= 100 columns. `window_s` is the window [`reconnects`] used.
-pub fn render_reconnects(by_code: &DataFrame, flags: &ReconnectFlags, window_s: f64) -> String {
+/// The "Reconnects" section: the per-code rows (of
+/// [`reconnect_by_code`](crate::analysis::reconnect::reconnect_by_code)) and the flags,
+/// lines <= 100 columns. `window_s` is the window the reconnects were matched in.
+pub fn render_reconnects(
+    by_code: &[ReconnectRow],
+    flags: &ReconnectFlags,
+    window_s: f64,
+) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
         "Reconnects (same client to the same server, host and path within {})",
         fmt_duration(window_s)
     );
-    let cols = (|| -> PolarsResult<_> {
-        Ok((
-            u16s(by_code, "close_code")?,
-            u64s(by_code, "sessions")?,
-            u64s(by_code, "reconnected")?,
-            f64s(by_code, "reconnect_rate")?,
-            f64s(by_code, "delay_p50_s")?,
-            f64s(by_code, "delay_p95_s")?,
-        ))
-    })();
-    match cols {
-        Ok((code, n, rec, rate, p50, p95)) if by_code.height() > 0 => {
+    if by_code.is_empty() {
+        let _ = writeln!(o, "No ended sessions.");
+    } else {
+        let _ = writeln!(
+            o,
+            "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
+            "Close code", "Ended", "Reconnected", "Rate", "Delay p50", "Delay p95"
+        );
+        for x in by_code {
+            let label = x
+                .close_code
+                .map_or_else(|| "(no code)".to_string(), code_label);
             let _ = writeln!(
                 o,
                 "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
-                "Close code", "Ended", "Reconnected", "Rate", "Delay p50", "Delay p95"
+                fit(&label, 32),
+                x.sessions,
+                x.reconnected,
+                format!("{:.1}%", x.reconnect_rate * 100.0),
+                opt_duration(x.delay_p50_s),
+                opt_duration(x.delay_p95_s),
             );
-            for i in 0..by_code.height() {
-                let label = code[i].map_or_else(|| "(no code)".to_string(), code_label);
-                let _ = writeln!(
-                    o,
-                    "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
-                    fit(&label, 32),
-                    n[i].unwrap_or(0),
-                    rec[i].unwrap_or(0),
-                    rate[i].map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0)),
-                    opt_duration(p50[i]),
-                    opt_duration(p95[i]),
-                );
-            }
-        }
-        _ => {
-            let _ = writeln!(o, "No ended sessions.");
         }
     }
     for s in &flags.storms {

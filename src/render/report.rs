@@ -164,11 +164,7 @@ pub fn render_text(r: &Report) -> String {
     let rc = &r.reconnects;
     if rc.by_code.iter().any(|x| x.reconnected > 0) || !rc.flags.is_empty() {
         o.push('\n');
-        o.push_str(&render_reconnects(
-            &rc.by_code_frame,
-            &rc.flags,
-            rc.window_s,
-        ));
+        o.push_str(&render_reconnects(&rc.by_code, &rc.flags, rc.window_s));
     }
     if let Some(t) = &r.timeline {
         o.push('\n');

@@ -8,8 +8,10 @@
 
 use polars::prelude::*;
 
+use crate::table::chunks::stack;
+use crate::table::run::compact_strings;
 use crate::table::session;
-use crate::table::spill::{self, SessionStream};
+use crate::table::spill::SessionStream;
 
 /// The session table of everything read: in memory, or (when captures spilled to disk)
 /// merged back batch by batch as it is drained.
@@ -97,9 +99,7 @@ impl Sessions {
                 let mut each = |batch: DataFrame| -> PolarsResult<()> {
                     out(&batch);
                     if for_reports {
-                        kept.push(spill::compact_strings(
-                            &batch.select(reported.iter().copied())?,
-                        )?);
+                        kept.push(compact_strings(&batch.select(reported.iter().copied())?)?);
                     }
                     Ok(())
                 };
@@ -108,7 +108,7 @@ impl Sessions {
                     each(rest)?;
                 }
                 let closes = with_closes.then(|| stream.closes_frame()).transpose()?;
-                let mut kept = match session::stack(kept)? {
+                let mut kept = match stack(kept)? {
                     Some(k) => k,
                     None => template.select(reported)?,
                 };

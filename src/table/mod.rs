@@ -9,11 +9,13 @@
 //!
 //! [`columns`] holds the typed accessors the analyses use to read a column out.
 
+pub mod chunks;
 pub mod columns;
 pub mod drain;
 pub mod export;
 pub mod load;
 pub mod logs;
+pub mod run;
 pub mod session;
 pub mod spill;
 pub mod write;

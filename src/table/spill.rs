@@ -1,41 +1,29 @@
-//! Session rows past the memory budget: sorted runs on disk, and their merge.
+//! Session rows past the memory budget, merged back from their sorted runs on disk.
 //!
-//! Contract: a [`TableSink`](crate::table::session::TableSink) holding more than its budget of
-//! rows sorts them in session order and writes them as a [`Run`]: Arrow IPC files of
-//! `GROUP_ROWS` (4096) rows each, in one temporary folder per wsaudit run ([`SpillDir`],
-//! removed when dropped and on Ctrl-C by [`remove_spill_dirs`]). Each spilled row
-//! carries `__row`, its number within its sink in finishing order.
+//! Contract: a [`TableSink`](crate::table::chunks::TableSink) holding more than its
+//! budget of rows sorts them in session order and writes them as a [`Run`]
+//! ([`crate::table::run`]: Arrow IPC files of `GROUP_ROWS` (4096) rows each, in one
+//! temporary folder per wsaudit run, each row carrying `__row`, its number within its
+//! sink in finishing order).
 //!
 //! [`SessionStream`] merges each capture's runs (and the rows still in memory) back
 //! into session order, numbers them `<capture>#<n>`, and hands them out in batches of
 //! at most [`BATCH_ROWS`]: the rows, ids and Close-frame table are exactly those of
-//! [`merge_chunks`](crate::table::session::merge_chunks), without the whole table ever being in
-//! memory. What a merge holds is one group per run plus a batch; a sink with more than
+//! [`merge_chunks`](crate::table::chunks::merge_chunks), without the whole table ever
+//! being in memory. What a merge holds is one group per run plus a batch; a sink with more than
 //! [`FAN_IN`] runs (shared among the sinks) has them merged down on disk first, so that
 //! stays bounded however big the capture.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use polars::prelude::*;
-use polars_io::ipc::{IpcReader, IpcWriter};
-use polars_io::{SerReader, SerWriter};
 
-use crate::table::columns::shared_str_col;
-use crate::table::session::{
-    closes_frame_of, stack, take_columns, OrderColumns, OrderKey, RowCloses, SessionChunks,
-};
-
-/// The column numbering a spilled row within its sink (dropped before rows leave).
-pub const RUN_ROW: &str = "__row";
-
-/// Rows per file of a run: what a merge reads at a time from each run (a few MiB).
-const GROUP_ROWS: usize = 4096;
+use crate::table::chunks::{stack, take_columns, OrderColumns, OrderKey, RowCloses, SessionChunks};
+use crate::table::run::{Run, SpillDir, GROUP_ROWS, RUN_ROW};
+use crate::table::session::closes_frame_of;
 
 /// Rows per batch a [`SessionStream`] hands out (one Parquet row group of a merged
 /// export). Two batches are alive at once (one merged while the other is written):
@@ -44,153 +32,6 @@ pub const BATCH_ROWS: usize = 32_768;
 
 /// Default rows a sink holds before it spills: about 20 MiB of session rows.
 pub const SPILL_ROWS: usize = 32_768;
-
-/// Spill folders that exist right now, for [`remove_spill_dirs`].
-static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Remove every spill folder (called on Ctrl-C / SIGTERM before exit).
-pub fn remove_spill_dirs() {
-    for d in live().drain(..) {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> PolarsError {
-    PolarsError::ComputeError(format!("{}: {e}", path.display()).into())
-}
-
-/// A folder for spilled runs, made under `parent` on the first spill and removed with
-/// everything in it when dropped. Shared by every sink of a run.
-pub struct SpillDir {
-    parent: PathBuf,
-    dir: OnceLock<Result<PathBuf, String>>,
-    next: AtomicU64,
-}
-
-impl SpillDir {
-    /// A spill folder under `parent` (not made until something spills).
-    pub fn new(parent: PathBuf) -> Arc<SpillDir> {
-        Arc::new(SpillDir {
-            parent,
-            dir: OnceLock::new(),
-            next: AtomicU64::new(0),
-        })
-    }
-
-    /// The folder, made on first use: `wsaudit-spill-<pid>-<n>`.
-    fn dir(&self) -> PolarsResult<&Path> {
-        let made = self.dir.get_or_init(|| {
-            let _ = std::fs::create_dir_all(&self.parent);
-            for n in 0..1000 {
-                let p = self
-                    .parent
-                    .join(format!("wsaudit-spill-{}-{n}", std::process::id()));
-                match std::fs::create_dir(&p) {
-                    Ok(()) => {
-                        live().push(p.clone());
-                        return Ok(p);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(format!("{}: {e}", p.display())),
-                }
-            }
-            Err(format!(
-                "{}: no free spill folder name",
-                self.parent.display()
-            ))
-        });
-        match made {
-            Ok(p) => Ok(p),
-            Err(e) => Err(PolarsError::ComputeError(e.clone().into())),
-        }
-    }
-
-    /// Write `sorted` (rows in session order, with `__row`) as a run of files.
-    pub fn write_run(&self, sorted: &DataFrame) -> PolarsResult<Run> {
-        let mut groups = VecDeque::new();
-        let mut offset = 0;
-        while offset < sorted.height() {
-            let len = GROUP_ROWS.min(sorted.height() - offset);
-            groups.push_back(self.write_group(&sorted.slice(offset as i64, len))?);
-            offset += len;
-        }
-        Ok(Run { groups })
-    }
-
-    /// Write one group of a run to its own file.
-    fn write_group(&self, rows: &DataFrame) -> PolarsResult<Group> {
-        let dir = self.dir()?;
-        // Own string buffers per file: a slice's strings point into buffers shared with
-        // the whole run, which IPC would write again for every file.
-        let mut group = compact_strings(rows)?;
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("run-{n:06}.arrow"));
-        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
-        IpcWriter::new(BufWriter::new(file)).finish(&mut group)?;
-        Ok(Group::File(path))
-    }
-}
-
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        if let Some(Ok(p)) = self.dir.get() {
-            let _ = std::fs::remove_dir_all(p);
-            live().retain(|d| d != p);
-        }
-    }
-}
-
-/// `df` with every string column rebuilt into buffers of its own, equal values stored
-/// once (see [`shared_str_col`]).
-pub fn compact_strings(df: &DataFrame) -> PolarsResult<DataFrame> {
-    let columns = df
-        .columns()
-        .iter()
-        .map(|c| match c.dtype() {
-            DataType::String => shared_str_col(c.name(), c.str()?.iter()),
-            _ => Ok(c.clone()),
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(df.height(), columns)
-}
-
-/// Rows of one sink in session order: files on disk, read and deleted one at a time,
-/// or (the rows a sink still held at the end) one frame in memory.
-pub struct Run {
-    groups: VecDeque<Group>,
-}
-
-enum Group {
-    File(PathBuf),
-    Memory(DataFrame),
-}
-
-impl Run {
-    /// A run already in memory (sorted, with `__row`).
-    pub fn in_memory(sorted: DataFrame) -> Run {
-        Run {
-            groups: VecDeque::from([Group::Memory(sorted)]),
-        }
-    }
-
-    /// The next group of rows, its file removed once read.
-    fn next_group(&mut self) -> PolarsResult<Option<DataFrame>> {
-        match self.groups.pop_front() {
-            None => Ok(None),
-            Some(Group::Memory(df)) => Ok(Some(df)),
-            Some(Group::File(path)) => {
-                let file = File::open(&path).map_err(|e| io_error(&path, e))?;
-                let df = IpcReader::new(file).finish()?;
-                let _ = std::fs::remove_file(&path);
-                Ok(Some(df))
-            }
-        }
-    }
-}
 
 /// One run being merged: its current group, that group's order keys and row numbers,
 /// how far the merge has taken it, and what it took since the last batch.
@@ -340,7 +181,7 @@ fn merge_runs(runs: Vec<Run>, dir: &SpillDir) -> PolarsResult<Run> {
     while let Some((rows, _)) = merge.next_rows(GROUP_ROWS)? {
         groups.push_back(dir.write_group(&rows)?);
     }
-    Ok(Run { groups })
+    Ok(Run::from_groups(groups))
 }
 
 /// Most runs merged at once: what a merge holds is one group (`GROUP_ROWS` rows, a few
