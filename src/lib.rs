@@ -1,17 +1,24 @@
-//! wsaudit: how WebSocket sessions end, from packet captures.
+//! wsaudit: how WebSocket sessions end, from packet captures and logs.
 //!
-//! The pipeline, one module per stage (data flows one way):
+//! The floors, bottom to top (data flows one way; a floor uses only the floors below
+//! it, which `tests/layers.rs` checks):
 //!
 //! ```text
 //! capture file(s) ─► capture (packets) ─► capture::link (TCP segments)
 //!   ─► tcp (per-connection in-order byte streams, gaps, ends)
 //!   ─► http (upgrade) ─► ws (frames, Close payloads, anomalies)
 //!   ─► session (one record per session, classified ending)
-//!   ─► report (polars DataFrame, terminal summary, CSV / Parquet / JSON)
+//! log file(s) ─► logs (the same session records)
+//! pipeline: the capture stages wired and sharded; inputs: what each path is
+//! session records ─► table (storage: columns, chunks, spill, files)
+//!   ─► analysis (typed facts) ─► audit (verdict) ─► render (text, Markdown, HTML)
+//! cmd: analyze, report, audit; cli: flags -> configurations; main: exit codes
 //! ```
 //!
-//! [`pipeline`] wires the stages for one capture; `main.rs` only maps results to exit
-//! codes and messages.
+//! [`codes`] (what each close code means) and [`text`] (terminal-safe text, times,
+//! durations) sit under everything that words a result. Without the `report` feature
+//! the crate is the parsing floors alone (capture to logs, pipeline, inputs): what the
+//! fuzz targets build.
 
 #[cfg(feature = "report")]
 pub mod analysis;

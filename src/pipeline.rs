@@ -8,7 +8,7 @@
 //!
 //! Finished sessions go to a [`SessionSink`], one per worker, as soon as their
 //! connection ends: [`analyze`] keeps them as records, while the table layer
-//! (`report::table::TableSink`) turns them into compact columnar chunks at once, so a
+//! (`table::chunks::TableSink`) turns them into compact columnar chunks at once, so a
 //! long capture holds no record longer than a chunk's worth of them.
 
 use std::io;

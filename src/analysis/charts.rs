@@ -149,7 +149,7 @@ pub fn top_reasons(sessions: &DataFrame, n: usize) -> PolarsResult<Vec<ReasonRow
         .collect())
 }
 
-/// The charts' data that the [`Report`] does not hold.
+/// The charts' data that the [`Report`](crate::analysis::summary::Report) does not hold.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Extras {
     pub duration: Histogram,

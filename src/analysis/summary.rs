@@ -2,7 +2,7 @@
 //!
 //! Contract: [`build`] computes a [`Report`] from a session table and a refused-upgrade
 //! table (columns of `docs/schema.md`; built in memory or read back from exports — the
-//! numbers are the same either way). [`render_text`] prints it for a person, no line
+//! numbers are the same either way). [`crate::render::report::render_text`] prints it for a person, no line
 //! wider than 100 columns, every string from the wire sanitized; `serde_json` prints it
 //! for tools (`--format json`).
 

@@ -1,12 +1,11 @@
-//! `wsaudit audit`: the nightly job. Analyze everything given, compare with a baseline,
-//! check `--max-rate` thresholds, say what changed, write Markdown and HTML.
+//! The nightly audit's judgement: thresholds, the comparison with a baseline, and the
+//! verdict (facts in, verdict out; running it is [`crate::cmd::audit`], showing it
+//! [`crate::render`]).
 //!
 //! Contract:
-//! - Inputs: captures, session tables and logs, sorted and read by [`crate::inputs`]
-//!   exactly as `analyze` does.
-//! - The [`Report`] is the one `analyze` and `report` build ([`summary::build`]), with
-//!   the `server` and `path` breakdowns and the timeline always in (the HTML charts use
-//!   them); the terminal shows only the breakdowns asked for with `--by`.
+//! - Input: the [`Report`] that `analyze` and `report` build
+//!   ([`crate::analysis::summary::build`]), with the `server` and `path` breakdowns and
+//!   the timeline in, and the [`Extras`] for the charts.
 //! - Change detection ([`compare`]): per close code and per ending (`announced`, `open`;
 //!   `normal`, `no_status` and `abnormal` are the codes 1000, 1005 and 1006), rates are
 //!   sessions with that key over all sessions. A change is reported when the rate moved
@@ -17,8 +16,8 @@
 //! - Thresholds ([`Threshold`]): `KEY=PERCENT`, breached when the rate is strictly above
 //!   the limit. Exit code: 2 when anything could not be read or written (errors win),
 //!   else 1 when a threshold is breached, else 0.
-//! - Everything from the wire (groups, reasons, names of inputs) is sanitized for the
-//!   terminal ([`text::fit`]), escaped for HTML and Markdown by their writers.
+//! - Change sentences carry wire text (groups, reasons) sanitized for a terminal
+//!   ([`crate::text::fit`]); HTML and Markdown escape it again for their medium.
 
 use serde::Serialize;
 

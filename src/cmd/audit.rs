@@ -2,7 +2,7 @@
 //! check `--max-rate` thresholds, say what changed, write Markdown and HTML.
 //!
 //! Contract: inputs are read exactly as `analyze` reads them ([`collect`]); the
-//! [`Report`] is the one `analyze` builds, with the `server` and `path` breakdowns and
+//! [`Report`](crate::analysis::summary::Report) is the one `analyze` builds, with the `server` and `path` breakdowns and
 //! the timeline always in (the HTML charts use them), and the terminal shows only the
 //! breakdowns asked for with `--by`. The verdict's rules are [`crate::audit`]'s. Exit
 //! code: 2 when anything could not be read or written (errors win), else 1 when a

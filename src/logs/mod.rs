@@ -255,7 +255,7 @@ impl Role {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record {
     pub source: &'static str,
-    /// The log file (set by [`read_logs`]).
+    /// The log file (set by the command that reads it, `cmd::collect::read_logs`).
     pub capture: String,
     pub session_id: Option<String>,
     pub client_ip: Option<String>,
@@ -686,7 +686,7 @@ fn anchor_clocks(rows: &mut [Record], last: Option<i64>, modified_ns: Option<i64
 }
 
 /// The parser for a file of `format` (`None`: detect it from `head`, the file's first
-/// lines), as [`read_file`] picks it.
+/// lines), as `cmd::collect::read_file` picks it.
 pub fn parser_for<'a, R: BufRead>(head: R, opts: &'a LogOptions) -> std::io::Result<Parser<'a>> {
     let format = match opts.format {
         Some(f) => Some(f),
@@ -699,7 +699,7 @@ pub fn parser_for<'a, R: BufRead>(head: R, opts: &'a LogOptions) -> std::io::Res
     })
 }
 
-/// Read a whole log held in memory (detection, parsing, merging), as [`read_file`] reads a
+/// Read a whole log held in memory (detection, parsing, merging), as `cmd::collect::read_file` reads a
 /// file that holds these bytes, without a modification time.
 pub fn read_bytes(data: &[u8], opts: &LogOptions) -> (Vec<Record>, FileStats) {
     let parser = match parser_for(data, opts) {

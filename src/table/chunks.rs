@@ -4,7 +4,7 @@
 //! session-table chunks of the schema of [`crate::table::session`] (spilling sorted runs
 //! to disk past its budget, see [`crate::table::run`]); [`merge_chunks`] puts in-memory
 //! chunks in session order with their ids, identical to
-//! [`sessions_frame`](crate::table::session::sessions_frame) over the records of
+//! [`sessions_frame`] over the records of
 //! `pipeline::analyze`. Merging spilled runs back is [`crate::table::spill`]'s.
 
 use std::net::SocketAddr;

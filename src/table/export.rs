@@ -1,5 +1,5 @@
 //! The session table's export (`--sessions`), fed batch by batch as the table is
-//! drained ([`crate::inputs::Sessions::drain`]).
+//! drained ([`crate::table::drain::Sessions::drain`]).
 //!
 //! Contract: [`SessionsOut::write`] never fails the drain: the first error stops the
 //! export (its temporary file is removed) and is returned by [`SessionsOut::finish`],

@@ -13,7 +13,7 @@ use crate::table::session::sessions_frame;
 use crate::ws::CloseCode;
 
 /// Build the session table from log records: the documented schema, with the columns
-/// logs cannot fill left null (the approach of `report::load::conform`).
+/// logs cannot fill left null (the approach of `table::load`).
 pub fn records_frame(rows: &[Record]) -> PolarsResult<DataFrame> {
     let template = sessions_frame(&[])?;
     let n = rows.len();

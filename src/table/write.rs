@@ -223,7 +223,7 @@ impl Drop for AtomicFile {
 ///   most `PARQUET_ROW_GROUP` (65,536) rows. Nothing is held back between calls (a
 ///   held-back batch keeps alive the buffers its strings point into: the merge of a
 ///   spilled table peaked 30 MiB higher), so row groups follow the batches: a table
-///   merged from disk has row groups of `report::spill::BATCH_ROWS` (32,768) rows;
+///   merged from disk has row groups of `table::spill::BATCH_ROWS` (32,768) rows;
 /// - JSON: one array of objects; JSON Lines: each batch's lines appended.
 ///
 /// A failed [`TableWriter::write`] removes the temporary file; the writer then refuses
