@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cmd::{collect, export, report, Views};
-use crate::inputs;
+use crate::cmd::{export, read, report, Reading, Views};
 use crate::logs::LogOptions;
 use crate::pipeline;
 use crate::table::export::SessionsOut;
@@ -48,23 +47,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             .num_threads(n.max(1))
             .build_global()?;
     }
-    let sources = inputs::classify(&cfg.paths, cfg.logs.format.is_some());
-    let got = collect::collect(
-        &sources,
-        Vec::new(),
-        &cfg.options,
-        &cfg.logs,
-        cfg.closes.is_some(),
-        &cfg.spill,
-    )?;
-    let mut failed = !got.errors.is_empty();
-    for e in &got.errors {
-        eprintln!("wsaudit: {e}");
-    }
-    for w in &got.warnings {
-        eprintln!("wsaudit: {w}");
-    }
-    let mut out = match (&cfg.sessions, cfg.partition_by) {
+    let out = match (&cfg.sessions, cfg.partition_by) {
         (Some(dir), Some(by)) => {
             let tag = run_tag(&cfg.paths.iter().map(String::as_str).collect::<Vec<_>>());
             SessionsOut::partitioned(dir, by, &tag)
@@ -72,21 +55,31 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         (Some(path), None) => SessionsOut::file(path, !cfg.views.csv_raw),
         _ => SessionsOut::none(),
     };
-    // Rows go to the export as they are merged; the reports get what they read.
-    let drained = got
-        .sessions
-        .drain(&mut |batch| out.write(batch), cfg.views.any_report())?;
-    if let Err(e) = out.finish() {
+    let how = Reading {
+        options: &cfg.options,
+        logs: &cfg.logs,
+        spill: &cfg.spill,
+        with_closes: cfg.closes.is_some(),
+        // Rows go to the export as they are merged; the reports get what they read.
+        for_reports: cfg.views.any_report(),
+    };
+    let got = read(&cfg.paths, &how, out, &mut |errors, warnings| {
+        for e in errors.iter().chain(warnings) {
+            eprintln!("wsaudit: {e}");
+        }
+    })?;
+    let mut failed = !got.errors.is_empty();
+    if let Some(e) = &got.export_error {
         eprintln!("wsaudit: {e:#}");
         failed = true;
     }
-    let sessions = drained.sessions;
+    let sessions = got.sessions;
     let mut refused = got.refused;
     if let Some(path) = &cfg.refused {
         export(&mut refused, path, &cfg.views, &mut failed);
     }
     if let Some(path) = &cfg.closes {
-        if let Some(mut df) = drained.closes {
+        if let Some(mut df) = got.closes {
             export(&mut df, path, &cfg.views, &mut failed);
         }
     }

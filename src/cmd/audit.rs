@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use polars::prelude::*;
 
 use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, ReportOptions};
-use crate::analysis::{charts, percode, reconnect};
+use crate::analysis::{charts, reconnect};
 use crate::audit::{check, compare, Audit, Baseline, Threshold};
-use crate::cmd::{collect, OutputFormat, Views};
+use crate::cmd::{export_views, read, OutputFormat, Reading, Views};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
@@ -60,19 +59,23 @@ pub fn load_baseline(
             return Ok((Baseline::from_summary(name, &df)?, Vec::new()));
         }
     }
-    let sources = inputs::classify(std::slice::from_ref(&name), false);
-    let got = collect::collect(
-        &sources,
-        Vec::new(),
-        pipe,
-        &LogOptions::default(),
-        false,
-        &SpillOptions::default(),
+    let how = Reading {
+        options: pipe,
+        logs: &LogOptions::default(),
+        spill: &SpillOptions::default(),
+        with_closes: false,
+        for_reports: true,
+    };
+    let got = read(
+        std::slice::from_ref(&name),
+        &how,
+        SessionsOut::none(),
+        &mut |_, _| {},
     )?;
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
         bail!("baseline {}", got.errors.join("; "));
     }
-    let sessions = got.sessions.drain(&mut |_| {}, true)?.sessions;
+    let sessions = got.sessions;
     let r = summary::build(got.inputs, got.time_range, &sessions, &got.refused, opts)?;
     Ok((Baseline::from_report(name, r), got.errors))
 }
@@ -80,11 +83,6 @@ pub fn load_baseline(
 /// `wsaudit audit`: returns the exit code (0 pass, 1 breached, 2 errors); `Err` only for
 /// bad arguments found before reading anything.
 pub fn run(args: Config) -> Result<ExitCode> {
-    if let Some(b) = &args.baseline {
-        if !b.exists() {
-            bail!("{}: no such baseline file or folder", b.display());
-        }
-    }
     let pipe = &args.options;
     let mut by = args.views.by.clone();
     for extra in [GroupBy::Server, GroupBy::Path] {
@@ -98,44 +96,32 @@ pub fn run(args: Config) -> Result<ExitCode> {
         ..args.views.report_options()
     };
 
-    let sources = inputs::classify(&args.paths, args.logs.format.is_some());
-    let got = collect::collect(
-        &sources,
-        Vec::new(),
-        pipe,
-        &args.logs,
-        false,
-        &SpillOptions::default(),
-    )?;
-    for w in &got.warnings {
-        eprintln!("wsaudit: {w}");
-    }
-    let mut errors = got.errors;
-    let mut out = match &args.sessions {
+    let out = match &args.sessions {
         Some(path) => SessionsOut::file(path, !args.views.csv_raw),
         None => SessionsOut::none(),
     };
-    let sessions = got
-        .sessions
-        .drain(&mut |batch| out.write(batch), true)?
-        .sessions;
-    if let Err(e) = out.finish() {
+    let how = Reading {
+        options: pipe,
+        logs: &args.logs,
+        spill: &SpillOptions::default(),
+        with_closes: false,
+        for_reports: true,
+    };
+    // Input problems are printed with the verdict's other errors, at the end.
+    let got = read(&args.paths, &how, out, &mut |_, warnings| {
+        for w in warnings {
+            eprintln!("wsaudit: {w}");
+        }
+    })?;
+    let mut errors = got.errors;
+    if let Some(e) = &got.export_error {
         errors.push(format!("{e:#}"));
     }
-
-    let write_table = |df: &mut DataFrame, path: &Path, errors: &mut Vec<String>| {
-        if let Err(e) = write::write_table_with(df, path, !args.views.csv_raw) {
-            errors.push(format!("{e:#}"));
-        }
+    let sessions = got.sessions;
+    let rec = match export_views(&sessions, &args.views, true, &mut errors)? {
+        Some(rec) => rec,
+        None => reconnect::reconnects(&sessions, args.views.window_s)?,
     };
-    if let Some(path) = &args.views.summary {
-        let mut df = percode::per_code_frame(&sessions)?;
-        write_table(&mut df, path, &mut errors);
-    }
-    let mut rec = reconnect::reconnects(&sessions, args.views.window_s)?;
-    if let Some(path) = &args.views.reconnects {
-        write_table(&mut rec, path, &mut errors);
-    }
 
     let report = summary::build(got.inputs, got.time_range, &sessions, &got.refused, &opts)?;
     let baseline = match &args.baseline {

@@ -24,6 +24,11 @@ use polars::prelude::DataFrame;
 use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, InputInfo, ReportOptions};
 use crate::analysis::{percode, reconnect};
+use crate::inputs;
+use crate::logs::LogOptions;
+use crate::pipeline;
+use crate::table::export::SessionsOut;
+use crate::table::spill::SpillOptions;
 use crate::table::write;
 
 /// How the report is printed.
@@ -79,6 +84,94 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// How a run reads its inputs.
+pub struct Reading<'a> {
+    pub options: &'a pipeline::Options,
+    pub logs: &'a LogOptions,
+    pub spill: &'a SpillOptions,
+    /// Keep the captures' Close-frame table (`--closes`).
+    pub with_closes: bool,
+    /// Keep the rows for a report (else only the export sees rows merged from disk).
+    pub for_reports: bool,
+}
+
+/// What a run read.
+pub struct Read {
+    pub inputs: Vec<InputInfo>,
+    /// Packet time range (ns) when every input was a capture.
+    pub time_range: Option<(i64, i64)>,
+    /// Every session row (see [`crate::table::drain::Drained::sessions`]).
+    pub sessions: DataFrame,
+    /// The captures' Close-frame table, when asked for.
+    pub closes: Option<DataFrame>,
+    pub refused: DataFrame,
+    /// Inputs that could not be read, or not wholly: `<input>: <what>`.
+    pub errors: Vec<String>,
+    /// Why the session export failed, if it did.
+    pub export_error: Option<anyhow::Error>,
+}
+
+/// The one "collect inputs -> session rows -> export" routine of every command: find
+/// and read `paths`, hand the session rows to `out` as they are merged (batch by batch
+/// when they were spilled), and return what was read. `notice` sees the input problems
+/// and the warnings once every input was read, before the rows are merged.
+pub fn read(
+    paths: &[String],
+    how: &Reading,
+    mut out: SessionsOut,
+    notice: &mut dyn FnMut(&[String], &[String]),
+) -> Result<Read> {
+    let sources = inputs::classify(paths, how.logs.format.is_some());
+    let got = collect::collect(
+        &sources,
+        Vec::new(),
+        how.options,
+        how.logs,
+        how.with_closes,
+        how.spill,
+    )?;
+    notice(&got.errors, &got.warnings);
+    let drained = got
+        .sessions
+        .drain(&mut |batch| out.write(batch), how.for_reports)?;
+    Ok(Read {
+        inputs: got.inputs,
+        time_range: got.time_range,
+        sessions: drained.sessions,
+        closes: drained.closes,
+        refused: got.refused,
+        errors: got.errors,
+        export_error: out.finish().err(),
+    })
+}
+
+/// The per-code (`--summary`) and reconnect (`--reconnects`) exports; failures go to
+/// `failed` as `<file>: <why>`. Returns the reconnect table when it was made (always
+/// when `need_reconnects`).
+fn export_views(
+    sessions: &DataFrame,
+    views: &Views,
+    need_reconnects: bool,
+    failed: &mut Vec<String>,
+) -> Result<Option<DataFrame>> {
+    let mut write = |df: &mut DataFrame, path: &Path| {
+        if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
+            failed.push(format!("{e:#}"));
+        }
+    };
+    if let Some(path) = &views.summary {
+        write(&mut percode::per_code_frame(sessions)?, path);
+    }
+    if views.reconnects.is_none() && !need_reconnects {
+        return Ok(None);
+    }
+    let mut rec = reconnect::reconnects(sessions, views.window_s)?;
+    if let Some(path) = &views.reconnects {
+        write(&mut rec, path);
+    }
+    Ok(Some(rec))
+}
+
 /// Write a table, reporting (not propagating) a failure so other outputs still happen.
 fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
     if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
@@ -96,14 +189,10 @@ fn report(
     refused: &DataFrame,
     views: &Views,
 ) -> Result<bool> {
-    let mut failed = false;
-    if let Some(path) = &views.summary {
-        let mut df = percode::per_code_frame(sessions)?;
-        export(&mut df, path, views, &mut failed);
-    }
-    if let Some(path) = &views.reconnects {
-        let mut df = reconnect::reconnects(sessions, views.window_s)?;
-        export(&mut df, path, views, &mut failed);
+    let mut failures = Vec::new();
+    export_views(sessions, views, false, &mut failures)?;
+    for f in &failures {
+        eprintln!("wsaudit: {f}");
     }
     if !views.quiet {
         let r = summary::build(
@@ -119,5 +208,5 @@ fn report(
         };
         print(&text)?;
     }
-    Ok(failed)
+    Ok(!failures.is_empty())
 }
