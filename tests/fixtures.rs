@@ -165,7 +165,11 @@ fn same_close(
                             "the capture holds reason bytes {kept:?}, not a prefix of {sent:?}"
                         ));
                     }
-                    String::from_utf8_lossy(kept).into_owned()
+                    // A cut inside a character keeps the characters before it.
+                    match std::str::from_utf8(kept) {
+                        Ok(s) => s.to_string(),
+                        Err(e) => String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned(),
+                    }
                 }
                 _ => sent.to_string(),
             };
