@@ -925,3 +925,16 @@ pub fn quantile_linear(values: &[f64], q: f64) -> f64 {
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
+
+/// Whether the tests run under CI (`CI` set, as CI services and `.ci/run` do, and not
+/// `0` or `false`): there a missing corpus or tool is a failure, not a skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Say `SKIP: <why>` where CI's log shows it (the stderr handle, not `eprintln!`: the
+/// test harness captures the print macros of passing tests).
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+}
