@@ -1,8 +1,13 @@
 //! The `wsaudit` binary as users run it: reports, exports read back by `report`,
 //! snapshots of the terminal output, and the close-code reference commands.
 
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::{quantile_linear, read_wire, wire_conn, wire_conns};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wsaudit"))
@@ -29,13 +34,20 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// Compare with a stored snapshot; `UPDATE_SNAPSHOTS=1` rewrites it (after regenerating
-/// the fixtures, whose timestamps change).
+/// the fixtures, whose timestamps change). A missing snapshot is a failure, not an empty
+/// one. The snapshot's numbers are checked against the capture and the truth file by
+/// `demo_snapshot_numbers_agree_with_the_capture_and_the_truth`.
 fn snapshot(path: &Path, got: &str) {
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(path, got).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(path).unwrap_or_default();
+    let want = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "snapshot {} cannot be read ({e}); UPDATE_SNAPSHOTS=1 writes it",
+            path.display()
+        )
+    });
     assert_eq!(
         got,
         want,
@@ -52,6 +64,270 @@ fn demo_report_matches_its_snapshot_and_fits_100_columns() {
         assert!(line.chars().count() <= 100, "too wide: {line}");
     }
     snapshot(&root().join("tests/cases/demo/expected.txt"), &text);
+}
+
+/// A duration as `fmt_duration` shows it (`10 ms`, `1.3 s`): seconds, and half a unit of
+/// its last digit (the rounding it may hide).
+fn shown_secs(value: &str, unit: &str) -> (f64, f64) {
+    let v: f64 = value
+        .parse()
+        .unwrap_or_else(|_| panic!("duration {value} {unit}"));
+    let decimals = value.split_once('.').map_or(0, |(_, d)| d.len()) as i32;
+    let half = 0.5 * 10f64.powi(-decimals);
+    match unit.trim_end_matches([',', '.']) {
+        "ms" => (v / 1000.0, half / 1000.0),
+        "s" => (v, half),
+        u => panic!("unit {u} in {value} {unit}"),
+    }
+}
+
+/// The snapshot shows `secs` (within its rounding).
+fn shows(what: &str, value: &str, unit: &str, secs: f64) {
+    let (v, half) = shown_secs(value, unit);
+    assert!(
+        (v - secs).abs() <= half + 1e-9,
+        "{what}: the snapshot shows {value} {unit}, the capture gives {secs:.6} s"
+    );
+}
+
+/// The lines of the section that starts with the line starting `header`, up to a blank.
+fn section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// `label value unit` triples in a line (`p50 23 ms, p95 23 ms, max 23 ms`).
+fn labelled<'a>(line: &'a str, label: &str) -> Vec<(&'a str, &'a str)> {
+    let t: Vec<&str> = line.split_whitespace().collect();
+    t.windows(3)
+        .filter(|w| w[0] == label)
+        .map(|w| (w[1], w[2]))
+        .collect()
+}
+
+/// The demo snapshot's numbers, recomputed from outside wsaudit: which session ended how
+/// and who closed first from `fixtures/demo.truth.json` (the libraries' own logs); every
+/// time from the capture's own packet timestamps (read by the tests' reader): a session
+/// lasts from its first packet to the first FIN or RST, idle time runs from the last
+/// packet with payload to that end, a reconnect delay from that end to the same client's
+/// next SYN to the same server and path. Quantiles are linear, as `docs/schema.md` says.
+#[test]
+fn demo_snapshot_numbers_agree_with_the_capture_and_the_truth() {
+    let text = std::fs::read_to_string(root().join("tests/cases/demo/expected.txt"))
+        .expect("the demo snapshot exists");
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/demo.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let wire = read_wire(&root().join("fixtures/demo.pcap"));
+    let conns = wire_conns(&wire);
+
+    struct S {
+        client_ip: String,
+        server: String,
+        path: String,
+        code: u16,
+        initiator: String,
+        echoed: bool,
+        start: i64,
+        end: i64,
+        idle: f64,
+        tcp_end: &'static str,
+        /// How long the client's log says it waited before reconnecting.
+        truth_delay_ms: Option<f64>,
+    }
+    let sessions: Vec<S> = truth["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let (c, sv) = (t["client"].as_str().unwrap(), t["server"].as_str().unwrap());
+            let w = wire_conn(&conns, c, sv).unwrap_or_else(|| panic!("{c} not in the capture"));
+            let end = w.end_ts();
+            S {
+                client_ip: c.rsplit_once(':').unwrap().0.to_string(),
+                server: sv.to_string(),
+                path: t["path"].as_str().unwrap().to_string(),
+                code: t["expected_close_code"].as_u64().unwrap() as u16,
+                initiator: t["initiator"].as_str().unwrap().to_string(),
+                echoed: !t["client_sent_close"].is_null() && !t["server_sent_close"].is_null(),
+                start: w.start_ts,
+                end,
+                idle: (end - w.last_payload_ts.unwrap()).max(0) as f64 / 1e9,
+                tcp_end: w.tcp_end(),
+                truth_delay_ms: t["reconnect_delay_ms"].as_f64(),
+            }
+        })
+        .collect();
+    assert_eq!(sessions.len(), 17);
+    assert!(text.contains(&format!(
+        "WebSocket sessions: {}    refused upgrades: {}",
+        sessions.len(),
+        truth["refused"].as_array().unwrap().len()
+    )));
+
+    // Time range: the first and last packet of the file.
+    let range = text
+        .lines()
+        .find(|l| l.starts_with("Time range: "))
+        .unwrap();
+    let t: Vec<&str> = range.split_whitespace().collect();
+    for (at, want) in [(2, wire.first_ts), (5, wire.last_ts)] {
+        let shown = chrono::NaiveDateTime::parse_from_str(
+            &format!("{} {}", t[at], t[at + 1]),
+            "%Y-%m-%d %H:%M:%S%.3f",
+        )
+        .unwrap()
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap();
+        assert!(
+            (shown - want).abs() < 1_000_000,
+            "{range}: packet at {want} ns"
+        );
+    }
+    let span = &t[t.len() - 2..];
+    shows(
+        "time span",
+        span[0].trim_start_matches('('),
+        span[1].trim_end_matches(')'),
+        (wire.last_ts - wire.first_ts) as f64 / 1e9,
+    );
+
+    // Per close code: sessions, who closed first, echoed share, duration quantiles.
+    let mut by_code: BTreeMap<u16, Vec<&S>> = BTreeMap::new();
+    for s in &sessions {
+        by_code.entry(s.code).or_default().push(s);
+    }
+    let rows: Vec<&str> = section(&text, "Close code ")
+        .into_iter()
+        .filter(|l| !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        by_code.len(),
+        "one row per close code: {rows:#?}"
+    );
+    for row in rows {
+        let t: Vec<&str> = row.split_whitespace().collect();
+        let code: u16 = t[0].parse().unwrap();
+        let ss = &by_code[&code];
+        let n = t.len();
+        let count = |who: &str| ss.iter().filter(|s| s.initiator == who).count().to_string();
+        assert_eq!(t[n - 11], ss.len().to_string(), "{row}");
+        assert_eq!(t[n - 9], count("client"), "{row}");
+        assert_eq!(t[n - 8], count("server"), "{row}");
+        let echoed = 100.0 * ss.iter().filter(|s| s.echoed).count() as f64 / ss.len() as f64;
+        assert_eq!(t[n - 7], format!("{echoed:.1}%"), "{row}");
+        let durations: Vec<f64> = ss.iter().map(|s| (s.end - s.start) as f64 / 1e9).collect();
+        for (k, q) in [0.5, 0.95, 0.99].into_iter().enumerate() {
+            let (v, u) = (t[n - 6 + 2 * k], t[n - 5 + 2 * k]);
+            shows(
+                &format!("{code} duration q{q}"),
+                v,
+                u,
+                quantile_linear(&durations, q),
+            );
+        }
+    }
+
+    // The 1006 diagnosis: who ended TCP, idle before the drop, lifetime.
+    let abnormal: Vec<&S> = sessions.iter().filter(|s| s.code == 1006).collect();
+    assert_eq!(abnormal.len(), 1);
+    let who = text
+        .lines()
+        .find(|l| l.starts_with("- Who ended TCP: "))
+        .unwrap();
+    assert!(
+        who.starts_with(&format!(
+            "- Who ended TCP: {} 1 (100%)",
+            abnormal[0].tcp_end
+        )),
+        "{who}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("- Idle before the drop: "))
+        .unwrap();
+    let (idle_part, life_part) = line.split_once("Lifetime:").unwrap();
+    let idle: Vec<f64> = abnormal.iter().map(|s| s.idle).collect();
+    let life: Vec<f64> = abnormal
+        .iter()
+        .map(|s| (s.end - s.start) as f64 / 1e9)
+        .collect();
+    for (part, values, what) in [(idle_part, &idle, "idle"), (life_part, &life, "lifetime")] {
+        let max = values.iter().cloned().fold(f64::MIN, f64::max);
+        for (label, want) in [
+            ("p50", quantile_linear(values, 0.5)),
+            ("p95", quantile_linear(values, 0.95)),
+            ("max", max),
+        ] {
+            let found = labelled(part, label);
+            assert_eq!(found.len(), 1, "{what} {label} in {line}");
+            shows(
+                &format!("1006 {what} {label}"),
+                found[0].0,
+                found[0].1,
+                want,
+            );
+        }
+    }
+
+    // Reconnects: the same client to the same server and path, after the end, in 5 min.
+    let rows = section(&text, "Close code                          Ended");
+    assert_eq!(rows.len(), by_code.len(), "{rows:#?}");
+    for row in rows {
+        let t: Vec<&str> = row.split_whitespace().collect();
+        let code: u16 = t[0].parse().unwrap();
+        let delays: Vec<f64> = by_code[&code]
+            .iter()
+            .filter_map(|s| {
+                sessions
+                    .iter()
+                    .filter(|n| n.client_ip == s.client_ip && n.server == s.server)
+                    .filter(|n| n.path == s.path && n.start > s.end)
+                    .map(|n| (n.start - s.end) as f64 / 1e9)
+                    .filter(|d| *d <= 300.0)
+                    .min_by(|a, b| a.partial_cmp(b).unwrap())
+                    .inspect(|d| {
+                        // The client's log agrees: it waited `reconnect_delay_ms` after
+                        // the Close (the SYN follows the FIN by that plus at most 2.3 ms
+                        // in this capture).
+                        if let Some(ms) = s.truth_delay_ms {
+                            assert!(
+                                (d * 1000.0 - ms).abs() <= 5.0,
+                                "{}: reconnect after {d} s, its log says {ms} ms",
+                                s.client_ip
+                            );
+                        }
+                    })
+                    .or_else(|| {
+                        assert!(s.truth_delay_ms.is_none(), "{} came back", s.client_ip);
+                        None
+                    })
+            })
+            .collect();
+        // Ended, Reconnected, Rate, then two delays (`- -`, or value and unit each).
+        let k = if t.ends_with(&["-", "-"]) { 2 } else { 4 };
+        let n = t.len() - k;
+        let ended = by_code[&code].len();
+        assert_eq!(t[n - 3], ended.to_string(), "{row}");
+        assert_eq!(t[n - 2], delays.len().to_string(), "{row}");
+        let rate = 100.0 * delays.len() as f64 / ended as f64;
+        assert_eq!(t[n - 1], format!("{rate:.1}%"), "{row}");
+        if delays.is_empty() {
+            assert_eq!(k, 2, "{row}");
+            continue;
+        }
+        assert_eq!(k, 4, "{row}");
+        let p50 = quantile_linear(&delays, 0.5);
+        let p95 = quantile_linear(&delays, 0.95);
+        shows(&format!("{code} reconnect p50"), t[n], t[n + 1], p50);
+        shows(&format!("{code} reconnect p95"), t[n + 2], t[n + 3], p95);
+    }
 }
 
 #[test]

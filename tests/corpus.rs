@@ -1,29 +1,40 @@
 //! The public captures in ../shared/corpus/public against tshark's view of them
-//! (tshark_close_frames.tsv, tshark_sessions.tsv). Skips, saying why, when the corpus is
-//! not there. Where wsaudit and tshark differ on purpose, docs/tshark-differences.md
-//! explains who is right; this test asserts wsaudit's side of each difference.
+//! (tshark_close_frames.tsv, tshark_sessions.tsv): both ways, every Close frame and
+//! session tshark sees is found, and every session wsaudit reports is one tshark sees.
+//! When the corpus is not there the tests say `SKIP` with the reason, except under CI
+//! (`CI` set), where a missing corpus fails. Where wsaudit and tshark differ on purpose,
+//! docs/tshark-differences.md explains who is right; this test asserts wsaudit's side of
+//! each difference.
 
-use std::collections::BTreeMap;
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use wsaudit::pipeline::{analyze, CaptureResult, Input, Options};
 use wsaudit::session::{Ending, Initiator, SessionRecord};
 
+/// The corpus folder; `None` (after saying `SKIP`) when it is not there, a failure under
+/// CI.
 fn corpus() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/public");
     if p.join("tshark_sessions.tsv").exists() {
-        Some(p)
-    } else {
-        // Written to the stderr handle, not with eprintln!: the test harness captures the
-        // print macros of passing tests, and a skip must be visible in CI's log.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: ../shared/corpus/public is not here; the public-corpus comparison did not run"
-        );
-        None
+        return Some(p);
     }
+    assert!(
+        !common::under_ci(),
+        "{} is missing under CI (CI is set): the public-corpus comparison must run there",
+        p.display()
+    );
+    common::skip("../shared/corpus/public is not here; the public-corpus comparison did not run");
+    None
 }
+
+/// Rows of the corpus as it was taken (INDEX.md): a parity test over fewer rows than
+/// this compared less than it claims.
+const CLOSE_FRAME_ROWS: usize = 29;
+const SESSION_ROWS: usize = 28;
+const CAPTURE_FILES: usize = 25;
 
 fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -68,6 +79,11 @@ fn analyze_all_files(
 fn every_close_frame_tshark_sees_is_found_with_the_same_code_direction_and_reason() {
     let Some(root) = corpus() else { return };
     let closes = rows(&root.join("tshark_close_frames.tsv"));
+    assert!(
+        closes.len() >= CLOSE_FRAME_ROWS,
+        "{} Close frame rows",
+        closes.len()
+    );
     let results = analyze_all_files(&root, closes.iter().map(|r| r["file"].clone()));
     for row in &closes {
         let r = &results[&row["file"]];
@@ -101,6 +117,11 @@ fn every_close_frame_tshark_sees_is_found_with_the_same_code_direction_and_reaso
 fn every_session_tshark_sees_is_found_with_the_ending_its_timeline_implies() {
     let Some(root) = corpus() else { return };
     let sessions = rows(&root.join("tshark_sessions.tsv"));
+    assert!(
+        sessions.len() >= SESSION_ROWS,
+        "{} session rows",
+        sessions.len()
+    );
     let results = analyze_all_files(&root, sessions.iter().map(|r| r["file"].clone()));
     for row in &sessions {
         let r = &results[&row["file"]];
@@ -145,7 +166,65 @@ fn every_session_tshark_sees_is_found_with_the_ending_its_timeline_implies() {
             row["file"],
             row["tcp_stream"]
         );
+        let frames: u64 = row["ws_frames"].parse().unwrap();
+        assert_eq!(
+            s.frames[0] + s.frames[1],
+            frames,
+            "{} stream {}: WebSocket frames",
+            row["file"],
+            row["tcp_stream"]
+        );
     }
+}
+
+/// Every .pcap / .pcapng under `dir`, relative to it, sorted.
+fn captures_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            captures_under(root, &p, out);
+        } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.push(rel);
+        }
+    }
+    out.sort();
+}
+
+#[test]
+fn every_session_wsaudit_reports_is_one_tshark_sees() {
+    // The other direction of the parity: no session invented, in any capture of the
+    // corpus (also those where tshark sees none).
+    let Some(root) = corpus() else { return };
+    let known: BTreeSet<(String, String, String)> = rows(&root.join("tshark_sessions.tsv"))
+        .into_iter()
+        .map(|r| (r["file"].clone(), r["client"].clone(), r["server"].clone()))
+        .collect();
+    let mut files = Vec::new();
+    captures_under(&root, &root, &mut files);
+    assert!(
+        files.len() >= CAPTURE_FILES,
+        "{} captures: {files:?}",
+        files.len()
+    );
+    let results = analyze_all_files(&root, files.into_iter());
+    let mut extra = Vec::new();
+    let mut seen = 0;
+    for (file, r) in &results {
+        for s in &r.sessions {
+            seen += 1;
+            let key = (file.clone(), s.client.to_string(), s.server.to_string());
+            if !known.contains(&key) {
+                extra.push(format!("{file}: {} -> {}", s.client, s.server));
+            }
+        }
+    }
+    assert!(
+        extra.is_empty(),
+        "sessions tshark does not see:\n{}",
+        extra.join("\n")
+    );
+    assert_eq!(seen, known.len(), "wsaudit's sessions in the corpus");
 }
 
 #[test]
@@ -153,10 +232,11 @@ fn the_data_only_capture_without_handshake_is_not_a_session() {
     // ndpi/websocket.pcap holds the five data packets of a session whose handshake was
     // not captured: nothing proves it is WebSocket, so it is no session (tshark agrees).
     let Some(root) = corpus() else { return };
-    let r = analyze(
-        &Input::Path(root.join("ndpi/websocket.pcap")),
-        &Options::default(),
-    );
+    let file = root.join("ndpi/websocket.pcap");
+    assert!(file.is_file(), "{} is missing", file.display());
+    let r = analyze(&Input::Path(file), &Options::default());
+    assert!(!r.failed(), "{:?}", r.problems());
+    assert_eq!(r.tcp_segments, 5, "the five data packets were read");
     assert!(r.sessions.is_empty());
 }
 

@@ -540,3 +540,401 @@ pub fn same_sessions(
         Err(errs.join("\n"))
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The capture as the wire shows it, read without wsaudit (expected values for tests)
+//
+// A small pcap / pcapng reader of its own (Ethernet, Linux cooked v1/v2, raw IP, BSD
+// loopback; IPv4 and IPv6 without extension headers; TCP), so that facts about a fixture
+// (who sent the first FIN or RST, which packets the snaplen cut, which bytes are missing,
+// when a connection started) come from the file itself, not from the code under test.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// One TCP segment of a capture.
+#[derive(Debug, Clone)]
+pub struct WireSeg {
+    pub ts_ns: i64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// TCP payload length on the wire (from the IP header's length field).
+    pub payload_len: u32,
+    /// The payload bytes the capture kept (a prefix of the payload when cut).
+    pub captured: Vec<u8>,
+    /// The packet was cut by the snaplen (captured length < length on the wire).
+    pub cut: bool,
+}
+
+/// Every TCP segment of a capture, the snaplen of each interface, and the time of the
+/// first and last packet (of any kind).
+#[derive(Debug, Default)]
+pub struct Wire {
+    pub snaplens: Vec<u32>,
+    pub segs: Vec<WireSeg>,
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
+fn rd16(b: &[u8], be: bool) -> u16 {
+    let a = [b[0], b[1]];
+    if be {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
+}
+
+fn rd32(b: &[u8], be: bool) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+/// The IP packet inside a link-layer frame, if it carries one.
+fn wire_ip(linktype: u32, f: &[u8]) -> Option<&[u8]> {
+    let ip_after_ethertype = |et: u16, rest: &[u8]| -> Option<usize> {
+        (et == 0x0800 || et == 0x86dd).then_some(f.len() - rest.len())
+    };
+    let start = match linktype {
+        1 => {
+            let mut off = 12;
+            let mut et = u16::from_be_bytes([f[off], f[off + 1]]);
+            while et == 0x8100 || et == 0x88a8 {
+                off += 4;
+                et = u16::from_be_bytes([f[off], f[off + 1]]);
+            }
+            ip_after_ethertype(et, &f[off + 2..])?
+        }
+        113 => ip_after_ethertype(u16::from_be_bytes([f[14], f[15]]), &f[16..])?,
+        276 => ip_after_ethertype(u16::from_be_bytes([f[0], f[1]]), &f[20..])?,
+        0 | 108 => 4,
+        101 | 228 | 229 => 0,
+        other => panic!("wire reader: link type {other} not supported"),
+    };
+    Some(&f[start..])
+}
+
+/// The TCP segment in an IP packet (captured bytes only; `cut` when caplen < len).
+fn wire_tcp(ts_ns: i64, ip: &[u8], cut: bool) -> Option<WireSeg> {
+    let (src_ip, dst_ip, tcp_off, ip_payload_len): (IpAddr, IpAddr, usize, usize) = match ip[0] >> 4
+    {
+        4 => {
+            if ip[9] != 6 {
+                return None;
+            }
+            let ihl = (ip[0] & 0x0f) as usize * 4;
+            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+            let s: [u8; 4] = ip[12..16].try_into().unwrap();
+            let d: [u8; 4] = ip[16..20].try_into().unwrap();
+            (s.into(), d.into(), ihl, total - ihl)
+        }
+        6 => {
+            if ip[6] != 6 {
+                return None;
+            }
+            let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+            let s: [u8; 16] = ip[8..24].try_into().unwrap();
+            let d: [u8; 16] = ip[24..40].try_into().unwrap();
+            (s.into(), d.into(), 40, plen)
+        }
+        _ => return None,
+    };
+    let t = &ip[tcp_off..];
+    let sport = u16::from_be_bytes([t[0], t[1]]);
+    let dport = u16::from_be_bytes([t[2], t[3]]);
+    let seq = u32::from_be_bytes([t[4], t[5], t[6], t[7]]);
+    let hlen = (t[12] >> 4) as usize * 4;
+    let flags = t[13];
+    let payload_len = (ip_payload_len - hlen) as u32;
+    let kept = ip
+        .len()
+        .saturating_sub(tcp_off + hlen)
+        .min(payload_len as usize);
+    let captured = t.get(hlen..hlen + kept).unwrap_or(&[]).to_vec();
+    Some(WireSeg {
+        ts_ns,
+        src: SocketAddr::new(src_ip, sport),
+        dst: SocketAddr::new(dst_ip, dport),
+        seq,
+        syn: flags & 0x02 != 0,
+        ack: flags & 0x10 != 0,
+        fin: flags & 0x01 != 0,
+        rst: flags & 0x04 != 0,
+        payload_len,
+        captured,
+        cut,
+    })
+}
+
+/// Read a pcap or pcapng file (uncompressed) without wsaudit.
+pub fn read_wire(path: &Path) -> Wire {
+    let b = std::fs::read(path).unwrap();
+    let mut w = Wire {
+        first_ts: i64::MAX,
+        last_ts: i64::MIN,
+        ..Wire::default()
+    };
+    let push = |w: &mut Wire, linktype: u32, ts_ns: i64, data: &[u8], orig_len: u32| {
+        w.first_ts = w.first_ts.min(ts_ns);
+        w.last_ts = w.last_ts.max(ts_ns);
+        if let Some(ip) = wire_ip(linktype, data) {
+            if let Some(s) = wire_tcp(ts_ns, ip, (data.len() as u32) < orig_len) {
+                w.segs.push(s);
+            }
+        }
+    };
+    let magic = u32::from_le_bytes(b[0..4].try_into().unwrap());
+    if magic == 0x0a0d_0d0a {
+        // pcapng: (linktype, ticks per second) per interface of the current section.
+        let mut ifaces: Vec<(u32, u64)> = Vec::new();
+        let mut be = false;
+        let mut off = 0;
+        while off + 12 <= b.len() {
+            let btype = rd32(&b[off..], be);
+            if btype == 0x0a0d_0d0a {
+                be = b[off + 8..off + 12] == [0x1a, 0x2b, 0x3c, 0x4d];
+                ifaces.clear();
+            }
+            let len = rd32(&b[off + 4..], be) as usize;
+            let body = &b[off + 8..off + len - 4];
+            match btype {
+                1 => {
+                    let linktype = rd16(body, be) as u32;
+                    w.snaplens.push(rd32(&body[4..], be));
+                    let mut tps = 1_000_000u64;
+                    let mut o = 8;
+                    while o + 4 <= body.len() {
+                        let (code, olen) =
+                            (rd16(&body[o..], be), rd16(&body[o + 2..], be) as usize);
+                        if code == 0 {
+                            break;
+                        }
+                        if code == 9 {
+                            let v = body[o + 4];
+                            tps = if v & 0x80 != 0 {
+                                1u64 << (v & 0x7f)
+                            } else {
+                                10u64.pow(v as u32)
+                            };
+                        }
+                        o += 4 + olen.div_ceil(4) * 4;
+                    }
+                    ifaces.push((linktype, tps));
+                }
+                6 => {
+                    let (linktype, tps) = ifaces[rd32(body, be) as usize];
+                    let ticks = ((rd32(&body[4..], be) as u64) << 32) | rd32(&body[8..], be) as u64;
+                    let caplen = rd32(&body[12..], be) as usize;
+                    let orig = rd32(&body[16..], be);
+                    let ts = (ticks as u128 * 1_000_000_000 / tps as u128) as i64;
+                    push(&mut w, linktype, ts, &body[20..20 + caplen], orig);
+                }
+                3 => panic!("wire reader: simple packet blocks not supported"),
+                _ => {}
+            }
+            off += len;
+        }
+    } else {
+        let (be, nanos) = match magic {
+            0xa1b2_c3d4 => (false, false),
+            0xa1b2_3c4d => (false, true),
+            0xd4c3_b2a1 => (true, false),
+            0x4d3c_b2a1 => (true, true),
+            m => panic!("{}: not a capture (magic {m:#x})", path.display()),
+        };
+        w.snaplens.push(rd32(&b[16..], be));
+        let linktype = rd32(&b[20..], be) & 0x0fff_ffff;
+        let mut off = 24;
+        while off + 16 <= b.len() {
+            let secs = rd32(&b[off..], be) as i64;
+            let frac = rd32(&b[off + 4..], be) as i64;
+            let caplen = rd32(&b[off + 8..], be) as usize;
+            let orig = rd32(&b[off + 12..], be);
+            let ts = secs * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+            push(&mut w, linktype, ts, &b[off + 16..off + 16 + caplen], orig);
+            off += 16 + caplen;
+        }
+    }
+    w
+}
+
+/// One direction of a TCP connection as captured: which stream bytes the file holds.
+#[derive(Debug, Clone, Default)]
+pub struct WireStream {
+    /// `bytes[i]` is byte `i` of the stream (after the SYN), `None` if not captured.
+    pub bytes: Vec<Option<u8>>,
+    /// Stream length on the wire (up to the FIN or the last segment seen).
+    pub len: usize,
+    /// Stream offsets at which a segment with payload started.
+    pub starts: std::collections::BTreeSet<usize>,
+}
+
+impl WireStream {
+    /// Whether every byte the sender sent (as far as the capture tells) is in the file.
+    pub fn complete(&self) -> bool {
+        self.bytes.len() >= self.len && self.bytes[..self.len].iter().all(|b| b.is_some())
+    }
+
+    /// The captured bytes from `from` up to the first byte not captured.
+    pub fn run_from(&self, from: usize) -> Vec<u8> {
+        self.bytes
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .map_while(|b| *b)
+            .collect()
+    }
+}
+
+/// One TCP connection of a capture, seen without wsaudit.
+#[derive(Debug, Clone)]
+pub struct WireConn {
+    /// The side that sent the SYN (or, without one, the first packet).
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub syn_seen: bool,
+    /// First packet of the connection.
+    pub start_ts: i64,
+    /// Last packet of the connection.
+    pub last_ts: i64,
+    /// Last packet that carried payload (either side).
+    pub last_payload_ts: Option<i64>,
+    /// The first FIN or RST: (sent by the client, is RST, time).
+    pub first_end: Option<(bool, bool, i64)>,
+    /// Some packet of the connection was cut by the snaplen.
+    pub cut: bool,
+    /// Client-to-server and server-to-client bytes.
+    pub streams: [WireStream; 2],
+}
+
+impl WireConn {
+    /// `client_fin`, `server_fin`, `client_rst`, `server_rst` or `none`.
+    pub fn tcp_end(&self) -> &'static str {
+        match self.first_end {
+            None => "none",
+            Some((true, false, _)) => "client_fin",
+            Some((false, false, _)) => "server_fin",
+            Some((true, true, _)) => "client_rst",
+            Some((false, true, _)) => "server_rst",
+        }
+    }
+
+    /// When TCP ended (first FIN or RST), else the last packet.
+    pub fn end_ts(&self) -> i64 {
+        self.first_end.map_or(self.last_ts, |(_, _, t)| t)
+    }
+}
+
+/// The TCP connections of a capture, in order of their first packet (a 4-tuple that
+/// starts again with a new SYN is a new connection).
+pub fn wire_conns(w: &Wire) -> Vec<WireConn> {
+    let mut conns: Vec<WireConn> = Vec::new();
+    let mut by_pair: BTreeMap<(SocketAddr, SocketAddr), usize> = BTreeMap::new();
+    // Initial sequence number per direction: (conn index, from client) -> isn + 1.
+    let mut base: BTreeMap<(usize, bool), u32> = BTreeMap::new();
+    for s in &w.segs {
+        let key = if s.src < s.dst {
+            (s.src, s.dst)
+        } else {
+            (s.dst, s.src)
+        };
+        let new_syn = s.syn && !s.ack;
+        let i = match by_pair.get(&key) {
+            Some(&i) if !(new_syn && conns[i].first_end.is_some()) => i,
+            _ => {
+                let (client, server) = if !s.syn || !s.ack {
+                    (s.src, s.dst)
+                } else {
+                    (s.dst, s.src)
+                };
+                conns.push(WireConn {
+                    client,
+                    server,
+                    syn_seen: s.syn,
+                    start_ts: s.ts_ns,
+                    last_ts: s.ts_ns,
+                    last_payload_ts: None,
+                    first_end: None,
+                    cut: false,
+                    streams: Default::default(),
+                });
+                by_pair.insert(key, conns.len() - 1);
+                conns.len() - 1
+            }
+        };
+        let c = &mut conns[i];
+        let from_client = s.src == c.client;
+        c.last_ts = s.ts_ns;
+        c.cut |= s.cut;
+        if s.payload_len > 0 {
+            c.last_payload_ts = Some(s.ts_ns);
+        }
+        if (s.fin || s.rst) && c.first_end.is_none() {
+            c.first_end = Some((from_client, s.rst, s.ts_ns));
+        }
+        let b = *base
+            .entry((i, from_client))
+            .or_insert(s.seq.wrapping_add(s.syn as u32));
+        let at = s.seq.wrapping_add(s.syn as u32).wrapping_sub(b) as usize;
+        if at > 1 << 30 {
+            continue; // before the first sequence number seen (no SYN captured)
+        }
+        if s.payload_len == 0 && !s.fin {
+            continue; // a bare ACK or RST says nothing about the stream's length
+        }
+        let st = &mut c.streams[usize::from(!from_client)];
+        let end = at + s.payload_len as usize;
+        if st.bytes.len() < end {
+            st.bytes.resize(end, None);
+        }
+        for (k, byte) in s.captured.iter().enumerate() {
+            st.bytes[at + k] = Some(*byte);
+        }
+        if s.payload_len > 0 {
+            st.starts.insert(at);
+        }
+        st.len = st.len.max(end);
+    }
+    conns
+}
+
+/// The connection between `client` and `server` (addresses as wsaudit prints them).
+pub fn wire_conn<'a>(conns: &'a [WireConn], client: &str, server: &str) -> Option<&'a WireConn> {
+    conns
+        .iter()
+        .find(|c| c.client.to_string() == client && c.server.to_string() == server)
+}
+
+/// Linear-interpolation quantile (`q` in 0..=1) of unsorted values; NaN when empty.
+pub fn quantile_linear(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// Whether the tests run under CI (`CI` set, as CI services and `.ci/run` do, and not
+/// `0` or `false`): there a missing corpus or tool is a failure, not a skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Say `SKIP: <why>` where CI's log shows it (the stderr handle, not `eprintln!`: the
+/// test harness captures the print macros of passing tests).
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+}
