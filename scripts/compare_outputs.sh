@@ -31,7 +31,7 @@ run() {
   mkdir -p "$dir"
   (cd "$dir" && "$BIN" "$@" >stdout 2>stderr; echo $? >rc)
   # The only run-dependent text: temp folder names carrying a pid.
-  sed -i -E 's/wsaudit-(spill|test)-[0-9]+[-0-9a-z]*/wsaudit-\1-PID/g' "$dir/stderr" "$dir/stdout"
+  sed -i -E 's/wsaudit-(spill|test)-[0-9]+[-0-9a-z]*/wsaudit-\1-PID/g; s/wsaudit-tmp\.[0-9]+/wsaudit-tmp.PID/g' "$dir/stderr" "$dir/stdout"
   # The audit's "generated at" time (whole seconds; data times carry fractions).
   local t
   for t in "$dir"/stdout "$dir"/*.md "$dir"/*.html; do
@@ -87,6 +87,12 @@ run audit-all audit "${caps[@]}" "$FX/logs" --baseline "$B" --max-rate abnormal=
 run audit-dir audit "${caps[@]}" --baseline ../base --max-rate 1006=50
 run audit-missing audit "$FX/demo.pcap" missing.pcap --max-rate 1006=5
 run audit-nobase audit "$FX/demo.pcap" --baseline nope.parquet
+# Outputs that cannot be written, and tables that cannot be read.
+run bad-out analyze "$FX/demo.pcap" --sessions "$FX/demo.pcap/s.csv" --summary "$FX/demo.pcap/p.csv" \
+  --reconnects "$FX/demo.pcap/x.parquet" --refused "$FX/demo.pcap/r.json"
+run bad-out-audit audit "$FX/demo.pcap" --sessions "$FX/demo.pcap/s.csv" --summary "$FX/demo.pcap/p.csv"
+run bad-table report "$FX/demo.truth.json" "$FX/demo.pcap"
+run bad-table-csv report "$FX/README.md"
 run codes codes
 run explain explain 1006
 run compare compare 1001 1012

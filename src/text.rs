@@ -15,6 +15,19 @@ pub fn opt_duration(secs: Option<f64>) -> String {
     secs.map_or_else(|| "-".to_string(), fmt_duration)
 }
 
+/// An error and its causes, `outer: inner: innermost` (as `anyhow` prints `{:#}`): what
+/// a `wsaudit: ` line says.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 /// Replace control characters with visible escapes.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

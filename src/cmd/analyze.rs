@@ -12,6 +12,7 @@ use crate::pipeline;
 use crate::table::export::SessionsOut;
 use crate::table::spill::SpillOptions;
 use crate::table::write::Partition;
+use crate::text::with_causes;
 
 /// A checked `analyze` run.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     })?;
     let mut failed = !got.errors.is_empty();
     if let Some(e) = &got.export_error {
-        eprintln!("wsaudit: {e:#}");
+        eprintln!("wsaudit: {}", with_causes(e));
         failed = true;
     }
     let sessions = got.sessions;

@@ -1,7 +1,7 @@
 //! `wsaudit audit`: the nightly job. Analyze everything given, compare with a baseline,
 //! check `--max-rate` thresholds, say what changed, write Markdown and HTML.
 //!
-//! Contract: inputs are read exactly as `analyze` reads them ([`collect`]); the
+//! Contract: inputs are read exactly as `analyze` reads them ([`crate::cmd::read`]); the
 //! [`Report`](crate::analysis::summary::Report) is the one `analyze` builds, with the `server` and `path` breakdowns and
 //! the timeline always in (the HTML charts use them), and the terminal shows only the
 //! breakdowns asked for with `--by`. The verdict's rules are [`crate::audit`]'s. Exit
@@ -25,7 +25,7 @@ use crate::render;
 use crate::table::export::SessionsOut;
 use crate::table::spill::SpillOptions;
 use crate::table::{load, write};
-use crate::text;
+use crate::text::{self, with_causes};
 
 /// A checked `audit` run.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
     })?;
     let mut errors = got.errors;
     if let Some(e) = &got.export_error {
-        errors.push(format!("{e:#}"));
+        errors.push(with_causes(e));
     }
     let sessions = got.sessions;
     let rec = match export_views(&sessions, &args.views, true, &mut errors)? {
@@ -150,12 +150,12 @@ pub fn run(args: Config) -> Result<ExitCode> {
     let mut late = Vec::new();
     if let Some(p) = &args.markdown {
         if let Err(e) = write::write_text_atomic(p, &render::markdown::render(&audit)) {
-            late.push(format!("{e:#}"));
+            late.push(with_causes(&e));
         }
     }
     if let Some(p) = &args.html {
         if let Err(e) = write::write_text_atomic(p, &render::html::render(&audit)) {
-            late.push(format!("{e:#}"));
+            late.push(with_causes(&e));
         }
     }
     if !late.is_empty() {

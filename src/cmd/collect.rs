@@ -230,7 +230,7 @@ pub fn collect(
                 sessions.vstack_mut(&loaded.sessions)?;
                 refused.vstack_mut(&loaded.refused)?;
             }
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(crate::text::with_causes(&e)),
         }
     }
 

@@ -30,6 +30,7 @@ use crate::pipeline;
 use crate::table::export::SessionsOut;
 use crate::table::spill::SpillOptions;
 use crate::table::write;
+use crate::text::with_causes;
 
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -108,7 +109,7 @@ pub struct Read {
     /// Inputs that could not be read, or not wholly: `<input>: <what>`.
     pub errors: Vec<String>,
     /// Why the session export failed, if it did.
-    pub export_error: Option<anyhow::Error>,
+    pub export_error: Option<crate::table::error::Error>,
 }
 
 /// The one "collect inputs -> session rows -> export" routine of every command: find
@@ -156,7 +157,7 @@ fn export_views(
 ) -> Result<Option<DataFrame>> {
     let mut write = |df: &mut DataFrame, path: &Path| {
         if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
-            failed.push(format!("{e:#}"));
+            failed.push(with_causes(&e));
         }
     };
     if let Some(path) = &views.summary {
@@ -175,7 +176,7 @@ fn export_views(
 /// Write a table, reporting (not propagating) a failure so other outputs still happen.
 fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
     if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
-        eprintln!("wsaudit: {e:#}");
+        eprintln!("wsaudit: {}", with_causes(&e));
         *failed = true;
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use crate::table::error::{Error, Result};
 use polars::prelude::DataFrame;
 
 use crate::table::write::{Partition, PartitionWriter, TableWriter};
@@ -15,7 +15,7 @@ use crate::table::write::{Partition, PartitionWriter, TableWriter};
 /// Where the session rows go.
 pub struct SessionsOut {
     to: Option<Writer>,
-    error: Option<anyhow::Error>,
+    error: Option<Error>,
 }
 
 enum Writer {

@@ -10,7 +10,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::table::error::Result;
+use crate::text::with_causes;
 use polars::prelude::*;
 use polars_io::csv::read::CsvReadOptions;
 use polars_io::parquet::read::ParquetReader;
@@ -69,7 +70,7 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
         let df = match read_raw(f, true) {
             Ok(df) => df,
             Err(e) => {
-                problems.push((f.clone(), format!("cannot read table: {e:#}")));
+                problems.push((f.clone(), format!("cannot read table: {}", with_causes(&e))));
                 continue;
             }
         };

@@ -12,6 +12,7 @@
 pub mod chunks;
 pub mod columns;
 pub mod drain;
+pub mod error;
 pub mod export;
 pub mod load;
 pub mod logs;

@@ -15,7 +15,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use anyhow::{bail, Context, Result};
+use crate::table::error::{At as _, Error, Result};
 use polars::prelude::*;
 use polars_io::csv::write::{BatchedWriter as CsvBatchedWriter, CsvWriter};
 use polars_io::json::{JsonFormat, JsonWriter};
@@ -45,10 +45,7 @@ impl TableFormat {
             "parquet" | "pq" => TableFormat::Parquet,
             "json" => TableFormat::Json,
             "jsonl" | "ndjson" => TableFormat::JsonLines,
-            _ => bail!(
-                "{}: unknown table format (use .csv, .parquet, .json or .jsonl)",
-                path.display()
-            ),
+            _ => return Err(Error::UnknownFormat(path.to_path_buf())),
         })
     }
 }
@@ -177,9 +174,7 @@ impl AtomicFile {
             }),
             Err(e) => {
                 in_progress().retain(|p| *p != tmp);
-                Err(anyhow::Error::new(e)
-                    .context(format!("{}: cannot create", tmp.display()))
-                    .context(format!("{}: cannot write", path.display())))
+                Err(e).at(&tmp, "cannot create").at(path, "cannot write")
             }
         }
     }
@@ -191,13 +186,9 @@ impl AtomicFile {
             let mut w = self.sink.lock();
             w.flush().and_then(|()| w.get_ref().sync_all())
         };
-        synced.with_context(|| format!("{}: cannot write", self.path.display()))?;
-        std::fs::rename(&self.tmp, &self.path).with_context(|| {
-            format!(
-                "{}: cannot move the finished file into place",
-                self.path.display()
-            )
-        })?;
+        synced.at(&self.path, "cannot write")?;
+        std::fs::rename(&self.tmp, &self.path)
+            .at(&self.path, "cannot move the finished file into place")?;
         self.committed = true;
         Ok(())
     }
@@ -280,10 +271,7 @@ impl TableWriter {
     /// Append the rows of `batch`.
     pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
         let Some(file) = &self.file else {
-            bail!(
-                "{}: cannot write: an earlier batch failed",
-                self.path.display()
-            );
+            return Err(Error::EarlierBatchFailed(self.path.clone()));
         };
         let sink = file.sink.clone();
         let result = self.write_batch(sink, batch);
@@ -292,17 +280,19 @@ impl TableWriter {
             self.body = Body::Empty;
             self.file = None;
         }
-        result.with_context(|| format!("{}: cannot write", self.path.display()))
+        result.at(&self.path, "cannot write")
     }
 
     fn write_batch(&mut self, mut sink: Sink, batch: &DataFrame) -> Result<()> {
         match &self.schema {
             None => self.schema = Some(batch.schema().clone()),
-            Some(first) if first != batch.schema() => bail!(
-                "a batch's columns differ from the first batch's: {:?} vs {:?}",
-                batch.schema(),
-                first
-            ),
+            Some(first) if first != batch.schema() => {
+                return Err(Error::SchemaChanged(format!(
+                    "{:?} vs {:?}",
+                    batch.schema(),
+                    first
+                )))
+            }
             Some(_) => {}
         }
         match self.format {
@@ -396,7 +386,7 @@ impl TableWriter {
             ..
         } = self;
         let Some(file) = file else {
-            bail!("{}: cannot write: an earlier batch failed", path.display());
+            return Err(Error::EarlierBatchFailed(path));
         };
         let mut sink = file.sink.clone();
         let ended = (|| -> Result<()> {
@@ -420,7 +410,7 @@ impl TableWriter {
             }
             Ok(())
         })();
-        ended.with_context(|| format!("{}: cannot write", path.display()))?;
+        ended.at(&path, "cannot write")?;
         file.commit()
     }
 }
@@ -454,7 +444,7 @@ impl<'a, W: Write> ArrayBody<'a, W> {
 
     fn end(self) -> Result<()> {
         if !self.opened || self.last != Some(b']') {
-            bail!("polars wrote something other than a JSON array");
+            return Err(Error::NotAJsonArray);
         }
         Ok(())
     }
@@ -625,8 +615,7 @@ impl PartitionWriter {
             self.written.push(done.path);
         }
         let sub = self.dir.join(key);
-        std::fs::create_dir_all(&sub)
-            .with_context(|| format!("{}: cannot create", sub.display()))?;
+        std::fs::create_dir_all(&sub).at(&sub, "cannot create")?;
         let n = self.started.entry(key.to_string()).or_insert(0);
         let name = match *n {
             0 => format!("part-{}.parquet", self.tag),
@@ -686,9 +675,7 @@ fn remove_stale_parts(written: &[PathBuf], tag: &str) -> Result<()> {
                 .and_then(|rest| rest.strip_suffix(".parquet"))
                 .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
             if ours && !written.contains(&p) {
-                std::fs::remove_file(&p).with_context(|| {
-                    format!("{}: cannot remove an earlier run's file", p.display())
-                })?;
+                std::fs::remove_file(&p).at(&p, "cannot remove an earlier run's file")?;
             }
         }
     }
@@ -731,7 +718,7 @@ pub fn datetimes_as_text(df: &DataFrame) -> PolarsResult<DataFrame> {
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     let file = AtomicFile::create(path)?;
     let written = file.sink.clone().write_all(text.as_bytes());
-    written.with_context(|| format!("{}: cannot write", path.display()))?;
+    written.at(path, "cannot write")?;
     file.commit()
 }
 
