@@ -625,7 +625,7 @@ fn root() -> &'static Path {
 
 /// Arguments as strings (paths included).
 macro_rules! args {
-    ($($x:expr),* $(,)?) => { vec![$(String::from(AsRef::<str>::as_ref(&$x))),*] };
+    ($($x:expr),* $(,)?) => { Vec::<String>::from([$(String::from(AsRef::<str>::as_ref(&$x))),*]) };
 }
 
 /// `wsaudit ARGS`, run from the repository (so `fixtures/...` works and names captures).
@@ -718,7 +718,6 @@ struct Truth {
     capture: String,
     client: String,
     ip: String,
-    port: u16,
     server: String,
     path: String,
     subprotocol: Option<String>,
@@ -758,11 +757,10 @@ fn truth(capture: &str) -> Vec<Truth> {
         .iter()
         .map(|x| {
             let client = x["client"].as_str().unwrap().to_string();
-            let (ip, port) = client.rsplit_once(':').unwrap();
+            let ip = client.rsplit_once(':').unwrap().0;
             Truth {
                 capture: format!("fixtures/{capture}"),
                 ip: ip.trim_matches(['[', ']']).to_string(),
-                port: port.parse().unwrap(),
                 client: client.clone(),
                 server: x["server"].as_str().unwrap().to_string(),
                 path: x["path"].as_str().unwrap().to_string(),
@@ -797,7 +795,6 @@ fn code_counts(ts: &[Truth]) -> BTreeMap<Option<u16>, usize> {
 
 #[derive(Debug, Clone)]
 struct Seg {
-    ts_ns: i64,
     src: ([u8; 4], u16),
     dst: ([u8; 4], u16),
     seq: u32,
@@ -849,7 +846,6 @@ fn read_pcap(path: &Path) -> (Vec<i64>, Vec<Seg>) {
         let be32 = |o: usize| u32::from_be_bytes([t[o], t[o + 1], t[o + 2], t[o + 3]]);
         let doff = (t[12] >> 4) as usize * 4;
         segs.push(Seg {
-            ts_ns,
             src: ([ip[12], ip[13], ip[14], ip[15]], be16(0)),
             dst: ([ip[16], ip[17], ip[18], ip[19]], be16(2)),
             seq: be32(4),
@@ -1558,7 +1554,7 @@ fn user_agent(lib: &str) -> Option<&'static str> {
     match lib {
         "websockets 15.0.1" => Some("Python/3.11 websockets/15.0.1"),
         "aiohttp 3.12.15" => Some("Python/3.11 aiohttp/3.12.15"),
-        "ws 8.18.3" => None,
+        "ws 8.18.3" | "a log" => None,
         "Chromium 156.0.8078.79" => Some(
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
              HeadlessChrome/156.0.0.0 Safari/537.36",
@@ -1574,6 +1570,7 @@ fn group_of(t: &Truth, key: &str, minute: &str, hosts: &BTreeMap<String, String>
     match key {
         "server" => t.server.clone(),
         "host" => hosts.get(&t.server).cloned().unwrap_or(t.server.clone()),
+        // (A log row has no host: `server` is `(none)` for it too.)
         "path" => t.path.clone(),
         "subprotocol" => t.subprotocol.clone().unwrap_or_else(none),
         "client" => t.ip.clone(),
@@ -1682,7 +1679,8 @@ fn check_breakdown(what: &str, b: &Value, want: &BTreeMap<String, Vec<Option<u16
 
 /// The inputs of the breakdown tests: demo.pcap with the Host header of its port-9000
 /// requests rewritten (`127.0.0.1:9000` -> `ws.example.org`, same length, so nothing else
-/// moves), and five more fixtures; their truth, the minute of each, the renamed hosts.
+/// moves), five more fixtures and a log spanning hours; their truth, the minute each
+/// session ended in, the renamed hosts.
 struct ByInputs {
     _dir: TempDir,
     files: Vec<String>,
@@ -1736,6 +1734,36 @@ fn by_inputs() -> ByInputs {
             truth_all.push((t, only_minute(f)));
         }
     }
+    // A log whose closes end in four hours of two dates (a capture's sessions all end in
+    // one): (code, end minute), from days.jsonl; a log row has no address, path or agent.
+    files.push(case("days.jsonl"));
+    for (code, minute) in [
+        (1000, "2026-11-20 23:59"),
+        (1001, "2026-11-21 00:00"),
+        (1006, "2026-11-21 00:30"),
+        (1000, "2026-11-21 05:00"),
+        (4000, "2026-11-21 05:00"),
+    ] {
+        truth_all.push((
+            Truth {
+                capture: case("days.jsonl"),
+                client: String::new(),
+                ip: "(none)".into(),
+                server: "(none)".into(),
+                path: "(none)".into(),
+                subprotocol: None,
+                code: Some(code),
+                ending: String::new(),
+                initiator: String::new(),
+                client_lib: "a log".into(),
+                client_close: None,
+                server_close: None,
+                reconnect_delay_ms: None,
+                connection_no: None,
+            },
+            minute.to_string(),
+        ));
+    }
     let hosts = BTreeMap::from([("127.0.0.1:9000".to_string(), "ws.example.org".to_string())]);
     ByInputs {
         _dir: dir,
@@ -1766,7 +1794,7 @@ fn by_report(sub: &str, inp: &ByInputs, extra: &[String]) -> Value {
 /// `--by KEY` for every key, through `analyze`, `report` and `audit`: each group's sessions
 /// and codes are the truth's (server, path, subprotocol, client address and the User-Agent
 /// each library sends from the truth; host from a rewritten Host header; capture from the
-/// file names; minute and hour from the capture's packet times).
+/// file names; minute and hour from the capture's packet times and the log's lines).
 #[test]
 fn by_every_key_matches_the_truth() {
     let inp = by_inputs();
@@ -2147,25 +2175,23 @@ fn max_connections_evicts_counts_and_flags() {
         let file = format!("fixtures/{cap}");
         // Room for all: nothing evicted, nothing flagged, no Limits line. (One thread: see
         // `max_connections_is_one_limit_for_all_threads_of_a_file` for more.)
-        for threads in ["1"] {
-            let a = args![
-                file,
-                "--max-connections",
-                peak.to_string(),
-                "--threads",
-                threads
-            ];
-            let (got, v) = analyze_rows(&dir, &a);
-            assert_eq!(
-                v["inputs"][0]["evicted_connections"], 0,
-                "{cap}: room for {peak}"
-            );
-            check_sessions(&format!("{cap} --max-connections {peak}"), &got, &want);
-            assert!(got.iter().all(|r| r["limit_hit"] == false), "{cap}");
-            let mut t = args!["analyze"];
-            t.extend(a.iter().cloned());
-            assert!(!out(&ok(&t)).contains("Limits:"), "{cap}: a Limits line");
-        }
+        let a = args![
+            file,
+            "--max-connections",
+            peak.to_string(),
+            "--threads",
+            "1"
+        ];
+        let (got, v) = analyze_rows(&dir, &a);
+        assert_eq!(
+            v["inputs"][0]["evicted_connections"], 0,
+            "{cap}: room for {peak}"
+        );
+        check_sessions(&format!("{cap} --max-connections {peak}"), &got, &want);
+        assert!(got.iter().all(|r| r["limit_hit"] == false), "{cap}");
+        let mut t = args!["analyze"];
+        t.extend(a.iter().cloned());
+        assert!(!out(&ok(&t)).contains("Limits:"), "{cap}: a Limits line");
         // Room for one.
         for threads in ["1", "2", "3", "4"] {
             let what = format!("{cap} --max-connections 1 --threads {threads}");
@@ -2645,7 +2671,11 @@ fn log_format_forces_one_reader_for_every_format() {
                     &[case(file)],
                     &args!["--log-format", format],
                 ));
-                assert_eq!(got, [want.clone()], "{sub} {file} --log-format {format}");
+                assert_eq!(
+                    got,
+                    std::slice::from_ref(want),
+                    "{sub} {file} --log-format {format}"
+                );
                 forced.insert(format.to_string());
             }
         }
@@ -2809,7 +2839,9 @@ fn partition_by_date_and_hour_and_report_over_the_dataset() {
     let dir = TempDir::new("flags-partition");
     let demo = truth("demo.pcap");
     let log_codes = [1000u16, 1001, 1006, 1000, 4000];
-    let layouts: [(&str, Vec<(&str, Vec<u16>)>); 2] = [
+    // (--partition-by, [(folder, log codes in it)]): demo's sessions all in 2026-11-22 00.
+    type Layout<'a> = (&'a str, Vec<(&'a str, Vec<u16>)>);
+    let layouts: [Layout; 2] = [
         (
             "date",
             vec![
