@@ -2694,12 +2694,12 @@ fn log_format_forces_one_reader_for_every_format() {
         "2026-11-22T10:00:00Z INFO afterConnectionClosed CloseStatus[code=4999, reason=late]\n",
     );
     folder.file("app.log", text.as_bytes());
-    let o = run(&args!["analyze", p(folder.path()), "--format", "json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-    assert!(
-        v.is_null() || v["sessions"] == 0,
-        "a log nothing detects was read: {}",
-        out(&o)
+    let v = json(&args!["analyze", p(folder.path())]);
+    assert_eq!(v["sessions"], 0, "a log nothing detects was read");
+    assert_eq!(
+        v["inputs"],
+        serde_json::json!([]),
+        "a log nothing detects was read"
     );
     for sub in ["analyze", "audit"] {
         let got = log_rows(&sub_rows(
