@@ -259,6 +259,10 @@ fn run_sharded<'m, K: SessionSink>(
     sink: &(dyn Fn() -> K + Sync),
 ) -> (capture::ReadSummary, Vec<Kept<K>>, u64) {
     use std::sync::atomic::Ordering;
+    // Each shard holds `max_conns / shards` connections, at least one: with more shards
+    // than connections allowed, more than `max_conns` would be tracked at once
+    // (`--max-connections 1 --threads 4` tracked 3). One shard per allowed connection at most.
+    let shards = shards.min(limits.max_conns).max(1);
     let progress: Vec<Progress> = (0..shards).map(|_| Progress::default()).collect();
     std::thread::scope(|scope| {
         let mut outboxes = Vec::with_capacity(shards);
