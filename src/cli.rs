@@ -147,7 +147,9 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Most TCP connections tracked at once; beyond it the longest-idle one is closed
-    /// and its session flagged `limit_hit`.
+    /// and its session flagged `limit_hit`. Shared evenly by a file's worker shards
+    /// (connections are hashed to shards), so a shard may evict before N connections
+    /// are open in all; --threads 1 makes it one exact limit.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_conns)]
     pub max_connections: usize,
     /// Most out-of-order bytes held per connection direction before a gap is declared.
