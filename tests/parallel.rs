@@ -168,7 +168,9 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
         "10.0.0.9:4999",
         "10.0.0.9:5000",
     ];
-    let (recs, want) = tie_records(&clients, &[1_000; 5]);
+    // By hand: equal starts, so by client address: IPv4 before IPv6, 10.0.0.9 before
+    // 10.0.0.10, port 4999 before 5000; the two full equals (0 and 4) in push order.
+    let (recs, want) = tie_records(&clients, &[1_000; 5], &[3, 0, 4, 2, 1]);
     let mut sink = TableSink::with_chunk_rows(false, 2);
     for r in recs {
         sink.push(r);
@@ -178,16 +180,17 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
 }
 
 /// Copies of the demo's first session in capture `cap`, from `clients` at `starts`
-/// (their end times tell equal keys apart), and the table they must give: sorted by
-/// `session_order` and numbered.
+/// (their end times tell equal keys apart), and the table they must give: the copies in
+/// `order` (indexes into `clients`, written out by hand by the caller), numbered
+/// `cap#1`, `cap#2`, ...
 fn tie_records(
     clients: &[&str],
     starts: &[i64],
+    order: &[usize],
 ) -> (
     Vec<wsaudit::session::SessionRecord>,
     polars::prelude::DataFrame,
 ) {
-    use wsaudit::pipeline::{session_id, session_order};
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
     let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
     let recs: Vec<_> = clients
@@ -203,11 +206,22 @@ fn tie_records(
             r
         })
         .collect();
-    let mut want = recs.clone();
-    want.sort_by_key(session_order);
-    for (i, r) in want.iter_mut().enumerate() {
-        r.session_id = session_id("cap", i + 1);
-    }
+    let mut sorted: Vec<usize> = order.to_vec();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (0..clients.len()).collect::<Vec<_>>(),
+        "order names every copy once"
+    );
+    let want: Vec<_> = order
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let mut r = recs[i].clone();
+            r.session_id = format!("cap#{}", n + 1);
+            r
+        })
+        .collect();
     let want = wsaudit::report::table::sessions_frame(&want).unwrap();
     (recs, want)
 }
@@ -355,7 +369,13 @@ fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
         "10.0.0.9:5000",
         "10.0.0.8:1",
     ];
-    let (recs, want) = tie_records(&clients, &[1_000, 1_000, 1_000, 1_000, 1_000, 1_000, 999]);
+    // By hand: 10.0.0.8:1 starts first (999); then as above, the three full equals
+    // (0, 4, 5) in push order.
+    let (recs, want) = tie_records(
+        &clients,
+        &[1_000, 1_000, 1_000, 1_000, 1_000, 1_000, 999],
+        &[6, 3, 0, 4, 5, 2, 1],
+    );
     let folder = SpillFolder::new("ties");
     let dir = SpillDir::new(folder.0.clone());
     let mut sink = TableSink::with_chunk_rows(false, 1).spilling(dir.clone(), 2);
