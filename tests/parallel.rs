@@ -102,7 +102,41 @@ fn a_truncated_gzip_capture_keeps_what_was_read_and_says_where() {
     std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
     let r = analyze(&Input::Path(cut), &Options::default());
     assert!(r.failed());
-    assert!(r.read.packets > 0, "what was read before the cut is kept");
+    // Where the readable data ends, found without wsaudit: decompress the cut file as far
+    // as it goes (what `zcat` prints before "unexpected end of file"), then walk the pcap
+    // records by hand (24-byte file header; 16-byte record headers whose bytes 8..12 are
+    // the captured length, little-endian in this capture).
+    let mut readable = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(&gz[..gz.len() / 2]);
+    let mut buf = [0u8; 4096];
+    loop {
+        match std::io::Read::read(&mut dec, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => readable.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(&readable[..4], &0xa1b2_c3d4u32.to_le_bytes());
+    let (mut at, mut whole) = (24usize, 0u64);
+    while at + 16 <= readable.len() {
+        let incl = u32::from_le_bytes(readable[at + 8..at + 12].try_into().unwrap()) as usize;
+        if at + 16 + incl > readable.len() {
+            break;
+        }
+        at += 16 + incl;
+        whole += 1;
+    }
+    assert!(whole > 0 && at < bytes.len(), "the cut falls inside the capture");
+    assert_eq!(
+        r.read.packets, whole,
+        "every whole record before the cut is kept"
+    );
+    assert_eq!(r.read.errors.len(), 1, "{:?}", r.read.errors);
+    let e = &r.read.errors[0];
+    assert!(e.fatal, "{e:?}");
+    assert_eq!(
+        e.offset, at as u64,
+        "the error is at the first record the cut left incomplete: {e}"
+    );
 }
 
 #[test]
