@@ -125,7 +125,10 @@ fn a_truncated_gzip_capture_keeps_what_was_read_and_says_where() {
         at += 16 + incl;
         whole += 1;
     }
-    assert!(whole > 0 && at < bytes.len(), "the cut falls inside the capture");
+    assert!(
+        whole > 0 && at < bytes.len(),
+        "the cut falls inside the capture"
+    );
     assert_eq!(
         r.read.packets, whole,
         "every whole record before the cut is kept"
