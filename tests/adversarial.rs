@@ -447,13 +447,11 @@ fn syn_flood_evicts_counts_and_flags() {
     };
     let r = syn_flood("syn_flood", 100_000, limits);
     assert_eq!(r.oversized_heads, 0);
-    // Every connection beyond what the table holds at the end was evicted and counted;
-    // at the end it holds between 15/16 of its room and all of it.
-    assert!(
-        (100_001 - 1000..=100_001 - (1000 - 1000 / 16)).contains(&r.evicted),
-        "{}",
-        r.evicted
-    );
+    // By hand: 100,001 connections; the first 1,000 fill the table, then every arrival
+    // into a full table evicts 1000 / 16 = 62, which makes room for 62 arrivals. The
+    // other 99,001 arrivals need ceil(99,001 / 62) = 1,597 evictions of 62: 99,014
+    // connections evicted and counted, 987 held at the end.
+    assert_eq!(r.evicted, 99_014);
     let s = only_session(&r);
     assert!(s.limit_hit, "an evicted session is flagged");
     assert_eq!(s.frames[SERVER], 1);
@@ -466,13 +464,11 @@ fn syn_flood_evicts_counts_and_flags() {
 /// `scripts/adversarial_rss.sh` (release build).
 #[test]
 fn a_million_syns_at_default_limits() {
-    let max = Limits::default().max_conns as u64;
+    assert_eq!(Limits::default().max_conns, 200_000);
     let r = syn_flood("syn_flood_million", 1_000_000, Limits::default());
-    assert!(
-        (1_000_001 - max..=1_000_001 - (max - max / 16)).contains(&r.evicted),
-        "{}",
-        r.evicted
-    );
+    // By hand, as above: 200,000 fill the table, evictions of 200,000 / 16 = 12,500; the
+    // other 800,001 arrivals need ceil(800,001 / 12,500) = 65 of them: 812,500 evicted.
+    assert_eq!(r.evicted, 812_500);
     let s = only_session(&r);
     assert!(s.limit_hit);
     assert_eq!(s.frames[SERVER], 1);
