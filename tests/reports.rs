@@ -513,7 +513,9 @@ fn restart_timeline_has_three_one_second_buckets_and_no_spike() {
         (t.first_bucket, t.last_bucket),
         (Some(s(1_795_308_820)), Some(s(1_795_308_823)))
     );
-    let got: Vec<(i64, u64, Vec<(u16, u64)>)> = t
+    /// A bucket: start, closes, (code, closes) per code.
+    type Bucket = (i64, u64, Vec<(u16, u64)>);
+    let got: Vec<Bucket> = t
         .buckets
         .iter()
         .map(|b| {
