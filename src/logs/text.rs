@@ -552,7 +552,7 @@ static JETTY9_CALLBACK: LazyLock<Regex> =
 static JETTY9_REQUEST: LazyLock<Regex> =
     LazyLock::new(|| re(r":([^:\s]+): close\(CloseInfo\[code=(\d+),reason=(.*?)\]\)\s*$"));
 
-/// A Jetty 9 close request on `line` (number `at`): not a record (see [`jetty`]), but it
+/// A Jetty 9 close request on `line` (number `at`): not a record (see `jetty`), but it
 /// ties its thread to the session it closes ([`merge`](super::merge)).
 pub fn jetty_close_request(line: &str, at: u64) -> Option<super::merge::CloseRequest> {
     if !line.contains(": close(CloseInfo[code=") {
