@@ -102,7 +102,44 @@ fn a_truncated_gzip_capture_keeps_what_was_read_and_says_where() {
     std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
     let r = analyze(&Input::Path(cut), &Options::default());
     assert!(r.failed());
-    assert!(r.read.packets > 0, "what was read before the cut is kept");
+    // Where the readable data ends, found without wsaudit: decompress the cut file as far
+    // as it goes (what `zcat` prints before "unexpected end of file"), then walk the pcap
+    // records by hand (24-byte file header; 16-byte record headers whose bytes 8..12 are
+    // the captured length, little-endian in this capture).
+    let mut readable = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(&gz[..gz.len() / 2]);
+    let mut buf = [0u8; 4096];
+    loop {
+        match std::io::Read::read(&mut dec, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => readable.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(&readable[..4], &0xa1b2_c3d4u32.to_le_bytes());
+    let (mut at, mut whole) = (24usize, 0u64);
+    while at + 16 <= readable.len() {
+        let incl = u32::from_le_bytes(readable[at + 8..at + 12].try_into().unwrap()) as usize;
+        if at + 16 + incl > readable.len() {
+            break;
+        }
+        at += 16 + incl;
+        whole += 1;
+    }
+    assert!(
+        whole > 0 && at < bytes.len(),
+        "the cut falls inside the capture"
+    );
+    assert_eq!(
+        r.read.packets, whole,
+        "every whole record before the cut is kept"
+    );
+    assert_eq!(r.read.errors.len(), 1, "{:?}", r.read.errors);
+    let e = &r.read.errors[0];
+    assert!(e.fatal, "{e:?}");
+    assert_eq!(
+        e.offset, at as u64,
+        "the error is at the first record the cut left incomplete: {e}"
+    );
 }
 
 #[test]
@@ -171,7 +208,9 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
         "10.0.0.9:4999",
         "10.0.0.9:5000",
     ];
-    let (recs, want) = tie_records(&clients, &[1_000; 5]);
+    // By hand: equal starts, so by client address: IPv4 before IPv6, 10.0.0.9 before
+    // 10.0.0.10, port 4999 before 5000; the two full equals (0 and 4) in push order.
+    let (recs, want) = tie_records(&clients, &[1_000; 5], &[3, 0, 4, 2, 1]);
     let mut sink = TableSink::with_chunk_rows(false, 2);
     for r in recs {
         sink.push(r);
@@ -181,16 +220,17 @@ fn equal_start_times_are_ordered_by_address_on_both_paths() {
 }
 
 /// Copies of the demo's first session in capture `cap`, from `clients` at `starts`
-/// (their end times tell equal keys apart), and the table they must give: sorted by
-/// `session_order` and numbered.
+/// (their end times tell equal keys apart), and the table they must give: the copies in
+/// `order` (indexes into `clients`, written out by hand by the caller), numbered
+/// `cap#1`, `cap#2`, ...
 fn tie_records(
     clients: &[&str],
     starts: &[i64],
+    order: &[usize],
 ) -> (
     Vec<wsaudit::session::SessionRecord>,
     polars::prelude::DataFrame,
 ) {
-    use wsaudit::pipeline::{session_id, session_order};
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap");
     let base = analyze(&Input::Path(demo), &Options::default()).sessions[0].clone();
     let recs: Vec<_> = clients
@@ -206,11 +246,22 @@ fn tie_records(
             r
         })
         .collect();
-    let mut want = recs.clone();
-    want.sort_by_key(session_order);
-    for (i, r) in want.iter_mut().enumerate() {
-        r.session_id = session_id("cap", i + 1);
-    }
+    let mut sorted: Vec<usize> = order.to_vec();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (0..clients.len()).collect::<Vec<_>>(),
+        "order names every copy once"
+    );
+    let want: Vec<_> = order
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let mut r = recs[i].clone();
+            r.session_id = format!("cap#{}", n + 1);
+            r
+        })
+        .collect();
     let want = wsaudit::table::session::sessions_frame(&want).unwrap();
     (recs, want)
 }
@@ -361,7 +412,13 @@ fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
         "10.0.0.9:5000",
         "10.0.0.8:1",
     ];
-    let (recs, want) = tie_records(&clients, &[1_000, 1_000, 1_000, 1_000, 1_000, 1_000, 999]);
+    // By hand: 10.0.0.8:1 starts first (999); then as above, the three full equals
+    // (0, 4, 5) in push order.
+    let (recs, want) = tie_records(
+        &clients,
+        &[1_000, 1_000, 1_000, 1_000, 1_000, 1_000, 999],
+        &[6, 3, 0, 4, 5, 2, 1],
+    );
     let folder = SpillFolder::new("ties");
     let dir = SpillDir::new(folder.0.clone());
     let mut sink = TableSink::with_chunk_rows(false, 1).spilling(dir.clone(), 2);

@@ -52,14 +52,20 @@ fn inputs(target: &str) -> Vec<PathBuf> {
     v
 }
 
-/// Replay every saved input of `target`; panics listing the ones that still fail.
+/// Replay every saved input of `target`; panics listing the ones that still fail. A
+/// target without a saved input is a failure: the test would prove nothing.
 fn replay(target: &str) {
     let (_, run) = TARGETS
         .iter()
         .find(|(t, _)| *t == target)
         .expect("known target");
+    let saved = inputs(target);
+    assert!(
+        !saved.is_empty(),
+        "no tests/regressions/{target}-<n>.bin: every target keeps at least one input"
+    );
     let mut failed = Vec::new();
-    for path in inputs(target) {
+    for path in saved {
         let bytes = std::fs::read(&path).unwrap();
         if std::panic::catch_unwind(|| run(&bytes)).is_err() {
             failed.push(path.display().to_string());
@@ -85,16 +91,23 @@ fn every_saved_input_belongs_to_a_target() {
 }
 
 /// The seed corpora still run clean: a change that breaks a seed breaks fuzzing's
-/// starting point (and usually the parser).
+/// starting point (and usually the parser). Every target has a seed folder with seeds in
+/// it: a missing or empty one fails (`scripts/fuzz.sh seeds` writes them).
 #[test]
 fn seed_corpora_pass_every_check() {
     let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     for (target, run) in TARGETS {
-        let Ok(entries) = std::fs::read_dir(seeds.join(target)) else {
-            continue;
-        };
-        for e in entries {
-            let path = e.unwrap().path();
+        let dir = seeds.join(target);
+        let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{target}: no seed folder {}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(
+            !entries.is_empty(),
+            "{target}: the seed folder {} is empty",
+            dir.display()
+        );
+        for path in entries {
             let bytes = std::fs::read(&path).unwrap();
             if std::panic::catch_unwind(|| run(&bytes)).is_err() {
                 panic!("{target}: seed {} fails", path.display());
@@ -149,8 +162,34 @@ fn pipeline_regressions() {
 }
 
 #[test]
-fn logs_regressions() {
-    for t in ["logs_text", "logs_json", "logs_access", "logs_file"] {
-        replay(t);
+fn logs_text_regressions() {
+    replay("logs_text");
+}
+
+#[test]
+fn logs_json_regressions() {
+    replay("logs_json");
+}
+
+#[test]
+fn logs_access_regressions() {
+    replay("logs_access");
+}
+
+#[test]
+fn logs_file_regressions() {
+    replay("logs_file");
+}
+
+/// Every target in [`TARGETS`] has its own test above: a target added without one (or
+/// without inputs) does not pass unnoticed.
+#[test]
+fn every_target_has_a_regression_test() {
+    let src = std::fs::read_to_string(dir().with_extension("rs")).unwrap();
+    for (t, _) in TARGETS {
+        assert!(
+            src.contains(&format!("fn {t}_regressions()")),
+            "no {t}_regressions test"
+        );
     }
 }

@@ -32,10 +32,18 @@
 //! reason=Disconnected]`), which the application never sees. [`repeats`] runs first: a
 //! library record that carries its thread is dropped when an earlier kept record of the
 //! same format and thread is at most [`MERGE_LINES`] lines before it (the first
-//! callback is the one the application got). Limits: these lines carry no session id, so
-//! a pooled thread closing another session within those lines would lose that row, and a
-//! repeat on another thread (Jetty's client calling back from the thread that called
-//! `close()`, seen once in the fixture) is not recognised.
+//! callback is the one the application got). A repeat can also come from the thread that
+//! asked the session to close: Jetty's client, after `main` logged `close(CloseInfo[X])`
+//! and the session's callback with X ran on a client thread, calls back once more on
+//! `main` (`CloseInfo[code=1006,reason=ClosedChannelException]`, after an error on the
+//! closed channel). So a thread that logged a close request ([`CloseRequest`]) whose close
+//! X was then handed to an application (a kept record with X's code and reason after the
+//! request) is that session's thread: its callbacks within [`MERGE_LINES`] lines of the
+//! request are repeats too. A request not yet followed by its callback makes nothing a
+//! repeat (Jetty's server, closing inside `onWebSocketConnect`, hands its own application
+//! 1006 "Failed to open local endpoint" first: a row). Limits: these lines carry no
+//! session id, so a pooled thread closing another session within those lines would lose
+//! that row.
 
 use super::{Record, Voice};
 
@@ -100,9 +108,39 @@ fn absorb(into: &mut Record, from: Record) {
     );
 }
 
-/// Drop repeated once-per-session library callbacks (see the module doc). Returns the
-/// records left and how many were dropped.
-pub fn repeats(rows: Vec<Record>) -> (Vec<Record>, u64) {
+/// A thread asking a session to close, as a library logs it (Jetty 9's
+/// `THREAD: close(CloseInfo[code=..,reason=..])`): not a record, but it ties the thread to
+/// the session it closes (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseRequest {
+    /// Line number in the file, from 1.
+    pub line: u64,
+    pub thread: String,
+    pub code: u16,
+    pub reason: Option<String>,
+}
+
+/// Did `thread` ask, at most [`MERGE_LINES`] lines before `line`, for a close that an
+/// already kept record (in `out`, after the request) was handed?
+fn asked_and_answered(requests: &[CloseRequest], out: &[Record], thread: &str, line: u64) -> bool {
+    let before = requests.partition_point(|q| q.line < line);
+    requests[..before]
+        .iter()
+        .rev()
+        .take_while(|q| line - q.line <= MERGE_LINES)
+        .filter(|q| q.thread == thread)
+        .any(|q| {
+            out.iter()
+                .rev()
+                .take_while(|k| k.line > q.line)
+                .any(|k| k.close_code == Some(q.code) && k.close_reason == q.reason)
+        })
+}
+
+/// Drop repeated once-per-session library callbacks (see the module doc); `requests` are
+/// the file's close requests in line order. Returns the records left and how many were
+/// dropped.
+pub fn repeats(rows: Vec<Record>, requests: &[CloseRequest]) -> (Vec<Record>, u64) {
     if !rows.iter().any(|r| r.thread.is_some()) {
         return (rows, 0);
     }
@@ -110,12 +148,13 @@ pub fn repeats(rows: Vec<Record>) -> (Vec<Record>, u64) {
     let mut dropped = 0;
     for r in rows {
         let repeat = r.voice == Voice::Library
-            && r.thread.is_some()
-            && out
-                .iter()
-                .rev()
-                .take_while(|k| r.line.abs_diff(k.line) <= MERGE_LINES)
-                .any(|k| k.source == r.source && k.thread == r.thread);
+            && r.thread.as_deref().is_some_and(|t| {
+                out.iter()
+                    .rev()
+                    .take_while(|k| r.line.abs_diff(k.line) <= MERGE_LINES)
+                    .any(|k| k.source == r.source && k.thread == r.thread)
+                    || asked_and_answered(requests, &out, t, r.line)
+            });
         if repeat {
             dropped += 1;
         } else {
@@ -125,11 +164,11 @@ pub fn repeats(rows: Vec<Record>) -> (Vec<Record>, u64) {
     (out, dropped)
 }
 
-/// Apply the rules of this module to one file's records (in line order): [`repeats`],
-/// then library lines into application lines. Returns the records left and how many
-/// were folded away.
-pub fn merge(rows: Vec<Record>) -> (Vec<Record>, u64) {
-    let (rows, dropped) = repeats(rows);
+/// Apply the rules of this module to one file's records (in line order): [`repeats`]
+/// (with the file's close requests, in line order), then library lines into application
+/// lines. Returns the records left and how many were folded away.
+pub fn merge(rows: Vec<Record>, requests: &[CloseRequest]) -> (Vec<Record>, u64) {
+    let (rows, dropped) = repeats(rows, requests);
     if !rows.iter().any(|r| r.voice == Voice::Library) {
         return (rows, dropped);
     }
@@ -202,7 +241,7 @@ mod tests {
             rec(4, Voice::Library, 1000),
             rec(5, Voice::App, 1000),
         ];
-        let (out, merged) = merge(rows);
+        let (out, merged) = merge(rows, &[]);
         assert_eq!(merged, 2);
         assert_eq!(out.iter().map(|r| r.line).collect::<Vec<_>>(), vec![3, 5]);
     }
@@ -219,7 +258,7 @@ mod tests {
         for (r, t) in rows.iter_mut().zip(["a", "b", "b", "a", "a"]) {
             r.thread = Some(t.into());
         }
-        let (out, dropped) = repeats(rows);
+        let (out, dropped) = repeats(rows, &[]);
         assert_eq!(dropped, 2);
         assert_eq!(
             out.iter().map(|r| r.line).collect::<Vec<_>>(),
@@ -227,10 +266,51 @@ mod tests {
         );
     }
 
+    /// Jetty's client: `main` asks for 1001 (line 1), the server's and the client's
+    /// callbacks get it (2, 3), each thread repeats for the disconnect (4, 5), then `main`
+    /// calls back once more for the client session it closed (9). Then the server,
+    /// closing inside onWebSocketConnect: `s2` asks for 1001 (20) but its application is
+    /// handed 1006 first (21, a row), and the client gets the 1001 (25).
+    #[test]
+    fn a_callback_from_the_thread_that_asked_for_the_close_is_a_repeat() {
+        let mut rows = vec![
+            rec(2, Voice::Library, 1001),
+            rec(3, Voice::Library, 1001),
+            rec(4, Voice::Library, 1006),
+            rec(5, Voice::Library, 1006),
+            rec(9, Voice::Library, 1006),
+            rec(21, Voice::Library, 1006),
+            rec(25, Voice::Library, 1001),
+        ];
+        for (r, t) in rows
+            .iter_mut()
+            .zip(["s1", "c1", "c1", "s1", "main", "s2", "c2"])
+        {
+            r.thread = Some(t.into());
+        }
+        let ask = |line, thread: &str| CloseRequest {
+            line,
+            thread: thread.into(),
+            code: 1001,
+            reason: None,
+        };
+        let requests = [ask(1, "main"), ask(20, "s2")];
+        let (out, dropped) = repeats(rows.clone(), &requests);
+        assert_eq!(dropped, 3);
+        assert_eq!(
+            out.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![2, 3, 21, 25]
+        );
+        // Nine lines after the request is past the window: a row again.
+        rows[4].line = 10;
+        let (out, _) = repeats(rows, &requests);
+        assert!(out.iter().any(|r| r.line == 10));
+    }
+
     #[test]
     fn two_app_lines_with_one_code_stay_two_sessions() {
         let rows = vec![rec(1, Voice::App, 1001), rec(2, Voice::App, 1001)];
-        let (out, merged) = merge(rows);
+        let (out, merged) = merge(rows, &[]);
         assert_eq!((out.len(), merged), (2, 0));
     }
 

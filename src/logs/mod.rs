@@ -591,6 +591,8 @@ pub fn read_records<R: BufRead>(
         ..Default::default()
     };
     let mut rows: Vec<Record> = Vec::new();
+    // Close requests (Jetty 9's `close(CloseInfo)` lines), for merge::repeats.
+    let mut requests: Vec<merge::CloseRequest> = Vec::new();
     let mut lines = CappedLines::new(r);
     let mut error = None;
     // mitmproxy's log clock: time of day of the last `[HH:MM:SS.mmm]` line, and whole days
@@ -628,7 +630,12 @@ pub fn read_records<R: BufRead>(
             clock = Some(days * DAY_NS + tod);
         }
         match parser.parse(&text) {
-            LineResult::NoMatch => stats.unmatched_lines += 1,
+            LineResult::NoMatch => {
+                stats.unmatched_lines += 1;
+                if let Some(q) = text::jetty_close_request(&text, stats.lines) {
+                    requests.push(q);
+                }
+            }
             LineResult::Half(why) => {
                 stats.half_matched_total += 1;
                 if stats.half_matched.len() < MAX_HALF_MATCHED {
@@ -648,7 +655,7 @@ pub fn read_records<R: BufRead>(
         }
     }
     anchor_clocks(&mut rows, clock, modified_ns);
-    let (mut rows, merged) = merge::merge(rows);
+    let (mut rows, merged) = merge::merge(rows, &requests);
     stats.merged = merged;
     for rec in &mut rows {
         rec.finish();

@@ -547,6 +547,26 @@ fn jakarta(line: &str) -> Option<LineResult> {
 static JETTY9_CALLBACK: LazyLock<Regex> =
     LazyLock::new(|| re(r":([^:\s]+): callApplicationOnClose\($"));
 
+/// Jetty 9's `THREAD: close(CloseInfo[code=..,reason=..])`: the logging thread asking a
+/// session to close.
+static JETTY9_REQUEST: LazyLock<Regex> =
+    LazyLock::new(|| re(r":([^:\s]+): close\(CloseInfo\[code=(\d+),reason=(.*?)\]\)\s*$"));
+
+/// A Jetty 9 close request on `line` (number `at`): not a record (see `jetty`), but it
+/// ties its thread to the session it closes ([`merge`](super::merge)).
+pub fn jetty_close_request(line: &str, at: u64) -> Option<super::merge::CloseRequest> {
+    if !line.contains(": close(CloseInfo[code=") {
+        return None;
+    }
+    let c = JETTY9_REQUEST.captures(line)?;
+    Some(super::merge::CloseRequest {
+        line: at,
+        thread: c[1].to_string(),
+        code: c[2].parse().ok()?,
+        reason: java_reason(c.get(3)),
+    })
+}
+
 fn jetty(line: &str) -> Option<LineResult> {
     if let Some(at) = line.find("CloseInfo[code=") {
         let prefix = &line[..at];
