@@ -860,9 +860,9 @@ pub fn pipeline(data: &[u8]) {
 // Logs (issue 6: a target per log format family). The line parsers build without polars.
 
 use wsaudit::logs::{
-    self, access, ending_for, json, text, CappedLines, FieldMap, LineResult, LogFormat, LogOptions,
-    Record,
+    self, access, json, text, CappedLines, FieldMap, LineResult, LogFormat, LogOptions, Record,
 };
+use wsaudit::session::Ending as LogEnding;
 
 /// Most lines of one input the line targets parse (each line is tried several times).
 const LOG_LINES: usize = 64;
@@ -903,7 +903,7 @@ fn check_line(res: &LineResult) {
             let mut r: Record = (**r).clone();
             r.finish();
             check!(
-                r.ending == r.close_code.map(ending_for),
+                r.ending == r.close_code.map(LogEnding::of_reported),
                 "ending {:?} for code {:?}",
                 r.ending,
                 r.close_code
@@ -1026,7 +1026,7 @@ pub fn logs_file(data: &[u8]) {
     for r in &rows {
         check!(r.session_id.is_some(), "a row without a session id");
         check!(
-            r.ending == r.close_code.map(ending_for),
+            r.ending == r.close_code.map(LogEnding::of_reported),
             "ending of the code"
         );
         check!(r.line >= 1 && r.line <= stats.lines, "line number in range");

@@ -40,6 +40,8 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
 
+use crate::session::{Ending, Initiator};
+
 /// Longest line kept, in bytes; the rest of a longer line is skipped (and counted).
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -250,6 +252,15 @@ impl Role {
     }
 }
 
+impl From<Role> for Initiator {
+    fn from(r: Role) -> Initiator {
+        match r {
+            Role::Client => Initiator::Client,
+            Role::Server => Initiator::Server,
+        }
+    }
+}
+
 /// One session read from a log: every field optional. Turned into a session row by
 /// [`Record::finish`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -269,12 +280,13 @@ pub struct Record {
     pub host: Option<String>,
     pub path: Option<String>,
     pub user_agent: Option<String>,
-    /// When `None` and `close_code` is known, derived from the code (see [`ending_for`]).
-    pub ending: Option<&'static str>,
+    /// When `None` and `close_code` is known, derived from the code
+    /// ([`Ending::of_reported`]).
+    pub ending: Option<Ending>,
     pub close_code: Option<u16>,
     pub close_reason: Option<String>,
-    /// `client`, `server` or `none`.
-    pub initiator: Option<&'static str>,
+    /// Who sent the first Close, when the line says.
+    pub initiator: Option<Initiator>,
     pub client_close_code: Option<u16>,
     pub client_close_reason: Option<String>,
     pub server_close_code: Option<u16>,
@@ -304,18 +316,6 @@ pub enum Voice {
     App,
     /// The library's own log message (debug or error logging inside the library).
     Library,
-}
-
-/// The ending a close code means in a log: 1000 `normal`, 1005 `no_status`, 1006
-/// `abnormal`, anything else `announced`. (`open` never comes from a log: a log line is
-/// written when the connection ended.)
-pub fn ending_for(code: u16) -> &'static str {
-    match code {
-        1000 => "normal",
-        1005 => "no_status",
-        1006 => "abnormal",
-        _ => "announced",
-    }
 }
 
 impl Record {
@@ -354,7 +354,7 @@ impl Record {
     /// duration, the duration from start and end.
     pub fn finish(&mut self) {
         if self.ending.is_none() {
-            self.ending = self.close_code.map(ending_for);
+            self.ending = self.close_code.map(Ending::of_reported);
         }
         if let (Some(e), Some(d)) = (self.end_ns, self.duration_s) {
             if self.start_ns.is_none() && d.is_finite() && (0.0..1e10).contains(&d) {
@@ -776,9 +776,9 @@ mod tests {
 
     #[test]
     fn endings_from_codes() {
-        assert_eq!(ending_for(1000), "normal");
-        assert_eq!(ending_for(1005), "no_status");
-        assert_eq!(ending_for(1006), "abnormal");
-        assert_eq!(ending_for(4001), "announced");
+        assert_eq!(Ending::of_reported(1000), Ending::Normal);
+        assert_eq!(Ending::of_reported(1005), Ending::NoStatus);
+        assert_eq!(Ending::of_reported(1006), Ending::Abnormal);
+        assert_eq!(Ending::of_reported(4001), Ending::Announced);
     }
 }

@@ -59,6 +59,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Match, Regex};
 
 use super::{parse_time, split_peer, LineResult, LogFormat, Record, Role, Voice};
+use crate::session::Initiator;
 
 fn re(s: &str) -> Regex {
     // The patterns are constants: a failure is a bug caught by every test run.
@@ -376,7 +377,7 @@ fn python(line: &str) -> Option<LineResult> {
             let mut r = found(fmt, line, m.start());
             r.voice = python_voice(line, m.start());
             r.close_code = Some(1006);
-            r.initiator = Some("none");
+            r.initiator = Some(Initiator::None);
             r.handshake_completed = Some(false);
             if let Some(me) = r.role {
                 r.set_observed(me, 1006);
@@ -422,7 +423,7 @@ fn python_both(line: &str, c: &Captures<'_>) -> Result<Record, String> {
     r.handshake_completed = Some(true);
     if let Some(me) = r.role {
         let opener = if we_first { me } else { me.other() };
-        r.initiator = Some(opener.as_str());
+        r.initiator = Some(opener.into());
         r.set_sent(opener, first, first_reason);
         r.set_sent(opener.other(), second, second_reason);
         // Each library reports the peer's code (RFC 6455 7.1.5).
@@ -448,7 +449,7 @@ fn python_half(line: &str, c: &Captures<'_>) -> Result<Record, String> {
     r.handshake_completed = Some(false);
     if let Some(me) = r.role {
         let sender = if we_sent { me } else { me.other() };
-        r.initiator = Some(sender.as_str());
+        r.initiator = Some(sender.into());
         r.set_sent(sender, k, reason);
         r.set_observed(me, if we_sent { 1006 } else { k });
     }
@@ -644,7 +645,7 @@ fn mitmproxy(line: &str) -> Option<LineResult> {
             let reason = opt(c.get(3));
             r.close_code = Some(k);
             r.close_reason = reason.clone();
-            r.initiator = Some(by.as_str());
+            r.initiator = Some(by.into());
             r.set_sent(by, k, reason);
             r
         }));
@@ -775,7 +776,7 @@ mod tests {
         let r = rec(
             "DEBUG:websockets.server:x sent 1001 (going away); then received 1001 (going away)",
         );
-        assert_eq!(r.initiator, Some("server"));
+        assert_eq!(r.initiator, Some(Initiator::Server));
         assert_eq!(r.server_close_code, Some(1001));
         let r = rec("client and server: sent 1001 (going away); then received 1001 (going away)");
         assert_eq!(r.initiator, None);

@@ -34,6 +34,20 @@ impl Ending {
         Ending::Abnormal,
         Ending::Open,
     ];
+    /// The ending a close code means when a library or a log reports it (the code an
+    /// endpoint observes, RFC 6455 7.1.5): 1000 `normal`, 1005 (a Close without a code)
+    /// `no_status`, 1006 (no Close at all) `abnormal`, anything else `announced`. On the
+    /// wire 1005 and 1006 are forbidden, so [`classify`] reads the Close frames
+    /// themselves; a reported code is all a log has.
+    pub fn of_reported(code: u16) -> Ending {
+        match code {
+            1000 => Ending::Normal,
+            1005 => Ending::NoStatus,
+            1006 => Ending::Abnormal,
+            _ => Ending::Announced,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Ending::Normal => "normal",

@@ -48,14 +48,20 @@ pub fn records_frame(rows: &[Record]) -> PolarsResult<DataFrame> {
         Column::new("host".into(), s(&|r| r.host.clone())),
         Column::new("path".into(), s(&|r| r.path.clone())),
         Column::new("user_agent".into(), s(&|r| r.user_agent.clone())),
-        Column::new("ending".into(), s(&|r| r.ending.map(str::to_string))),
+        Column::new(
+            "ending".into(),
+            s(&|r| r.ending.map(|e| e.as_str().to_string())),
+        ),
         Column::new("close_code".into(), u16c(&|r| r.close_code)),
         Column::new(
             "close_code_name".into(),
             s(&|r| r.close_code.map(|c| CloseCode::from(c).name().to_string())),
         ),
         Column::new("close_reason".into(), s(&|r| r.close_reason.clone())),
-        Column::new("initiator".into(), s(&|r| r.initiator.map(str::to_string))),
+        Column::new(
+            "initiator".into(),
+            s(&|r| r.initiator.map(|i| i.as_str().to_string())),
+        ),
         Column::new("client_close_code".into(), u16c(&|r| r.client_close_code)),
         Column::new(
             "client_close_reason".into(),
