@@ -875,8 +875,8 @@ mod tests {
     /// what the one-batch output must equal.
     mod old {
         use super::super::{
-            CsvWriter, JsonFormat, JsonWriter, ParquetCompression, ParquetWriter,
-            Partition, Path, PathBuf, SerWriter, TableFormat, PARQUET_ROW_GROUP,
+            CsvWriter, JsonFormat, JsonWriter, ParquetCompression, ParquetWriter, Partition, Path,
+            PathBuf, SerWriter, TableFormat, PARQUET_ROW_GROUP,
         };
         use super::by_hand;
         use polars::prelude::*;
