@@ -361,4 +361,20 @@ mod tests {
         assert_eq!(Opcode::from(3), Opcode::Reserved(3));
         assert!(!Opcode::from(3).is_control() && !Opcode::from(3).is_data());
     }
+
+    #[test]
+    fn an_opcode_converts_to_its_wire_value() {
+        let ops = [
+            (Opcode::Continuation, 0x0),
+            (Opcode::Text, 0x1),
+            (Opcode::Binary, 0x2),
+            (Opcode::Close, 0x8),
+            (Opcode::Ping, 0x9),
+            (Opcode::Pong, 0xA),
+            (Opcode::Reserved(0xB), 0xB),
+        ];
+        for (op, v) in ops {
+            assert_eq!(u8::from(op), v, "{op:?}");
+        }
+    }
 }
