@@ -1106,4 +1106,57 @@ mod tests {
         assert_eq!(s.anomalies, vec![("desync_after_gap", 1)]);
         assert_eq!(s.outcome.initiator, Initiator::Server);
     }
+
+    /// The rest of a refusal's body and the answer to the retry in one segment.
+    #[test]
+    fn the_answer_to_a_retry_may_follow_the_refusal_body_in_one_segment() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/first", ""), 10);
+        t.on_data(
+            Dir::Resp,
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\r\nno",
+            20,
+        );
+        t.on_data(Dir::Orig, &request("/second", ""), 30);
+        let mut rest = b"pe!".to_vec();
+        rest.extend(switching(""));
+        t.on_data(Dir::Resp, &rest, 40);
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert_eq!(out.refused.len(), 1);
+        assert_eq!(out.refused[0].status, 401);
+        let s = out.session.expect("the retry's session");
+        assert_eq!(
+            (s.path.as_deref(), s.established_time),
+            (Some("/second"), Some(40))
+        );
+    }
+
+    #[test]
+    fn an_answer_up_to_the_cap_is_waited_for() {
+        let mut big = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: ".to_vec();
+        big.resize(http::MAX_HEAD, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, &big, 20);
+        assert!(t.wants_data());
+        t.on_data(Dir::Resp, b"a", 21);
+        assert!(!t.wants_data());
+        assert!(t.finish(&meta(None, Release::CaptureEnd)).oversized_head);
+    }
+
+    /// While the request is incomplete, what the server sends piles up to twice the
+    /// head cap at most.
+    #[test]
+    fn bytes_held_before_a_request_is_complete_are_capped_at_twice_the_head_cap() {
+        let mut early = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+        early.resize(2 * http::MAX_HEAD, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, b"GET / HTTP/1.1\r\n", 10);
+        t.on_data(Dir::Resp, &early, 20);
+        assert!(t.wants_data());
+        t.on_data(Dir::Resp, b"a", 21);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.oversized_head && out.session.is_none());
+    }
 }
