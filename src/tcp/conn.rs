@@ -672,6 +672,9 @@ mod tests {
         let out = run(&s);
         assert_eq!(out[0].0.orig, C.parse().unwrap());
         assert_eq!(out[0].1, vec!["Orig:GET"]);
+        // A SYN-ACK is the start of the connection: not mid-stream.
+        assert!(out[0].0.synack_seen && !out[0].0.syn_seen);
+        assert!(!out[0].0.midstream());
     }
 
     #[test]
@@ -964,5 +967,19 @@ mod tests {
         assert_eq!(addr_bits(&a), (0x0a00_0001u128 << 16) | 40000);
         let v6: SocketAddr = "[::1]:443".parse().unwrap();
         assert_eq!(addr_bits(&v6), 1 ^ (443u128 << 100));
+    }
+
+    /// A reset after a FIN (a segment without ACK) still belongs to the connection.
+    #[test]
+    fn a_reset_after_a_fin_is_recorded_on_the_same_connection() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "AF", b"")));
+        s.push((2, seg(C, S, 102, 0, "R", b"")));
+        let out = run_at(&s, Limits::default());
+        assert_eq!(out.len(), 1);
+        let m = &out[0].0;
+        assert_eq!(m.fin_ts, [Some(1), None]);
+        assert_eq!(m.rst_ts, [Some(2), None]);
+        assert_eq!(m.first_end, Some((Dir::Orig, EndKind::Fin, 1)));
     }
 }
