@@ -454,7 +454,11 @@ struct Row {
 /// this is not empty. (Kept apart from `main` so that the rule is in one place.)
 fn failures(rows: &[Row]) -> Vec<String> {
     rows.iter()
-        .flat_map(|r| r.failures.iter().map(move |f| format!("{}: {f}", r.profile)))
+        .flat_map(|r| {
+            r.failures
+                .iter()
+                .map(move |f| format!("{}: {f}", r.profile))
+        })
         .collect()
 }
 
@@ -525,7 +529,11 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
         let st = run_measured(&mut cmd)?;
         if st.exit != 0 {
             println!("  FAILED: wsaudit exited with status {}", st.exit);
-            failed.push(format!("run {}: wsaudit exited with status {}", i + 1, st.exit));
+            failed.push(format!(
+                "run {}: wsaudit exited with status {}",
+                i + 1,
+                st.exit
+            ));
         }
         println!(
             "  run {}: {:.3} s wall, {:.3} s CPU, {:.0} MB/s, {:.2} M packets/s, peak RSS {:.1} MiB \
