@@ -982,4 +982,28 @@ mod tests {
         assert_eq!(m.rst_ts, [Some(2), None]);
         assert_eq!(m.first_end, Some((Dir::Orig, EndKind::Fin, 1)));
     }
+
+    /// What the reassemblers saw reaches the connection's facts: retransmitted bytes,
+    /// segments out of order, and a buffer cap that was hit.
+    #[test]
+    fn reassembly_statistics_reach_the_connection_facts() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "A", b"abc")));
+        s.push((2, seg(C, S, 101, 501, "A", b"abc"))); // retransmitted
+        s.push((3, seg(C, S, 110, 501, "A", b"12345678"))); // ahead of a hole
+        s.push((4, seg(C, S, 104, 501, "A", b"def")));
+        s.push((5, seg(S, C, 501, 101, "A", b"ok")));
+        let limits = Limits {
+            max_buffered: 4,
+            ..Limits::default()
+        };
+        let out = run_at(&s, limits);
+        assert!(out[0].0.buffer_limit_hit, "8 bytes held over a cap of 4");
+        // Within the cap: not hit.
+        let out = run_at(&s, Limits::default());
+        let m = &out[0].0;
+        assert!(!m.buffer_limit_hit);
+        assert_eq!(m.retransmitted_bytes, 3);
+        assert_eq!(m.out_of_order_segments, 1);
+    }
 }
