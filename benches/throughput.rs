@@ -445,6 +445,21 @@ struct Row {
     anon_mib: f64,
     counts_ok: bool,
     tshark: Option<(Duration, f64, String)>,
+    /// What went wrong in this profile (a count that differs, a failed run, a close code
+    /// tshark reads otherwise): any entry makes the bench exit non-zero.
+    failures: Vec<String>,
+}
+
+/// The failures of every profile, each prefixed with its profile: the bench fails when
+/// this is not empty. (Kept apart from `main` so that the rule is in one place.)
+fn failures(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .flat_map(|r| {
+            r.failures
+                .iter()
+                .map(move |f| format!("{}: {f}", r.profile))
+        })
+        .collect()
 }
 
 fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<Row> {
@@ -490,6 +505,7 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     let mut rss = 0u64;
     let mut anon = 0u64;
     let mut cpu = Duration::MAX;
+    let mut failed = Vec::new();
     // The issue's command (with --refused, to count refused upgrades too).
     let analyze = |quiet: bool| {
         let mut cmd = Command::new(bin);
@@ -512,7 +528,12 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
         }
         let st = run_measured(&mut cmd)?;
         if st.exit != 0 {
-            println!("  warning: wsaudit exited with status {}", st.exit);
+            println!("  FAILED: wsaudit exited with status {}", st.exit);
+            failed.push(format!(
+                "run {}: wsaudit exited with status {}",
+                i + 1,
+                st.exit
+            ));
         }
         println!(
             "  run {}: {:.3} s wall, {:.3} s CPU, {:.0} MB/s, {:.2} M packets/s, peak RSS {:.1} MiB \
@@ -538,6 +559,13 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     // Once more without -q: the report printed too (it keeps ~0.35 KiB per session for
     // its exact quantiles and reconnects, while the export is merged from disk).
     let st = run_measured(&mut analyze(false))?;
+    if st.exit != 0 {
+        println!("  FAILED: wsaudit exited with status {}", st.exit);
+        failed.push(format!(
+            "run without -q: wsaudit exited with status {}",
+            st.exit
+        ));
+    }
     println!(
         "  with the report printed (no -q): {:.3} s wall, peak RSS {:.1} MiB",
         st.wall.as_secs_f64(),
@@ -562,6 +590,12 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     );
     ok &= total_ok;
     println!("  count check: {}", if ok { "OK" } else { "MISMATCH" });
+    if !ok {
+        failed.push(format!(
+            "counts differ from {} (see the MISMATCH lines)",
+            jpath.display()
+        ));
+    }
 
     let tshark = if !cfg.tshark {
         println!("  tshark skipped (WSAUDIT_BENCH_TSHARK=0)");
@@ -614,6 +648,9 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
                 t.wsaudit_only.len()
             )
         };
+        if !same {
+            failed.push(format!("close codes against tshark: {verdict}"));
+        }
         Some((t.stats.wall, ratio, verdict))
     };
     Ok(Row {
@@ -627,6 +664,7 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
         anon_mib: anon as f64 / 1024.0,
         counts_ok: ok,
         tshark,
+        failures: failed,
     })
 }
 
@@ -692,5 +730,16 @@ fn main() -> Result<()> {
     }
     println!("\nTargets (issue 4): 2 GB/s (2000 MB/s), >= 40x tshark, peak RSS <= 256 MiB \
          (peak RSS = ru_maxrss, which counts the mapped capture's pages; anon = heap only), small profile >= 5 M packets/s.");
+    let failed = failures(&rows);
+    if !failed.is_empty() {
+        // A mismatch fails the bench (exit status 1), so no script or CI job can take a
+        // run with wrong counts for a good one.
+        eprintln!("\nbench FAILED:");
+        for f in &failed {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
+    }
+    println!("\nevery check passed");
     Ok(())
 }

@@ -22,7 +22,10 @@ use std::sync::Arc;
 use wsaudit::capture::{self, link};
 use wsaudit::http;
 use wsaudit::session::tracker::{ConnOutput, Tracker};
-use wsaudit::tcp::{Chunk, ConnMeta, ConnTable, Limits, Reassembler, Release, SeqNumber};
+use wsaudit::session::{CloseFrame, Ending, Initiator, SessionRecord, TcpEnd, CLIENT, SERVER};
+use wsaudit::tcp::{
+    Chunk, ConnMeta, ConnTable, Dir, EndKind, Limits, Reassembler, Release, SeqNumber,
+};
 use wsaudit::ws::{self, ClosePayload, DirectionDecoder, Opcode, WsEvent};
 use wsaudit::Side;
 
@@ -191,7 +194,14 @@ pub fn close_payload(data: &[u8]) {
                 "CloseCode::from not a function"
             );
             check!(!code.name().is_empty(), "empty name for {raw}");
-            let _ = code.may_be_sent();
+            // RFC 6455 7.4.1/7.4.2 and the IANA registry: 1000-1003, 1007-1014 and
+            // 3000-4999 may be sent; < 1000, 1004-1006, 1015, 1016-2999, >= 5000 not.
+            let sendable = matches!(raw, 1000..=1003 | 1007..=1014 | 3000..=4999);
+            check!(
+                code.may_be_sent() == sendable,
+                "may_be_sent({raw}) is {}",
+                code.may_be_sent()
+            );
             let tail = &data[2..];
             check!(
                 reason_valid_utf8 == std::str::from_utf8(tail).is_ok(),
@@ -683,23 +693,18 @@ impl Run {
     fn done(&mut self, meta: ConnMeta, t: Tracker) {
         let out = t.finish(&meta);
         if let Some(s) = &out.session {
-            if meta.release == Release::Evicted {
-                check!(s.limit_hit, "an evicted session is not flagged limit_hit");
-            }
-            if meta.buffer_limit_hit {
-                check!(
-                    s.limit_hit,
-                    "a buffer-limited session is not flagged limit_hit"
-                );
-            }
+            check_session(&meta, s);
+        }
+        for r in &out.refused {
+            check!(r.status != 101, "a 101 answer counted as a refused upgrade");
             check!(
-                s.closes.len() <= 8,
-                "{} closes kept for one session",
-                s.closes.len()
+                (r.client, r.server) == (meta.orig, meta.resp)
+                    || (r.client, r.server) == (meta.resp, meta.orig),
+                "a refused upgrade with addresses not its connection's"
             );
             check!(
-                s.messages[0] <= s.frames[0] && s.messages[1] <= s.frames[1],
-                "more messages than frames"
+                meta.start_ts <= r.time && r.time <= meta.last_ts,
+                "a refusal outside its connection's time"
             );
         }
         self.outputs.push((meta, out));
@@ -717,6 +722,264 @@ impl Run {
         );
         let _ = self.limits;
     }
+}
+
+/// What the pipeline promises about one session record, given its connection's TCP facts
+/// (`docs/schema.md`, RFC 6455 7.1.5). The expected values are derived here from the
+/// record's Close frames and the connection's metadata, not with `session::classify`.
+///
+/// The timestamps these targets feed never go backwards, so delivery order is time order
+/// and the first Close frame is `closes[0]` (the list is in delivery order and only its
+/// tail is ever dropped).
+fn check_session(meta: &ConnMeta, s: &SessionRecord) {
+    let o = &s.outcome;
+    // An evicted connection was let go before it ended: like the end of the capture.
+    let tcp_ended = meta.first_end.is_some() && meta.release != Release::Evicted;
+    let code_of = |f: &CloseFrame| f.code.unwrap_or(1005);
+
+    // Addresses and times.
+    check!(
+        (s.client, s.server) == (meta.orig, meta.resp)
+            || (s.client, s.server) == (meta.resp, meta.orig),
+        "session addresses are not its connection's"
+    );
+    let client_dir = if s.client == meta.orig {
+        Dir::Orig
+    } else {
+        Dir::Resp
+    };
+    check!(
+        s.start_time == meta.start_ts,
+        "start_time is not the first packet's"
+    );
+    let want_end = match meta.first_end {
+        Some((dir, kind, ts)) => {
+            let e = match (dir == client_dir, kind) {
+                (true, EndKind::Fin) => TcpEnd::ClientFin,
+                (false, EndKind::Fin) => TcpEnd::ServerFin,
+                (true, EndKind::Rst) => TcpEnd::ClientRst,
+                (false, EndKind::Rst) => TcpEnd::ServerRst,
+            };
+            (e, Some(ts))
+        }
+        None => (TcpEnd::None, None),
+    };
+    check!(
+        (s.tcp_end, s.tcp_end_time) == want_end,
+        "tcp_end {:?} at {:?}, the first FIN/RST was {want_end:?}",
+        s.tcp_end,
+        s.tcp_end_time
+    );
+    check!(
+        s.end_time == s.tcp_end_time.unwrap_or(meta.last_ts),
+        "end_time is neither the first FIN/RST nor the last packet"
+    );
+    check!(
+        s.start_time <= s.end_time,
+        "a session ends before it starts"
+    );
+    let established = s.established_time;
+    check!(
+        established.is_some_and(|e| meta.start_ts <= e && e <= meta.last_ts),
+        "established_time {established:?} outside the connection"
+    );
+    for (_, f) in &s.closes {
+        check!(
+            meta.start_ts <= f.ts && f.ts <= meta.last_ts,
+            "a Close frame outside its connection's time"
+        );
+    }
+
+    // The ending, code, reason and initiator follow the first Close frame.
+    match s.closes.first() {
+        Some((who, f)) => {
+            let want = match f.code {
+                Some(1000) => Ending::Normal,
+                Some(_) => Ending::Announced,
+                None => Ending::NoStatus,
+            };
+            check!(
+                o.ending == want,
+                "first Close carried {:?} but the ending is {}",
+                f.code,
+                o.ending
+            );
+            check!(
+                o.close_code == Some(code_of(f)),
+                "close_code {:?}, the first Close carried {:?}",
+                o.close_code,
+                f.code
+            );
+            check!(
+                o.close_reason.as_deref() == Some(f.reason.as_str()),
+                "close_reason is not the first Close's"
+            );
+            check!(
+                o.initiator == *who,
+                "initiator {:?}, the first Close came from {who:?}",
+                o.initiator
+            );
+        }
+        None if tcp_ended => {
+            check!(
+                o.ending == Ending::Abnormal && o.close_code == Some(1006),
+                "TCP ended without a Close: {} {:?}, not abnormal 1006",
+                o.ending,
+                o.close_code
+            );
+            check!(
+                o.initiator == Initiator::None,
+                "an initiator without a Close"
+            );
+            check!(o.close_reason.is_none(), "a reason without a Close");
+        }
+        None => {
+            check!(
+                o.ending == Ending::Open && o.close_code.is_none(),
+                "still open at the end: {} {:?}, not open",
+                o.ending,
+                o.close_code
+            );
+            check!(
+                o.initiator == Initiator::None,
+                "an initiator without a Close"
+            );
+        }
+    }
+    check!(
+        o.close_code.is_some() == (o.ending != Ending::Open),
+        "close_code {:?} with ending {}",
+        o.close_code,
+        o.ending
+    );
+
+    // Each side's first Close, and what each endpoint observed (RFC 6455 7.1.5: the code
+    // of the Close it received, 1005 for an empty one, 1006 when TCP ended without one).
+    let first_of = |side: Initiator| s.closes.iter().find(|(w, _)| *w == side).map(|(_, f)| f);
+    for (side, kept) in [
+        (Initiator::Client, &s.client_close),
+        (Initiator::Server, &s.server_close),
+    ] {
+        match first_of(side) {
+            Some(f) => check!(
+                kept.as_ref() == Some(f),
+                "{side:?}'s first Close is not the first of its Close frames"
+            ),
+            None if s.closes.len() < 8 => check!(
+                kept.is_none(),
+                "{side:?} has a first Close but none in the list of closes"
+            ),
+            None => {}
+        }
+    }
+    let observed = |received: &Option<CloseFrame>| match received {
+        Some(f) => Some(code_of(f)),
+        None if tcp_ended => Some(1006),
+        None => None,
+    };
+    check!(
+        o.client_observed_code == observed(&s.server_close)
+            && o.server_observed_code == observed(&s.client_close),
+        "observed codes {:?}/{:?} do not follow the Close frames received",
+        o.client_observed_code,
+        o.server_observed_code
+    );
+    check!(
+        o.handshake_completed == (s.client_close.is_some() && s.server_close.is_some()),
+        "handshake_completed without a Close from both sides"
+    );
+
+    // Close frames themselves.
+    for (_, f) in &s.closes {
+        check!(
+            f.code.is_none() || f.payload_len >= 2,
+            "a code from a {}-byte Close payload",
+            f.payload_len
+        );
+        if f.payload_len == 1 {
+            check!(
+                anomaly(s, "close_payload_len_1") > 0,
+                "a 1-byte Close payload not flagged"
+            );
+        }
+    }
+    check!(
+        s.closes.len() <= 8,
+        "{} closes kept for one session",
+        s.closes.len()
+    );
+    let dups: u32 = [Initiator::Client, Initiator::Server]
+        .iter()
+        .map(|w| {
+            s.closes
+                .iter()
+                .filter(|(x, _)| x == w)
+                .count()
+                .saturating_sub(1) as u32
+        })
+        .sum();
+    check!(
+        anomaly(s, "duplicate_close") >= dups,
+        "{dups} repeated Close frames, {} duplicate_close",
+        anomaly(s, "duplicate_close")
+    );
+
+    // Counters.
+    for side in [CLIENT, SERVER] {
+        let who = if side == CLIENT {
+            Initiator::Client
+        } else {
+            Initiator::Server
+        };
+        let closes = s.closes.iter().filter(|(w, _)| *w == who).count() as u64;
+        check!(
+            s.messages[side] <= s.frames[side],
+            "more messages than frames"
+        );
+        check!(
+            s.pings[side] + s.pongs[side] + closes <= s.frames[side],
+            "more pings, pongs and closes than frames"
+        );
+    }
+    check!(
+        s.unanswered_pings <= s.pings[CLIENT] + s.pings[SERVER],
+        "more unanswered pings than pings"
+    );
+    check!(
+        s.last_frame_time.is_some() == (s.frames[CLIENT] + s.frames[SERVER] > 0),
+        "last_frame_time {:?} with {:?} frames",
+        s.last_frame_time,
+        s.frames
+    );
+
+    // Flags from the TCP facts.
+    check!(
+        s.gap == (meta.gaps > 0),
+        "gap flag disagrees with the gap count"
+    );
+    check!(
+        s.truncated == (meta.snapped_segments > 0),
+        "truncated flag disagrees with the snapped segments"
+    );
+    check!(s.midstream == meta.midstream(), "midstream flag");
+    check!(
+        s.limit_hit == (meta.buffer_limit_hit || meta.release == Release::Evicted),
+        "limit_hit {} (buffer limit {}, release {:?})",
+        s.limit_hit,
+        meta.buffer_limit_hit,
+        meta.release
+    );
+    check!(
+        s.anomalies.windows(2).all(|w| w[0].0 < w[1].0) && s.anomalies.iter().all(|a| a.1 > 0),
+        "anomalies not sorted, repeated, or counted zero"
+    );
+}
+
+fn anomaly(s: &SessionRecord, name: &str) -> u32 {
+    s.anomalies
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, c)| *c)
 }
 
 const PORTS: [u16; 4] = [80, 443, 40000, 40001];
@@ -741,8 +1004,11 @@ fn addr(i: u8) -> SocketAddr {
 /// at what is left), missing count (1 byte, when bit 6), payload.
 ///
 /// Checks: the table never holds more than `max_conns`; evictions are counted and the
-/// evicted sessions flagged `limit_hit`, as are sessions that hit the buffer cap; no
-/// panic anywhere in TCP, HTTP, WebSocket or classification.
+/// evicted sessions flagged `limit_hit`, as are sessions that hit the buffer cap (and no
+/// others); every session record keeps the promises of [`check_session`] (the ending,
+/// code and initiator follow the first Close frame, a code exists exactly when the
+/// session is not open, TCP facts and counters agree); refused upgrades carry their
+/// connection's addresses; no panic anywhere in TCP, HTTP, WebSocket or classification.
 pub fn conn_table(data: &[u8]) {
     let mut b = Bytes::new(data);
     let limits = Limits {
@@ -810,6 +1076,9 @@ const LINKTYPES: [u32; 5] = [1, 101, 113, 276, 0];
 /// `max_conns` (1 to 16), then packets: u16 length (capped at what is left), one byte of
 /// time step (ms), a snap byte (`n > 0`: the record says the packet was `n` bytes longer
 /// on the wire), then the packet bytes.
+///
+/// Checks: a well-formed pcap reads without errors; the checks of [`conn_table`] on
+/// every connection and session.
 pub fn pipeline(data: &[u8]) {
     let mut b = Bytes::new(data);
     let linktype = LINKTYPES[usize::from(b.u8()) % LINKTYPES.len()];

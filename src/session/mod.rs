@@ -333,6 +333,135 @@ mod tests {
         assert_eq!(o.client_observed_code, Some(1005));
     }
 
+    /// The strings every output uses, as `docs/schema.md` spells them.
+    #[test]
+    fn names_are_the_schema_strings() {
+        let endings: Vec<String> = Ending::ALL.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            endings,
+            ["normal", "announced", "no_status", "abnormal", "open"]
+        );
+        assert_eq!(
+            Ending::ALL.map(Ending::as_str),
+            ["normal", "announced", "no_status", "abnormal", "open"]
+        );
+        assert_eq!(
+            [Initiator::Client, Initiator::Server, Initiator::None].map(Initiator::as_str),
+            ["client", "server", "none"]
+        );
+        assert_eq!(
+            [
+                TcpEnd::ClientFin,
+                TcpEnd::ServerFin,
+                TcpEnd::ClientRst,
+                TcpEnd::ServerRst,
+                TcpEnd::None
+            ]
+            .map(TcpEnd::as_str),
+            [
+                "client_fin",
+                "server_fin",
+                "client_rst",
+                "server_rst",
+                "none"
+            ]
+        );
+    }
+
+    fn record() -> SessionRecord {
+        let addr = "10.0.0.1:1".parse().unwrap();
+        SessionRecord {
+            capture: String::new(),
+            source: String::new(),
+            session_id: String::new(),
+            client: addr,
+            server: addr,
+            start_time: 1_000_000_000,
+            established_time: Some(1_250_000_000),
+            end_time: 4_500_000_000,
+            host: None,
+            path: None,
+            user_agent: None,
+            origin: None,
+            subprotocol: None,
+            extensions: None,
+            outcome: classify(None, None, false),
+            client_close: None,
+            server_close: None,
+            closes: Vec::new(),
+            tcp_end: TcpEnd::None,
+            tcp_end_time: None,
+            last_frame_time: None,
+            frames: [0; 2],
+            messages: [0; 2],
+            bytes: [0; 2],
+            pings: [0; 2],
+            pongs: [0; 2],
+            unanswered_pings: 0,
+            permessage_deflate: false,
+            gap: false,
+            midstream: false,
+            truncated: false,
+            limit_hit: false,
+            anomalies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn duration_and_idle_time_are_seconds_from_the_times() {
+        let mut r = record();
+        assert_eq!(r.duration_s(), 3.5);
+        // No frame: idle since the handshake.
+        assert_eq!(r.idle_before_end_s(), Some(3.25));
+        r.last_frame_time = Some(4_000_000_000);
+        assert_eq!(r.idle_before_end_s(), Some(0.5));
+        // A frame stamped after the end (the end is the first FIN) is not negative idle.
+        r.last_frame_time = Some(5_000_000_000);
+        assert_eq!(r.idle_before_end_s(), Some(0.0));
+        r.last_frame_time = None;
+        r.established_time = None;
+        assert_eq!(r.idle_before_end_s(), None);
+    }
+
+    #[test]
+    fn anomaly_names_are_joined_with_semicolons() {
+        let mut r = record();
+        assert_eq!(r.anomaly_names(), "");
+        r.anomalies = vec![("duplicate_close", 2), ("reserved_bits", 1)];
+        assert_eq!(r.anomaly_names(), "duplicate_close;reserved_bits");
+    }
+
+    #[test]
+    fn a_close_at_the_same_time_goes_to_the_frame_delivered_first() {
+        let c = CloseFrame {
+            order: 7,
+            ..close(5, Some(1000))
+        };
+        let s = CloseFrame {
+            order: 6,
+            ..close(5, Some(1001))
+        };
+        let o = classify(Some(&c), Some(&s), true);
+        assert_eq!(o.initiator, Initiator::Server);
+        assert_eq!((o.ending, o.close_code), (Ending::Announced, Some(1001)));
+        // The server alone, with a reason.
+        let s = CloseFrame {
+            reason: "restart".into(),
+            ..close(3, Some(1012))
+        };
+        let o = classify(None, Some(&s), false);
+        assert_eq!(o.initiator, Initiator::Server);
+        assert_eq!(o.close_reason.as_deref(), Some("restart"));
+        assert_eq!(o.ending, Ending::Announced);
+        // The capture ended before the client answered: it observed 1012, the server
+        // nothing yet.
+        assert_eq!(
+            (o.client_observed_code, o.server_observed_code),
+            (Some(1012), None)
+        );
+        assert!(!o.handshake_completed);
+    }
+
     #[test]
     fn one_sided_close_then_fin_leaves_initiator_observing_1006() {
         let o = classify(Some(&close(1, Some(1000))), None, true);

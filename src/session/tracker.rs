@@ -490,3 +490,675 @@ impl StreamHandler for Tracker {
         !matches!(self.phase, Phase::Ignored)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The tracker driven directly, the way the connection table drives it: bytes per
+    //! direction with their capture times, then [`Tracker::finish`] with the TCP facts.
+    //! Handshakes and frames are written out by hand; the key/accept pair is RFC 6455's
+    //! own example (section 1.3).
+
+    use super::*;
+    use crate::session::{Ending, TcpEnd};
+    use crate::tcp::{ConnMeta, Dir, EndKind, Release};
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    const C: &str = "10.0.0.1:40000";
+    const S: &str = "10.0.0.2:8765";
+
+    const TEXT: u8 = 0x1;
+    const CLOSE: u8 = 0x8;
+    const PING: u8 = 0x9;
+    const PONG: u8 = 0xA;
+
+    fn request(path: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\
+             User-Agent: test-agent/1\r\nOrigin: http://example.com\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn switching(extra: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {ACCEPT}\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// A final, unmasked frame (the server's), payload under 126 bytes.
+    fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x80 | opcode, payload.len() as u8];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A final frame masked with key 11 22 33 44 (the client's), payload under 126 bytes.
+    fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    }
+
+    fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason.as_bytes());
+        p
+    }
+
+    /// A connection opened by `C` (SYN and SYN-ACK seen) from 5 to 90 ns, nothing lost.
+    fn meta(first_end: Option<(Dir, EndKind, i64)>, release: Release) -> ConnMeta {
+        ConnMeta {
+            orig: C.parse().unwrap(),
+            resp: S.parse().unwrap(),
+            syn_seen: true,
+            synack_seen: true,
+            start_ts: 5,
+            last_ts: 90,
+            fin_ts: [None, None],
+            rst_ts: [None, None],
+            first_end,
+            gap_bytes: [0, 0],
+            gaps: 0,
+            snapped_segments: 0,
+            packets: [0, 0],
+            payload_bytes: [0, 0],
+            retransmitted_bytes: 0,
+            out_of_order_segments: 0,
+            buffer_limit_hit: false,
+            release,
+        }
+    }
+
+    fn ended_by(dir: Dir, kind: EndKind, ts: i64) -> ConnMeta {
+        meta(Some((dir, kind, ts)), Release::Ended)
+    }
+
+    fn tracker() -> Tracker {
+        Tracker::new(Arc::from("cap.pcap"))
+    }
+
+    /// A tracker past a clean handshake: request at 10 (from `Orig`), 101 at 20.
+    fn established() -> Tracker {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/chat?x=1", ""), 10);
+        t.on_data(Dir::Resp, &switching(""), 20);
+        assert!(t.wants_data());
+        t
+    }
+
+    fn session(t: Tracker, m: &ConnMeta) -> SessionRecord {
+        let out = t.finish(m);
+        assert!(out.refused.is_empty() && !out.oversized_head);
+        out.session.expect("a WebSocket session")
+    }
+
+    #[test]
+    fn client_close_echoed_then_server_fin_is_a_normal_session_with_its_counts() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/chat?x=1", ""), 10);
+        t.on_data(
+            Dir::Resp,
+            &switching("Sec-WebSocket-Protocol: chat\r\n"),
+            20,
+        );
+        t.on_data(Dir::Orig, &client_frame(TEXT, b"hi"), 30);
+        t.on_data(Dir::Resp, &server_frame(PING, b"p"), 40);
+        t.on_data(Dir::Orig, &client_frame(PONG, b"p"), 50);
+        t.on_data(
+            Dir::Orig,
+            &client_frame(CLOSE, &close_payload(1000, "bye")),
+            60,
+        );
+        t.on_data(
+            Dir::Resp,
+            &server_frame(CLOSE, &close_payload(1000, "")),
+            70,
+        );
+        let s = session(t, &ended_by(Dir::Resp, EndKind::Fin, 80));
+
+        assert_eq!(s.capture, "cap.pcap");
+        assert_eq!(s.source, "capture");
+        assert_eq!(s.client, C.parse().unwrap());
+        assert_eq!(s.server, S.parse().unwrap());
+        assert_eq!(
+            (s.start_time, s.established_time, s.end_time),
+            (5, Some(20), 80)
+        );
+        assert_eq!((s.tcp_end, s.tcp_end_time), (TcpEnd::ServerFin, Some(80)));
+        assert_eq!(s.host.as_deref(), Some("example.com"));
+        assert_eq!(s.path.as_deref(), Some("/chat?x=1"));
+        assert_eq!(s.user_agent.as_deref(), Some("test-agent/1"));
+        assert_eq!(s.origin.as_deref(), Some("http://example.com"));
+        assert_eq!(s.subprotocol.as_deref(), Some("chat"));
+        assert_eq!(s.extensions, None);
+        assert!(!s.permessage_deflate);
+
+        let o = &s.outcome;
+        assert_eq!(o.ending, Ending::Normal);
+        assert_eq!(o.close_code, Some(1000));
+        assert_eq!(o.close_reason.as_deref(), Some("bye"));
+        assert_eq!(o.initiator, Initiator::Client);
+        assert!(o.handshake_completed);
+        assert_eq!(
+            (o.client_observed_code, o.server_observed_code),
+            (Some(1000), Some(1000))
+        );
+
+        let cc = s.client_close.clone().unwrap();
+        let sc = s.server_close.clone().unwrap();
+        assert_eq!(
+            (cc.ts, cc.code, cc.reason.as_str(), cc.payload_len),
+            (60, Some(1000), "bye", 5)
+        );
+        assert_eq!(
+            (sc.ts, sc.code, sc.reason.as_str(), sc.payload_len),
+            (70, Some(1000), "", 2)
+        );
+        assert!(cc.order < sc.order, "delivery order");
+        assert_eq!(
+            s.closes,
+            vec![(Initiator::Client, cc), (Initiator::Server, sc)]
+        );
+
+        // Client: text, pong, close; server: ping, close.
+        assert_eq!(s.frames, [3, 2]);
+        assert_eq!(s.messages, [1, 0]);
+        assert_eq!(s.bytes, [2 + 1 + 5, 1 + 2]);
+        assert_eq!(s.pings, [0, 1]);
+        assert_eq!(s.pongs, [1, 0]);
+        assert_eq!(s.unanswered_pings, 0);
+        assert_eq!(s.last_frame_time, Some(70));
+        assert!(!s.gap && !s.midstream && !s.truncated && !s.limit_hit);
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+    }
+
+    #[test]
+    fn closes_at_the_same_time_go_to_whoever_was_delivered_first() {
+        let mut t = established();
+        t.on_data(
+            Dir::Resp,
+            &server_frame(CLOSE, &close_payload(1001, "")),
+            60,
+        );
+        t.on_data(
+            Dir::Orig,
+            &client_frame(CLOSE, &close_payload(1000, "")),
+            60,
+        );
+        let s = session(t, &ended_by(Dir::Orig, EndKind::Fin, 70));
+        assert_eq!(s.outcome.initiator, Initiator::Server);
+        assert_eq!(s.outcome.ending, Ending::Announced);
+        assert_eq!(s.outcome.close_code, Some(1001));
+        assert_eq!(s.tcp_end, TcpEnd::ClientFin);
+        assert_eq!(s.closes[0].0, Initiator::Server);
+    }
+
+    #[test]
+    fn a_close_the_peer_never_answered_leaves_it_observing_1006() {
+        let mut t = established();
+        t.on_data(
+            Dir::Resp,
+            &server_frame(CLOSE, &close_payload(1011, "oops")),
+            60,
+        );
+        let s = session(t, &ended_by(Dir::Resp, EndKind::Rst, 65));
+        let o = &s.outcome;
+        assert_eq!((o.ending, o.close_code), (Ending::Announced, Some(1011)));
+        assert_eq!(o.close_reason.as_deref(), Some("oops"));
+        assert_eq!(o.initiator, Initiator::Server);
+        assert!(!o.handshake_completed);
+        // The client received 1011; the server received nothing before TCP ended.
+        assert_eq!(
+            (o.client_observed_code, o.server_observed_code),
+            (Some(1011), Some(1006))
+        );
+        assert!(s.client_close.is_none());
+        assert_eq!((s.tcp_end, s.end_time), (TcpEnd::ServerRst, 65));
+    }
+
+    #[test]
+    fn an_empty_close_is_no_status_1005() {
+        let mut t = established();
+        t.on_data(Dir::Orig, &client_frame(CLOSE, b""), 60);
+        let s = session(t, &ended_by(Dir::Orig, EndKind::Fin, 70));
+        assert_eq!(s.outcome.ending, Ending::NoStatus);
+        assert_eq!(s.outcome.close_code, Some(1005));
+        assert_eq!(s.outcome.server_observed_code, Some(1005));
+        assert_eq!(s.client_close.unwrap().payload_len, 0);
+    }
+
+    #[test]
+    fn rst_without_close_is_1006_and_the_end_of_the_capture_is_open() {
+        let mut t = established();
+        t.on_data(Dir::Orig, &client_frame(TEXT, b"x"), 30);
+        let s = session(t, &ended_by(Dir::Orig, EndKind::Rst, 40));
+        let o = &s.outcome;
+        assert_eq!((o.ending, o.close_code), (Ending::Abnormal, Some(1006)));
+        assert_eq!(o.initiator, Initiator::None);
+        assert_eq!(
+            (o.client_observed_code, o.server_observed_code),
+            (Some(1006), Some(1006))
+        );
+        assert_eq!(
+            (s.tcp_end, s.tcp_end_time, s.end_time),
+            (TcpEnd::ClientRst, Some(40), 40)
+        );
+
+        // The capture ended first: open, no code, the end is the last packet.
+        let s = session(established(), &meta(None, Release::CaptureEnd));
+        let o = &s.outcome;
+        assert_eq!((o.ending, o.close_code), (Ending::Open, None));
+        assert_eq!(
+            (o.client_observed_code, o.server_observed_code),
+            (None, None)
+        );
+        assert_eq!(
+            (s.tcp_end, s.tcp_end_time, s.end_time),
+            (TcpEnd::None, None, 90)
+        );
+        assert_eq!(s.last_frame_time, None);
+        assert_eq!(s.frames, [0, 0]);
+    }
+
+    #[test]
+    fn an_evicted_session_is_open_and_flagged_even_after_a_fin() {
+        let s = session(
+            established(),
+            &meta(Some((Dir::Orig, EndKind::Fin, 50)), Release::Evicted),
+        );
+        assert_eq!(s.outcome.ending, Ending::Open);
+        assert_eq!(s.outcome.close_code, None);
+        assert!(s.limit_hit);
+        assert_eq!(s.tcp_end, TcpEnd::ClientFin);
+    }
+
+    #[test]
+    fn flags_come_from_the_connection() {
+        let mut m = meta(None, Release::CaptureEnd);
+        m.gaps = 1;
+        m.snapped_segments = 2;
+        m.syn_seen = false;
+        m.synack_seen = false;
+        m.buffer_limit_hit = true;
+        let s = session(established(), &m);
+        assert!(s.gap && s.truncated && s.midstream && s.limit_hit);
+        // A SYN-ACK alone is not mid-stream.
+        let mut m = meta(None, Release::CaptureEnd);
+        m.syn_seen = false;
+        let s = session(established(), &m);
+        assert!(!s.midstream && !s.gap && !s.truncated && !s.limit_hit);
+    }
+
+    #[test]
+    fn the_side_that_sent_the_request_is_the_client_whatever_the_tcp_roles() {
+        // The TCP opener answered: the 101 comes first, from `Orig`.
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &switching(""), 20);
+        t.on_data(Dir::Resp, &request("/rev", ""), 21);
+        t.on_data(
+            Dir::Resp,
+            &client_frame(CLOSE, &close_payload(4000, "")),
+            30,
+        );
+        t.on_data(
+            Dir::Orig,
+            &server_frame(CLOSE, &close_payload(4000, "")),
+            31,
+        );
+        let s = session(t, &ended_by(Dir::Resp, EndKind::Fin, 40));
+        assert_eq!(s.client, S.parse().unwrap());
+        assert_eq!(s.server, C.parse().unwrap());
+        assert_eq!(s.tcp_end, TcpEnd::ClientFin);
+        assert_eq!(s.outcome.initiator, Initiator::Client);
+        assert_eq!(s.frames, [1, 1]);
+        assert_eq!(s.path.as_deref(), Some("/rev"));
+        // The server side ending TCP first, by RST.
+        let mut t = tracker();
+        t.on_data(Dir::Resp, &request("/rev", ""), 10);
+        t.on_data(Dir::Orig, &switching(""), 20);
+        let s = session(t, &ended_by(Dir::Orig, EndKind::Rst, 40));
+        assert_eq!(s.client, S.parse().unwrap());
+        assert_eq!(s.tcp_end, TcpEnd::ServerRst);
+        assert!(s.anomalies.is_empty());
+    }
+
+    #[test]
+    fn pings_without_a_pong_from_the_other_side_are_unanswered() {
+        let mut t = established();
+        // A pong before any ping answers nothing.
+        t.on_data(Dir::Resp, &server_frame(PONG, b""), 25);
+        t.on_data(Dir::Orig, &client_frame(PING, b"1"), 30);
+        t.on_data(Dir::Orig, &client_frame(PING, b"2"), 31);
+        t.on_data(Dir::Resp, &server_frame(PONG, b"1"), 32);
+        t.on_data(Dir::Resp, &server_frame(PING, b"3"), 33);
+        let s = session(t, &meta(None, Release::CaptureEnd));
+        assert_eq!(s.pings, [2, 1]);
+        assert_eq!(s.pongs, [0, 2]);
+        assert_eq!(s.unanswered_pings, 2);
+        assert_eq!(s.last_frame_time, Some(33));
+    }
+
+    #[test]
+    fn the_last_frame_time_is_the_later_of_the_two_sides() {
+        let mut t = established();
+        t.on_data(Dir::Resp, &server_frame(TEXT, b"a"), 30);
+        t.on_data(Dir::Orig, &client_frame(TEXT, b"b"), 70);
+        t.on_data(Dir::Resp, &server_frame(TEXT, b"c"), 50);
+        let s = session(t, &meta(None, Release::CaptureEnd));
+        assert_eq!(s.last_frame_time, Some(70));
+        assert_eq!(s.messages, [1, 2]);
+    }
+
+    #[test]
+    fn at_most_eight_closes_are_kept_and_each_sides_first_always_is() {
+        let mut t = established();
+        for i in 0..9 {
+            t.on_data(
+                Dir::Orig,
+                &client_frame(CLOSE, &close_payload(3000 + i, "")),
+                30 + i64::from(i),
+            );
+        }
+        t.on_data(
+            Dir::Resp,
+            &server_frame(CLOSE, &close_payload(1001, "")),
+            50,
+        );
+        let s = session(t, &ended_by(Dir::Resp, EndKind::Fin, 60));
+        assert_eq!(s.closes.len(), 8);
+        assert!(s.closes.iter().all(|(w, _)| *w == Initiator::Client));
+        let codes: Vec<Option<u16>> = s.closes.iter().map(|(_, f)| f.code).collect();
+        assert_eq!(codes, (3000..3008).map(Some).collect::<Vec<_>>());
+        assert_eq!(s.client_close.unwrap().code, Some(3000));
+        assert_eq!(s.outcome.close_code, Some(3000));
+        assert_eq!(s.server_close.unwrap().code, Some(1001));
+        assert!(s.outcome.handshake_completed);
+        assert_eq!(s.outcome.client_observed_code, Some(1001));
+        assert_eq!(s.anomalies, vec![("duplicate_close", 8)]);
+    }
+
+    #[test]
+    fn a_refused_upgrade_is_recorded_and_a_retry_on_the_connection_is_the_session() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/first", ""), 10);
+        let refusal = b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 5\r\n\r\nno";
+        t.on_data(Dir::Resp, refusal, 20);
+        // The rest of the body, then the retry and its 101.
+        t.on_data(Dir::Resp, b"pe!", 21);
+        t.on_data(Dir::Orig, &request("/second", ""), 30);
+        t.on_data(Dir::Resp, &switching(""), 40);
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert_eq!(out.refused.len(), 1);
+        let r = &out.refused[0];
+        assert_eq!(r.capture, "cap.pcap");
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.time),
+            (426, "Upgrade Required", 20)
+        );
+        assert_eq!(r.path.as_deref(), Some("/first"));
+        assert_eq!(r.host.as_deref(), Some("example.com"));
+        assert_eq!(r.user_agent.as_deref(), Some("test-agent/1"));
+        assert_eq!(
+            (r.client, r.server),
+            (C.parse().unwrap(), S.parse().unwrap())
+        );
+        let s = out.session.expect("the retry's session");
+        assert_eq!(s.path.as_deref(), Some("/second"));
+        assert_eq!(s.established_time, Some(40));
+        assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
+    }
+
+    #[test]
+    fn a_refusal_whose_body_has_no_length_ends_the_tracking() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, b"HTTP/1.1 403 Forbidden\r\n\r\n", 20);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.session.is_none());
+        assert_eq!(out.refused.len(), 1);
+        assert_eq!(out.refused[0].status, 403);
+        // 204 has no body: the connection may still upgrade afterwards.
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/a", ""), 10);
+        t.on_data(Dir::Resp, b"HTTP/1.1 204 No Content\r\n\r\n", 20);
+        assert!(t.wants_data());
+        t.on_data(Dir::Orig, &request("/b", ""), 30);
+        t.on_data(Dir::Resp, &switching(""), 40);
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert_eq!(out.refused.len(), 1);
+        assert_eq!(out.session.unwrap().path.as_deref(), Some("/b"));
+    }
+
+    #[test]
+    fn informational_answers_before_the_101_are_skipped() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        let mut answer = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        answer.extend(switching(""));
+        t.on_data(Dir::Resp, &answer, 20);
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.refused.is_empty());
+        assert_eq!(out.session.unwrap().established_time, Some(20));
+    }
+
+    #[test]
+    fn plain_http_and_other_protocols_are_not_sessions() {
+        for first in [
+            &b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"[..],
+            b"\x16\x03\x01\x02\x00",
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+        ] {
+            let mut t = tracker();
+            t.on_data(Dir::Orig, first, 10);
+            assert!(!t.wants_data(), "{first:?}");
+            let out = t.finish(&meta(None, Release::CaptureEnd));
+            assert!(out.session.is_none() && out.refused.is_empty() && !out.oversized_head);
+        }
+        // A request answered by something that is not HTTP.
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, b"\x00\x01binary", 20);
+        assert!(!t.wants_data());
+        assert!(t.finish(&meta(None, Release::CaptureEnd)).session.is_none());
+    }
+
+    #[test]
+    fn heads_longer_than_the_cap_are_counted_and_not_read() {
+        let mut big = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+        big.resize(http::MAX_HEAD + 10, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &big, 10);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.oversized_head && out.session.is_none());
+        // The same for an answer.
+        let mut big = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: ".to_vec();
+        big.resize(http::MAX_HEAD + 10, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, &big, 20);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.oversized_head && out.session.is_none());
+        // Up to the cap, a head is still waited for.
+        let mut big = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+        big.resize(http::MAX_HEAD, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &big, 10);
+        assert!(t.wants_data());
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, &big[..http::MAX_HEAD], 20);
+        assert!(!t.wants_data(), "not a response");
+    }
+
+    #[test]
+    fn handshake_problems_are_anomalies() {
+        let cases: [(Vec<u8>, Vec<u8>, &str); 3] = [
+            (
+                request("/", ""),
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                  Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"
+                    .to_vec(),
+                "wrong_accept_header",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec(),
+                switching(""),
+                "missing_websocket_key",
+            ),
+            (
+                request("/", ""),
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec(),
+                "missing_accept_header",
+            ),
+        ];
+        for (req, resp, anomaly) in cases {
+            let mut t = tracker();
+            t.on_data(Dir::Orig, &req, 10);
+            t.on_data(Dir::Resp, &resp, 20);
+            let s = session(t, &meta(None, Release::CaptureEnd));
+            assert_eq!(s.anomalies, vec![(anomaly, 1)]);
+        }
+    }
+
+    #[test]
+    fn frames_that_came_with_the_heads_are_counted() {
+        let mut t = tracker();
+        let mut req = request("/", "");
+        req.extend(client_frame(TEXT, b"early"));
+        t.on_data(Dir::Orig, &req, 10);
+        let mut resp = switching("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        resp.extend(server_frame(TEXT, b"hello"));
+        t.on_data(Dir::Resp, &resp, 20);
+        let s = session(t, &meta(None, Release::CaptureEnd));
+        assert_eq!(s.frames, [1, 1]);
+        assert_eq!(s.messages, [1, 1]);
+        assert_eq!(s.last_frame_time, Some(20));
+        assert!(s.permessage_deflate);
+        assert_eq!(s.extensions.as_deref(), Some("permessage-deflate"));
+        assert_eq!(s.anomalies, vec![("data_with_upgrade_response", 1)]);
+    }
+
+    #[test]
+    fn a_handshake_cut_by_the_capture_is_tracked_from_what_was_captured() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, b"GET /cut?q=1 HTTP/1.1\r\nHost: exa", 10);
+        t.on_gap(Dir::Orig, 100, 11);
+        t.on_data(Dir::Resp, b"HTTP/1.1 101 Swi", 20);
+        t.on_gap(Dir::Resp, 50, 21);
+        // permessage-deflate is assumed (the extensions were cut): RSV1 is no anomaly.
+        t.on_data(Dir::Resp, &[0xC1, 0x01, b'z'], 30);
+        t.on_data(
+            Dir::Orig,
+            &client_frame(CLOSE, &close_payload(1000, "")),
+            40,
+        );
+        let s = session(t, &ended_by(Dir::Orig, EndKind::Fin, 50));
+        assert_eq!(s.path.as_deref(), Some("/cut?q=1"));
+        assert_eq!(s.host, None);
+        assert_eq!(s.established_time, Some(21));
+        assert_eq!(s.anomalies, vec![("handshake_not_captured", 1)]);
+        assert_eq!(s.frames, [1, 1]);
+        assert_eq!(s.outcome.ending, Ending::Normal);
+
+        // A cut refusal.
+        let mut t = tracker();
+        t.on_data(Dir::Orig, b"GET /no HTTP/1.1\r\n", 10);
+        t.on_gap(Dir::Orig, 100, 11);
+        t.on_data(Dir::Resp, b"HTTP/1.1 403 Forb", 20);
+        t.on_gap(Dir::Resp, 50, 21);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.session.is_none());
+        assert_eq!(out.refused.len(), 1);
+        assert_eq!((out.refused[0].status, out.refused[0].time), (403, 21));
+        assert_eq!(out.refused[0].path.as_deref(), Some("/no"));
+
+        // A hole before anything was seen, or in a head that is not a GET: given up.
+        let mut t = tracker();
+        t.on_gap(Dir::Orig, 10, 5);
+        assert!(!t.wants_data());
+        let mut t = tracker();
+        t.on_data(Dir::Orig, b"POST /x HTTP/1.1\r\n", 10);
+        t.on_gap(Dir::Orig, 10, 11);
+        assert!(!t.wants_data());
+    }
+
+    #[test]
+    fn a_gap_in_the_frames_desyncs_that_direction_only() {
+        let mut t = established();
+        t.on_data(Dir::Orig, &client_frame(TEXT, b"a"), 30);
+        t.on_gap(Dir::Orig, 7, 31);
+        t.on_data(Dir::Orig, &client_frame(TEXT, b"b"), 32);
+        t.on_data(
+            Dir::Resp,
+            &server_frame(CLOSE, &close_payload(1000, "")),
+            40,
+        );
+        let s = session(t, &ended_by(Dir::Resp, EndKind::Fin, 50));
+        assert_eq!(s.frames, [1, 1]);
+        assert_eq!(s.anomalies, vec![("desync_after_gap", 1)]);
+        assert_eq!(s.outcome.initiator, Initiator::Server);
+    }
+
+    /// The rest of a refusal's body and the answer to the retry in one segment.
+    #[test]
+    fn the_answer_to_a_retry_may_follow_the_refusal_body_in_one_segment() {
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/first", ""), 10);
+        t.on_data(
+            Dir::Resp,
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\r\nno",
+            20,
+        );
+        t.on_data(Dir::Orig, &request("/second", ""), 30);
+        let mut rest = b"pe!".to_vec();
+        rest.extend(switching(""));
+        t.on_data(Dir::Resp, &rest, 40);
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert_eq!(out.refused.len(), 1);
+        assert_eq!(out.refused[0].status, 401);
+        let s = out.session.expect("the retry's session");
+        assert_eq!(
+            (s.path.as_deref(), s.established_time),
+            (Some("/second"), Some(40))
+        );
+    }
+
+    #[test]
+    fn an_answer_up_to_the_cap_is_waited_for() {
+        let mut big = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: ".to_vec();
+        big.resize(http::MAX_HEAD, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, &request("/", ""), 10);
+        t.on_data(Dir::Resp, &big, 20);
+        assert!(t.wants_data());
+        t.on_data(Dir::Resp, b"a", 21);
+        assert!(!t.wants_data());
+        assert!(t.finish(&meta(None, Release::CaptureEnd)).oversized_head);
+    }
+
+    /// While the request is incomplete, what the server sends piles up to twice the
+    /// head cap at most.
+    #[test]
+    fn bytes_held_before_a_request_is_complete_are_capped_at_twice_the_head_cap() {
+        let mut early = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+        early.resize(2 * http::MAX_HEAD, b'a');
+        let mut t = tracker();
+        t.on_data(Dir::Orig, b"GET / HTTP/1.1\r\n", 10);
+        t.on_data(Dir::Resp, &early, 20);
+        assert!(t.wants_data());
+        t.on_data(Dir::Resp, b"a", 21);
+        assert!(!t.wants_data());
+        let out = t.finish(&meta(None, Release::CaptureEnd));
+        assert!(out.oversized_head && out.session.is_none());
+    }
+}

@@ -732,10 +732,141 @@ mod tests {
     use super::*;
     use crate::table::columns::{shared_str_col, strs, utc_ns};
 
+    /// The column transforms the writer makes before polars writes a table, done again
+    /// cell by cell in plain Rust: the oracle below calls these, never the writer's own
+    /// [`guard_formulas`], [`datetimes_as_micros`] or [`datetimes_as_text`] (polars
+    /// expressions), so a bug in one of those shows as a difference.
+    mod by_hand {
+        use polars::prelude::*;
+
+        /// Every frame the tests write has its times in UTC, after the epoch.
+        fn utc(tz: &Option<TimeZone>) {
+            assert!(
+                tz.is_none() || *tz == Some(TimeZone::UTC),
+                "the oracle knows UTC only, not {tz:?}"
+            );
+        }
+
+        /// A datetime column's values in ns since the epoch.
+        fn nanos(c: &Column, unit: TimeUnit) -> Vec<Option<i64>> {
+            let per = match unit {
+                TimeUnit::Nanoseconds => 1,
+                TimeUnit::Microseconds => 1_000,
+                TimeUnit::Milliseconds => 1_000_000,
+            };
+            let phys = c.as_materialized_series().to_physical_repr().into_owned();
+            let ca = phys.i64().unwrap();
+            (0..ca.len()).map(|i| ca.get(i).map(|v| v * per)).collect()
+        }
+
+        fn with_columns(df: &DataFrame, f: impl Fn(&Column) -> Column) -> DataFrame {
+            DataFrame::new(df.height(), df.columns().iter().map(f).collect()).unwrap()
+        }
+
+        /// OWASP's CSV injection rule: a text cell starting with `=`, `+`, `-`, `@`, a
+        /// tab or a carriage return gets a `'` in front; other cells and types stay.
+        pub fn guard(df: &DataFrame) -> DataFrame {
+            with_columns(df, |c| {
+                if c.dtype() != &DataType::String {
+                    return c.clone();
+                }
+                let ca = c.str().unwrap();
+                let cells: Vec<Option<String>> = (0..ca.len())
+                    .map(|i| ca.get(i))
+                    .map(|v| {
+                        v.map(|s| match s.chars().next() {
+                            Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+                            _ => s.to_string(),
+                        })
+                    })
+                    .collect();
+                Column::new(c.name().clone(), cells)
+            })
+        }
+
+        /// Every datetime column in microseconds (whole µs: the tests' times are after
+        /// the epoch, so dividing rounds down), time zone kept.
+        pub fn micros(df: &DataFrame) -> DataFrame {
+            with_columns(df, |c| {
+                let DataType::Datetime(unit, tz) = c.dtype() else {
+                    return c.clone();
+                };
+                utc(tz);
+                let us: Vec<Option<i64>> = nanos(c, *unit)
+                    .into_iter()
+                    .map(|v| v.map(|ns| ns / 1_000))
+                    .collect();
+                // Int64 to Datetime keeps the number: it is read as µs.
+                Column::new(c.name().clone(), us)
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, tz.clone()))
+                    .unwrap()
+            })
+        }
+
+        /// Every datetime column as RFC 3339 text in UTC with nanoseconds and a `Z`
+        /// (`2026-11-22T00:00:00.000000000Z`), by chrono.
+        pub fn text(df: &DataFrame) -> DataFrame {
+            with_columns(df, |c| {
+                let DataType::Datetime(unit, tz) = c.dtype() else {
+                    return c.clone();
+                };
+                utc(tz);
+                let cells: Vec<Option<String>> = nanos(c, *unit)
+                    .into_iter()
+                    .map(|v| {
+                        v.map(|ns| {
+                            chrono::DateTime::from_timestamp(
+                                ns.div_euclid(1_000_000_000),
+                                ns.rem_euclid(1_000_000_000) as u32,
+                            )
+                            .unwrap()
+                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                        })
+                    })
+                    .collect();
+                Column::new(c.name().clone(), cells)
+            })
+        }
+
+        #[test]
+        fn the_oracle_transforms_cells_as_specified() {
+            let t = Column::new("t".into(), [Some(1_795_305_600_123_456_789i64), None])
+                .cast(&DataType::Datetime(
+                    TimeUnit::Nanoseconds,
+                    Some(TimeZone::UTC),
+                ))
+                .unwrap();
+            let s = Column::new("s".into(), [Some("=1"), Some("a=1")]);
+            let df = DataFrame::new(2, vec![t, s]).unwrap();
+            let g = guard(&df);
+            let g = g.column("s").unwrap().str().unwrap();
+            assert_eq!(g.get(0), Some("'=1"));
+            assert_eq!(g.get(1), Some("a=1"));
+            let m = micros(&df);
+            let m = m.column("t").unwrap().as_materialized_series();
+            assert_eq!(
+                m.dtype(),
+                &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            );
+            let m = m.to_physical_repr().into_owned();
+            assert_eq!(m.i64().unwrap().get(0), Some(1_795_305_600_123_456));
+            let x = text(&df);
+            let x = x.column("t").unwrap().str().unwrap();
+            assert_eq!(x.get(0), Some("2026-11-22T00:00:00.123456789Z"));
+            assert_eq!(x.get(1), None);
+        }
+    }
+
     /// The writing logic before the batch writers, verbatim but for the output (a
-    /// buffer, not an atomic file): what the one-batch output must equal.
+    /// buffer, not an atomic file) and for the column transforms (done [`by_hand`]):
+    /// what the one-batch output must equal.
     mod old {
-        use super::super::*;
+        use super::super::{
+            CsvWriter, JsonFormat, JsonWriter, ParquetCompression, ParquetWriter, Partition, Path,
+            PathBuf, SerWriter, TableFormat, PARQUET_ROW_GROUP,
+        };
+        use super::by_hand;
+        use polars::prelude::*;
 
         pub fn table(df: &DataFrame, format: TableFormat, guard: bool) -> Vec<u8> {
             let mut df = df.clone();
@@ -746,7 +877,7 @@ mod tests {
                 TableFormat::Csv => {
                     let mut guarded;
                     let out = if guard {
-                        guarded = guard_formulas(df).unwrap();
+                        guarded = by_hand::guard(df);
                         &mut guarded
                     } else {
                         &mut *df
@@ -758,7 +889,7 @@ mod tests {
                         .unwrap();
                 }
                 TableFormat::Parquet => {
-                    let mut micros = datetimes_as_micros(df).unwrap();
+                    let mut micros = by_hand::micros(df);
                     ParquetWriter::new(&mut *w)
                         .with_compression(ParquetCompression::Zstd(None))
                         .with_row_group_size(Some(PARQUET_ROW_GROUP))
@@ -766,7 +897,7 @@ mod tests {
                         .unwrap();
                 }
                 TableFormat::Json | TableFormat::JsonLines => {
-                    let mut text = datetimes_as_text(df).unwrap();
+                    let mut text = by_hand::text(df);
                     let f = if format == TableFormat::Json {
                         JsonFormat::Json
                     } else {
@@ -1316,7 +1447,7 @@ mod tests {
             df.sort(["session_id"], SortMultipleOptions::default())
                 .unwrap()
         };
-        let want = datetimes_as_micros(&df).unwrap();
+        let want = by_hand::micros(&df);
         assert!(same_frame(&sort(&union), &sort(&want)));
         // The same batches give the same files, with the same rows.
         let again = scratch("seventy-again");

@@ -672,6 +672,9 @@ mod tests {
         let out = run(&s);
         assert_eq!(out[0].0.orig, C.parse().unwrap());
         assert_eq!(out[0].1, vec!["Orig:GET"]);
+        // A SYN-ACK is the start of the connection: not mid-stream.
+        assert!(out[0].0.synack_seen && !out[0].0.syn_seen);
+        assert!(!out[0].0.midstream());
     }
 
     #[test]
@@ -763,5 +766,244 @@ mod tests {
         );
         t.finish(&mut |m, h: Rec| out.push((m, h.log)));
         assert!(out[0].1.is_empty());
+    }
+
+    /// Like [`run`], with each segment's capture time given.
+    fn run_at(segs: &[(i64, Segment<'_>)], limits: Limits) -> Vec<(ConnMeta, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut t = ConnTable::new(limits, |_, _| Rec::default());
+        for (ts, s) in segs {
+            t.segment(s, *ts, &mut |m, h: Rec| out.push((m, h.log)));
+        }
+        t.finish(&mut |m, h: Rec| out.push((m, h.log)));
+        out
+    }
+
+    const SEC: i64 = 1_000_000_000;
+
+    #[test]
+    fn the_connection_facts_are_counted_per_direction() {
+        let segs = [
+            (10, seg(C, S, 100, 0, "S", b"")),
+            (20, seg(S, C, 500, 101, "SA", b"")),
+            (30, seg(C, S, 101, 501, "A", b"abc")),
+            (40, seg(S, C, 501, 104, "A", b"hello")),
+            (50, seg(C, S, 104, 506, "AF", b"")),
+            (60, seg(S, C, 506, 105, "AF", b"")),
+            (70, seg(C, S, 105, 507, "A", b"")),
+        ];
+        let out = run_at(&segs, Limits::default());
+        assert_eq!(out.len(), 1, "the last ACK belongs to the ended connection");
+        let (m, log) = &out[0];
+        assert_eq!(log, &["Orig:abc", "Resp:hello"]);
+        assert_eq!((m.orig, m.resp), (C.parse().unwrap(), S.parse().unwrap()));
+        assert!(m.syn_seen && m.synack_seen && !m.midstream());
+        assert_eq!((m.start_ts, m.last_ts), (10, 60));
+        assert_eq!(m.packets, [3, 3]);
+        assert_eq!(m.payload_bytes, [3, 5]);
+        assert_eq!(m.fin_ts, [Some(50), Some(60)]);
+        assert_eq!(m.rst_ts, [None, None]);
+        assert_eq!(m.first_end, Some((Dir::Orig, EndKind::Fin, 50)));
+        assert_eq!(m.release, Release::Ended);
+        assert_eq!((m.gaps, m.gap_bytes, m.snapped_segments), (0, [0, 0], 0));
+        assert!(!m.buffer_limit_hit);
+        assert_eq!(m.addr(Dir::Orig), m.orig);
+        assert_eq!(m.addr(Dir::Resp), m.resp);
+        assert_eq!(Dir::Orig.other(), Dir::Resp);
+        assert_eq!(Dir::Resp.other(), Dir::Orig);
+    }
+
+    #[test]
+    fn rst_times_are_kept_per_side_and_the_first_end_is_the_first() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((5, seg(S, C, 501, 101, "R", b"")));
+        let out = run_at(&s, Limits::default());
+        let m = &out[0].0;
+        assert_eq!(m.rst_ts, [None, Some(5)]);
+        assert_eq!(m.first_end, Some((Dir::Resp, EndKind::Rst, 5)));
+        assert_eq!(m.release, Release::Ended);
+    }
+
+    #[test]
+    fn a_snaplen_cut_segment_is_counted_and_its_missing_bytes_are_a_gap() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        let mut cut = seg(C, S, 101, 501, "A", b"abc");
+        cut.missing = 4;
+        s.push((1, cut));
+        s.push((2, seg(C, S, 108, 501, "A", b"xy")));
+        let out = run_at(&s, Limits::default());
+        let (m, log) = &out[0];
+        assert_eq!(log, &["Orig:abc", "Orig:gap4", "Orig:xy"]);
+        assert_eq!(m.snapped_segments, 1);
+        assert_eq!(m.payload_bytes, [3 + 4 + 2, 0]);
+        assert_eq!((m.gaps, m.gap_bytes), (1, [4, 0]));
+    }
+
+    #[test]
+    fn both_fins_with_bytes_missing_wait_for_them_then_are_released_after_30_s() {
+        // 104..107 never arrive; both sides FIN.
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "A", b"abc")));
+        s.push((2, seg(C, S, 107, 501, "AF", b"xyz")));
+        s.push((3, seg(S, C, 501, 101, "AF", b"")));
+        // Another connection's packets move the clock on.
+        let other = "10.0.0.3:5000";
+        s.push((29 * SEC, seg(other, S, 1, 0, "S", b"")));
+        let out = run_at(&s, Limits::default());
+        // Still held at 29 s: released at the end of the capture, as ended.
+        assert_eq!(out.len(), 2);
+        let m = &out[0].0;
+        assert_eq!(m.release, Release::Ended);
+        assert_eq!(out[0].1, vec!["Orig:abc", "Orig:gap3", "Orig:xyz"]);
+
+        let mut s2 = s.clone();
+        s2.pop();
+        s2.push((31 * SEC, seg(other, S, 1, 0, "S", b"")));
+        let mut out = Vec::new();
+        let mut t = ConnTable::new(Limits::default(), |_, _| Rec::default());
+        for (ts, x) in &s2 {
+            t.segment(x, *ts, &mut |m, h: Rec| out.push((m, h.log)));
+        }
+        // Swept before the last SYN is looked at.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0.release, Release::Ended);
+        assert_eq!(out[0].0.gap_bytes, [3, 0]);
+        assert_eq!(t.open_connections(), 1);
+    }
+
+    #[test]
+    fn stray_packets_of_an_ended_connection_open_nothing_for_30_s() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "AR", b"")));
+        s.push((10 * SEC, seg(C, S, 101, 501, "A", b"late")));
+        let out = run_at(&s, Limits::default());
+        assert_eq!(out.len(), 1, "within 30 s: ignored");
+        s.pop();
+        s.push((31 * SEC, seg(C, S, 101, 501, "A", b"late")));
+        let out = run_at(&s, Limits::default());
+        assert_eq!(out.len(), 2, "after 30 s: a new, mid-stream connection");
+        assert!(out[1].0.midstream());
+        assert_eq!(out[1].1, vec!["Orig:late"]);
+    }
+
+    #[test]
+    fn a_reset_or_an_empty_ack_of_an_unknown_connection_opens_nothing() {
+        let out = run(&[
+            seg(C, S, 1, 1, "R", b""),
+            seg(C, S, 1, 1, "A", b""),
+            seg(C, S, 1, 1, "AR", b""),
+        ]);
+        assert!(out.is_empty());
+        // A snaplen-cut segment with no captured byte still carries a length.
+        let mut cut = seg(C, S, 1, 1, "A", b"");
+        cut.missing = 10;
+        assert_eq!(run(&[cut]).len(), 1);
+    }
+
+    #[test]
+    fn a_syn_with_another_isn_after_data_is_a_new_connection() {
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"one"));
+        s.push(seg(C, S, 9000, 0, "S", b""));
+        s.push(seg(S, C, 7000, 9001, "SA", b""));
+        s.push(seg(C, S, 9001, 7001, "A", b"two"));
+        let out = run(&s);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].1, vec!["Orig:one"]);
+        assert_eq!(out[0].0.release, Release::Ended);
+        assert_eq!(out[1].1, vec!["Orig:two"]);
+        // A retransmitted SYN before any data is the same connection.
+        let mut s = vec![seg(C, S, 100, 0, "S", b""), seg(C, S, 100, 0, "S", b"")];
+        s.extend(handshake().into_iter().skip(1));
+        s.push(seg(C, S, 101, 501, "A", b"one"));
+        let out = run(&s);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1, vec!["Orig:one"]);
+    }
+
+    #[test]
+    fn a_full_table_evicts_its_idlest_sixteenth_and_counts_them() {
+        let limits = Limits {
+            max_conns: 32,
+            ..Limits::default()
+        };
+        let mut out = Vec::new();
+        let mut t = ConnTable::new(limits, |_, _| Rec::default());
+        for i in 0..33u16 {
+            let src = format!("10.0.0.1:{}", 1000 + i);
+            t.segment(
+                &seg(&src, S, 1, 0, "S", b""),
+                i64::from(i),
+                &mut |m, h: Rec| out.push((m, h.log)),
+            );
+        }
+        // 33 > 32: the two idlest (32 / 16) go.
+        let ports: Vec<u16> = out.iter().map(|(m, _)| m.orig.port()).collect();
+        assert_eq!(ports, [1000, 1001]);
+        assert!(out.iter().all(|(m, _)| m.release == Release::Evicted));
+        assert_eq!(t.open_connections(), 31);
+        assert_eq!(t.evicted, 2);
+        let evicted = t.finish(&mut |m, h: Rec| out.push((m, h.log)));
+        assert_eq!(evicted, 2);
+        assert_eq!(out.len(), 33);
+        // The rest are released at the end of the capture, oldest first.
+        let rest: Vec<u16> = out[2..].iter().map(|(m, _)| m.orig.port()).collect();
+        assert_eq!(rest, (1002..1033).collect::<Vec<_>>());
+        assert!(out[2..]
+            .iter()
+            .all(|(m, _)| m.release == Release::CaptureEnd));
+    }
+
+    #[test]
+    fn the_default_limits_are_the_documented_ones() {
+        let l = Limits::default();
+        assert_eq!((l.max_conns, l.max_buffered), (200_000, 4 << 20));
+    }
+
+    #[test]
+    fn both_directions_make_one_key_and_addresses_fold_apart() {
+        let (a, b): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
+        assert_eq!(key(a, b), key(b, a));
+        assert_eq!(addr_bits(&a), (0x0a00_0001u128 << 16) | 40000);
+        let v6: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(addr_bits(&v6), 1 ^ (443u128 << 100));
+    }
+
+    /// A reset after a FIN (a segment without ACK) still belongs to the connection.
+    #[test]
+    fn a_reset_after_a_fin_is_recorded_on_the_same_connection() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "AF", b"")));
+        s.push((2, seg(C, S, 102, 0, "R", b"")));
+        let out = run_at(&s, Limits::default());
+        assert_eq!(out.len(), 1);
+        let m = &out[0].0;
+        assert_eq!(m.fin_ts, [Some(1), None]);
+        assert_eq!(m.rst_ts, [Some(2), None]);
+        assert_eq!(m.first_end, Some((Dir::Orig, EndKind::Fin, 1)));
+    }
+
+    /// What the reassemblers saw reaches the connection's facts: retransmitted bytes,
+    /// segments out of order, and a buffer cap that was hit.
+    #[test]
+    fn reassembly_statistics_reach_the_connection_facts() {
+        let mut s: Vec<(i64, Segment<'_>)> = handshake().into_iter().map(|x| (0, x)).collect();
+        s.push((1, seg(C, S, 101, 501, "A", b"abc")));
+        s.push((2, seg(C, S, 101, 501, "A", b"abc"))); // retransmitted
+        s.push((3, seg(C, S, 110, 501, "A", b"12345678"))); // ahead of a hole
+        s.push((4, seg(C, S, 104, 501, "A", b"def")));
+        s.push((5, seg(S, C, 501, 101, "A", b"ok")));
+        let limits = Limits {
+            max_buffered: 4,
+            ..Limits::default()
+        };
+        let out = run_at(&s, limits);
+        assert!(out[0].0.buffer_limit_hit, "8 bytes held over a cap of 4");
+        // Within the cap: not hit.
+        let out = run_at(&s, Limits::default());
+        let m = &out[0].0;
+        assert!(!m.buffer_limit_hit);
+        assert_eq!(m.retransmitted_bytes, 3);
+        assert_eq!(m.out_of_order_segments, 1);
     }
 }

@@ -699,6 +699,14 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_exactly_the_largest_window_ahead_is_held() {
+        let mut r = started_at(0);
+        assert_eq!(ins(&mut r, MAX_AHEAD as u32, b"zz"), vec![]);
+        assert_eq!(r.stats().ignored_bytes, 0);
+        assert_eq!(r.buffered_bytes(), 2);
+    }
+
+    #[test]
     fn offsets_keep_growing_past_4_gib() {
         let start = u32::MAX - 10;
         let mut r = started_at(start);

@@ -348,4 +348,14 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_code_converts_back_to_its_number_and_displays_with_its_registry_name() {
+        for raw in [0u16, 1000, 1001, 1004, 1015, 2999, 3000, 4001, 5000, 65535] {
+            assert_eq!(u16::from(CloseCode::from(raw)), raw);
+        }
+        assert_eq!(CloseCode::GoingAway.to_string(), "1001 (Going Away)");
+        assert_eq!(CloseCode::from(4001).to_string(), "4001 (Private use)");
+        assert_eq!(CloseCode::from(1004).to_string(), "1004 (Reserved)");
+    }
 }

@@ -1302,4 +1302,85 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), 17);
     }
+
+    #[test]
+    fn anomalies_display_as_their_names() {
+        for a in Anomaly::ALL {
+            assert_eq!(a.to_string(), a.as_str());
+        }
+        assert_eq!(Anomaly::DesyncAfterGap.to_string(), "desync_after_gap");
+    }
+
+    /// A hole inside a Close payload: the code and the reason up to the hole are kept,
+    /// nothing after it is glued on, and every declared byte is counted.
+    #[test]
+    fn a_close_reason_stops_at_a_hole_and_its_bytes_are_all_counted() {
+        let close = server(FIN | 0x08, &close_payload(1000, b"abcdefgh"));
+        let mut d = DirectionDecoder::new(Side::Server, false);
+        let mut out = Vec::new();
+        d.feed(&close[..2 + 5], 1, &mut out); // header, code and "abc"
+        d.gap(2, 2, &mut out); // "de"
+        d.feed(&close[2 + 7..], 3, &mut out); // "fgh"
+        assert!(d.in_sync());
+        assert!(anomalies(&out).is_empty(), "{out:?}");
+        let c = closes(&out);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].code, c[0].reason.as_str()), (Some(1000), "abc"));
+        assert!(c[0].truncated);
+        assert_eq!(c[0].payload_len, 10);
+        assert_eq!(d.stats().payload_bytes, 10);
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_rest_of_a_control_payload_loses_sync() {
+        let ping = server(FIN | 0x09, b"abcdef");
+        let mut d = DirectionDecoder::new(Side::Server, false);
+        let mut out = Vec::new();
+        d.feed(&ping[..4], 1, &mut out); // header and "ab"
+        d.gap(5, 2, &mut out); // "cdef" and one byte more
+        assert!(!d.in_sync());
+        assert_eq!(anomalies(&out), [Anomaly::DesyncAfterGap]);
+        assert_eq!(d.stats().pings, 1);
+    }
+
+    #[test]
+    fn an_empty_gap_or_one_after_the_end_changes_nothing() {
+        let mut d = DirectionDecoder::new(Side::Server, false);
+        let mut out = Vec::new();
+        d.feed(&server(FIN | 0x01, b"hi"), 1, &mut out);
+        d.gap(0, 2, &mut out);
+        assert!(d.in_sync() && out.is_empty());
+        d.finish(3, &mut out);
+        d.gap(5, 4, &mut out);
+        d.feed(&server(FIN | 0x01, b"hi"), 5, &mut out);
+        assert!(d.in_sync() && out.is_empty());
+        assert_eq!(d.stats().frames, 1);
+    }
+
+    #[test]
+    fn a_control_payload_of_125_bytes_is_allowed_and_126_is_too_long() {
+        let (out, _) = run(Side::Server, &server(FIN | 0x09, &[b'x'; 125]));
+        assert!(anomalies(&out).is_empty(), "{out:?}");
+        let (out, _) = run(Side::Server, &server(FIN | 0x09, &[b'x'; 126]));
+        assert_eq!(anomalies(&out), [Anomaly::ControlFrameTooLong]);
+    }
+
+    #[test]
+    fn control_frames_count_pongs_pings_and_closes() {
+        let mut s = server(FIN | 0x0A, b"");
+        s.extend(server(FIN | 0x09, b""));
+        s.extend(server(FIN | 0x0A, b""));
+        s.extend(server(FIN | 0x08, b""));
+        let (_, st) = run(Side::Server, &s);
+        assert_eq!(
+            (
+                st.frames,
+                st.control_frames,
+                st.data_frames,
+                st.pings,
+                st.pongs
+            ),
+            (4, 4, 0, 1, 2)
+        );
+    }
 }

@@ -361,4 +361,36 @@ mod tests {
         assert_eq!(Opcode::from(3), Opcode::Reserved(3));
         assert!(!Opcode::from(3).is_control() && !Opcode::from(3).is_data());
     }
+
+    #[test]
+    fn an_opcode_converts_to_its_wire_value() {
+        let ops = [
+            (Opcode::Continuation, 0x0),
+            (Opcode::Text, 0x1),
+            (Opcode::Binary, 0x2),
+            (Opcode::Close, 0x8),
+            (Opcode::Ping, 0x9),
+            (Opcode::Pong, 0xA),
+            (Opcode::Reserved(0xB), 0xB),
+        ];
+        for (op, v) in ops {
+            assert_eq!(u8::from(op), v, "{op:?}");
+        }
+    }
+
+    /// RFC 6455 5.2: the 64-bit form is for lengths above 65535 only.
+    #[test]
+    fn the_64_bit_length_is_minimal_from_65536_on() {
+        let header = |len: u64| {
+            let mut h = vec![0x82, 127];
+            h.extend_from_slice(&len.to_be_bytes());
+            parse_header(&h).unwrap().1
+        };
+        assert!(!header(0xFFFF).minimal_length);
+        assert!(header(0x1_0000).minimal_length);
+        assert_eq!(header(0x1_0000).payload_len, 65536);
+        // The 16-bit form is for 126 and up.
+        let h = parse_header(&[0x82, 126, 0, 125]).unwrap().1;
+        assert!(!h.minimal_length);
+    }
 }
