@@ -231,12 +231,15 @@ impl<H: StreamHandler, F: FnMut(&SocketAddr, &SocketAddr) -> H> ConnTable<H, F> 
         if f.syn && !f.ack {
             if let Some(c) = self.conns.get(&k) {
                 let ended = c.meta.first_end.is_some();
+                // Compared with where the stream started (the first SYN's ISN + 1),
+                // not with where it is now: a late duplicate of the first SYN after
+                // data is the same connection.
                 let other_isn = c.meta.syn_seen
                     && c.meta.orig == seg.src
                     && c.halves[0]
                         .reasm
-                        .next_seq()
-                        .is_some_and(|n| n != SeqNumber(seg.seq.wrapping_add(1)))
+                        .start_seq()
+                        .is_some_and(|s| s != SeqNumber(seg.seq.wrapping_add(1)))
                     && c.meta.payload_bytes[0] > 0;
                 if ended || other_isn {
                     self.release(k, Release::Ended, done);
@@ -912,6 +915,14 @@ mod tests {
         assert_eq!(out[0].1, vec!["Orig:one"]);
         assert_eq!(out[0].0.release, Release::Ended);
         assert_eq!(out[1].1, vec!["Orig:two"]);
+        // A late duplicate of the first SYN after data is the same connection.
+        let mut s = handshake();
+        s.push(seg(C, S, 101, 501, "A", b"one"));
+        s.push(seg(C, S, 100, 0, "S", b""));
+        s.push(seg(C, S, 104, 501, "A", b"two"));
+        let out = run(&s);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].1, vec!["Orig:one", "Orig:two"]);
         // A retransmitted SYN before any data is the same connection.
         let mut s = vec![seg(C, S, 100, 0, "S", b""), seg(C, S, 100, 0, "S", b"")];
         s.extend(handshake().into_iter().skip(1));

@@ -152,6 +152,12 @@ impl Reassembler {
         }
     }
 
+    /// The sequence number the stream starts at (the SYN's seq + 1 when the SYN was
+    /// seen), if known.
+    pub fn start_seq(&self) -> Option<SeqNumber> {
+        self.start
+    }
+
     /// Whether the stream start is known.
     pub fn is_started(&self) -> bool {
         self.start.is_some()
