@@ -3195,3 +3195,30 @@ fn spill_after_writes_one_run_per_n_finished_sessions() {
         .collect();
     check_sessions("--spill-after 5", &rows(&sess), &want);
 }
+
+/// A bad `--map` names the flag once, with what is wrong (it said `--map: --map: ...`).
+#[test]
+fn map_errors_name_the_flag_once_and_say_what_is_wrong() {
+    let cases = [
+        ("code", "wsaudit: --map: `code` is not KEY=FIELD"),
+        (
+            "colour=x",
+            "wsaudit: --map: unknown key `colour` (expected code, reason, time, session, peer, duration)",
+        ),
+        ("code=a,code=b", "wsaudit: --map: `code` given twice"),
+        ("code=", "wsaudit: --map: `code=`: empty field path"),
+    ];
+    for (map, want) in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+            .args(["analyze", "-q", "--map", map])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "--map {map}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr).trim_end(),
+            want,
+            "--map {map}"
+        );
+    }
+}

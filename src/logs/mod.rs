@@ -157,17 +157,32 @@ pub struct FieldMap {
     pub duration: Option<String>,
 }
 
+/// Why a `--map` value is not a field mapping.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldMapError {
+    #[error("`{0}` is not KEY=FIELD")]
+    NotKeyField(String),
+    #[error("`{0}`: empty field path")]
+    EmptyPath(String),
+    #[error("unknown key `{0}` (expected code, reason, time, session, peer, duration)")]
+    UnknownKey(String),
+    #[error("`{0}` given twice")]
+    Twice(String),
+    #[error("no field given")]
+    Empty,
+}
+
 impl FieldMap {
     /// Parse `code=close.code,reason=close.reason,time=ts,session=id,peer=addr,duration=d`.
-    pub fn parse(s: &str) -> Result<FieldMap, String> {
+    pub fn parse(s: &str) -> Result<FieldMap, FieldMapError> {
         let mut m = FieldMap::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| format!("--map: `{part}` is not KEY=FIELD"))?;
+                .ok_or_else(|| FieldMapError::NotKeyField(part.to_string()))?;
             let v = v.trim();
             if v.is_empty() || v.split('.').any(str::is_empty) {
-                return Err(format!("--map: `{part}`: empty field path"));
+                return Err(FieldMapError::EmptyPath(part.to_string()));
             }
             let slot = match k.trim() {
                 "code" => &mut m.code,
@@ -176,19 +191,15 @@ impl FieldMap {
                 "session" => &mut m.session,
                 "peer" => &mut m.peer,
                 "duration" => &mut m.duration,
-                other => {
-                    return Err(format!(
-                        "--map: unknown key `{other}` (expected code, reason, time, session, peer, duration)"
-                    ))
-                }
+                other => return Err(FieldMapError::UnknownKey(other.to_string())),
             };
             if slot.is_some() {
-                return Err(format!("--map: `{}` given twice", k.trim()));
+                return Err(FieldMapError::Twice(k.trim().to_string()));
             }
             *slot = Some(v.to_string());
         }
         if m == FieldMap::default() {
-            return Err("--map: no field given".into());
+            return Err(FieldMapError::Empty);
         }
         Ok(m)
     }
@@ -731,10 +742,23 @@ mod tests {
         assert_eq!(m.code.as_deref(), Some("close.code"));
         assert_eq!(m.reason.as_deref(), Some("close.reason"));
         assert_eq!(m.time.as_deref(), Some("ts"));
-        assert!(FieldMap::parse("colour=x").is_err());
-        assert!(FieldMap::parse("code").is_err());
-        assert!(FieldMap::parse("code=a..b").is_err());
-        assert!(FieldMap::parse("code=a,code=b").is_err());
+        assert_eq!(
+            FieldMap::parse("colour=x"),
+            Err(FieldMapError::UnknownKey("colour".into()))
+        );
+        assert_eq!(
+            FieldMap::parse("code"),
+            Err(FieldMapError::NotKeyField("code".into()))
+        );
+        assert_eq!(
+            FieldMap::parse("code=a..b"),
+            Err(FieldMapError::EmptyPath("code=a..b".into()))
+        );
+        assert_eq!(
+            FieldMap::parse("code=a,code=b"),
+            Err(FieldMapError::Twice("code".into()))
+        );
+        assert_eq!(FieldMap::parse(" , "), Err(FieldMapError::Empty));
     }
 
     #[test]
