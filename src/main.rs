@@ -60,7 +60,7 @@ fn stop_cleanly_on_interrupt() {
             if signals.forever().next().is_some() {
                 write::remove_temp_files();
                 run::remove_spill_dirs();
-                eprintln!("wsaudit: interrupted; no partial export was left behind");
+                cmd::say("interrupted; no partial export was left behind");
                 std::process::exit(130);
             }
         });
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("wsaudit: {e:#}");
+            cmd::say(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }

@@ -481,13 +481,42 @@ fn unknown_output_extension_fails_before_reading_input() {
 }
 
 /// Ctrl-C for a running child (SIGINT), and how it ended.
-fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+/// Send SIGINT once the process catches it; its exit status, and how long it took to exit
+/// after the signal.
+fn interrupt_timed(
+    child: &mut std::process::Child,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    // Wait (up to 10 s) until the process catches SIGINT: sent before its handler is in
+    // place, the signal kills it outright, which says nothing about wsaudit (a loaded
+    // machine can take longer than the tests' sleep to start it).
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let caught = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (2 - 1)) != 0); // SIGINT is 2
+        if caught {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::time::Instant::now();
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    child.wait().unwrap()
+    let status = child.wait().unwrap();
+    (status, sent.elapsed())
+}
+
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    interrupt_timed(child).0
 }
 
 #[test]
@@ -507,11 +536,10 @@ fn ctrl_c_stops_at_once_and_leaves_no_export_behind() {
     stdin.write_all(&demo[..demo.len() / 2]).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let started = std::time::Instant::now();
-    let status = interrupt(&mut child);
+    let (status, took) = interrupt_timed(&mut child);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(2),
-        "did not stop promptly"
+        took < std::time::Duration::from_secs(2),
+        "did not stop promptly: {took:?}"
     );
     assert_eq!(status.code(), Some(130));
     drop(stdin);
@@ -587,4 +615,50 @@ fn merged_log_lines_are_said_not_silently_dropped() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["sessions"], 17);
+}
+
+/// Issue 12: a stderr that is full or closed early is not a crash (it was exit 101,
+/// "failed printing to stderr"); the exit code still says an input failed.
+#[test]
+fn a_full_or_closed_stderr_is_not_a_crash() {
+    let dir = common::TempDir::new("stderr");
+    let junk = dir.file("junk.pcap", b"this is not a capture at all");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let o = std::process::Command::new(common::bin())
+        .args(["analyze", "-q"])
+        .arg(&junk)
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "stderr full");
+
+    let mut child = std::process::Command::new(common::bin())
+        .args(["analyze", "-q"])
+        .arg(&junk)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the reader goes away before anything is written
+    assert_eq!(child.wait().unwrap().code(), Some(2), "stderr closed");
+}
+
+/// Issue 12: a file name holding an escape sequence is shown escaped on stderr, so
+/// `ESC[2J` cannot clear the operator's screen.
+#[test]
+fn file_names_on_stderr_are_escaped() {
+    let dir = common::TempDir::new("escname");
+    let junk = dir.file("a\u{1b}[2Jb.pcap", b"this is not a capture at all");
+    let o = std::process::Command::new(common::bin())
+        .args(["analyze", "-q"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains('\u{1b}'), "raw ESC on stderr: {err:?}");
+    assert!(err.contains("a\\x1b[2Jb.pcap"), "{err}");
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cmd::{export, read, report, Reading, Views};
+use crate::cmd::{export, read, report, say, Reading, Views};
 use crate::logs::LogOptions;
 use crate::pipeline;
 use crate::table::export::SessionsOut;
@@ -66,12 +66,12 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     };
     let got = read(&cfg.paths, &how, out, &mut |errors, warnings| {
         for e in errors.iter().chain(warnings) {
-            eprintln!("wsaudit: {e}");
+            say(e);
         }
     })?;
     let mut failed = !got.errors.is_empty();
     if let Some(e) = &got.export_error {
-        eprintln!("wsaudit: {}", with_causes(e));
+        say(&with_causes(e));
         failed = true;
     }
     let sessions = got.sessions;

@@ -17,7 +17,7 @@ use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, ReportOptions};
 use crate::analysis::{charts, reconnect};
 use crate::audit::{check, compare, Audit, Baseline, Threshold};
-use crate::cmd::{export_views, read, OutputFormat, Reading, Views};
+use crate::cmd::{export_views, read, say, OutputFormat, Reading, Views};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
@@ -25,7 +25,7 @@ use crate::render;
 use crate::table::export::SessionsOut;
 use crate::table::spill::SpillOptions;
 use crate::table::{load, write};
-use crate::text::{self, with_causes};
+use crate::text::with_causes;
 
 /// A checked `audit` run.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
     // Input problems are printed with the verdict's other errors, at the end.
     let got = read(&args.paths, &how, out, &mut |_, warnings| {
         for w in warnings {
-            eprintln!("wsaudit: {w}");
+            say(w);
         }
     })?;
     let mut errors = got.errors;
@@ -170,7 +170,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
     }
 
     for e in &audit.errors {
-        eprintln!("wsaudit: {}", text::sanitize(e));
+        say(e);
     }
     if !args.views.quiet {
         let out = match args.views.format {

@@ -77,6 +77,15 @@ impl Views {
     }
 }
 
+/// One `wsaudit: <message>` line on stderr. File names and wire text in it are made
+/// safe for a terminal ([`crate::text::sanitize`]: a name holding `ESC[2J` cannot clear
+/// the screen), and a stderr that is closed or full is not a crash: the line is lost,
+/// the exit code still says what happened.
+pub fn say(message: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "wsaudit: {}", crate::text::sanitize(message));
+}
+
 /// Write `text` to stdout (a closed stdout ends the run quietly, see `main`).
 pub fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -176,7 +185,7 @@ fn export_views(
 /// Write a table, reporting (not propagating) a failure so other outputs still happen.
 fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
     if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
-        eprintln!("wsaudit: {}", with_causes(&e));
+        say(&with_causes(&e));
         *failed = true;
     }
 }
@@ -193,7 +202,7 @@ fn report(
     let mut failures = Vec::new();
     export_views(sessions, views, false, &mut failures)?;
     for f in &failures {
-        eprintln!("wsaudit: {f}");
+        say(f);
     }
     if !views.quiet {
         let r = summary::build(

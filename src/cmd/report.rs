@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use crate::cmd::collect::table_input;
-use crate::cmd::{export, report, Views};
+use crate::cmd::{export, report, say, Views};
 use crate::inputs;
 use crate::table::load;
 
@@ -27,7 +27,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let loaded = load::load(&files)?;
     let mut failed = false;
     for (f, p) in &loaded.problems {
-        eprintln!("wsaudit: {}: {p}", f.display());
+        say(&format!("{}: {p}", f.display()));
         failed = true;
     }
     let mut sessions = loaded.sessions;
