@@ -28,11 +28,19 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Replace control characters with visible escapes.
+/// Bidirectional embedding, override and isolate characters (U+202A-U+202E,
+/// U+2066-U+2069): invisible, they reorder what follows, so `invoice \u{202e}fdp.exe`
+/// shows as `invoice exe.pdf`.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Replace control characters (C0, DEL, C1) and bidirectional controls with visible
+/// escapes (`\x1b`, `\u{202e}`).
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c.is_control() || is_bidi_control(c) {
             let v = c as u32;
             if v < 0x100 {
                 out.push_str(&format!("\\x{v:02x}"));
@@ -107,6 +115,25 @@ pub fn code_label(code: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_are_shown_not_obeyed() {
+        assert_eq!(
+            sanitize("invoice \u{202e}fdp.exe"),
+            "invoice \\u{202e}fdp.exe"
+        );
+        assert_eq!(sanitize("a\u{2066}b\u{2069}c"), "a\\u{2066}b\\u{2069}c");
+        // Right-to-left text itself is not a control: Arabic and Hebrew pass as they are.
+        assert_eq!(
+            sanitize("\u{05e9}\u{05dc}\u{05d5}\u{05dd}"),
+            "\u{05e9}\u{05dc}\u{05d5}\u{05dd}"
+        );
+        assert!(
+            !sanitize("\u{202a}\u{202b}\u{202c}\u{202d}\u{2067}\u{2068}")
+                .chars()
+                .any(is_bidi_control)
+        );
+    }
 
     #[test]
     fn escape_sequences_never_reach_the_terminal() {

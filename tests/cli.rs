@@ -662,3 +662,80 @@ fn file_names_on_stderr_are_escaped() {
     assert!(!err.contains('\u{1b}'), "raw ESC on stderr: {err:?}");
     assert!(err.contains("a\\x1b[2Jb.pcap"), "{err}");
 }
+
+/// Issue 12: control and bidirectional-override characters from the wire (a path, a
+/// Close reason) are shown escaped in every output for people: the terminal report,
+/// the audit's Markdown and HTML. (`invoice \u{202e}fdp.exe` must not display as
+/// `invoice exe.pdf`.)
+#[test]
+fn control_and_bidi_characters_are_escaped_for_people() {
+    let dir = common::TempDir::new("bidi");
+    let table = dir.path().join("s.csv");
+    let o = bin()
+        .args(["analyze", "-q", "--csv-raw", "--sessions"])
+        .arg(&table)
+        .arg(root().join("fixtures/demo.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let csv = std::fs::read_to_string(&table).unwrap();
+    assert!(
+        csv.contains("service restart") && csv.contains("/push"),
+        "{csv}"
+    );
+    let evil = csv
+        .replace(
+            "service restart",
+            "invoice \u{202e}fdp.exe \u{1b}]0;pwned\u{7}",
+        )
+        .replace("/push", "/p\u{2066}ush\u{1b}[2J");
+    std::fs::write(&table, evil).unwrap();
+    let raw = |s: &str| {
+        s.chars().any(|c| {
+            c.is_control() && c != '\n'
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+    };
+
+    let o = bin()
+        .args(["report", "--by", "path"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("/p\\u{2066}ush\\x1b[2J"), "{text}");
+    assert!(!raw(&text), "raw control or bidi character in:\n{text}");
+
+    let (md, html) = (dir.path().join("a.md"), dir.path().join("a.html"));
+    let o = bin()
+        .args(["audit", "-q"])
+        .arg(&table)
+        .arg("--markdown")
+        .arg(&md)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [&md, &html] {
+        let s = std::fs::read_to_string(f).unwrap();
+        assert!(
+            s.contains("\\u{202e}fdp.exe"),
+            "{}: reason not shown",
+            f.display()
+        );
+        assert!(!raw(&s), "{}: raw control or bidi character", f.display());
+    }
+}
