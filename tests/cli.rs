@@ -739,3 +739,36 @@ fn control_and_bidi_characters_are_escaped_for_people() {
         assert!(!raw(&s), "{}: raw control or bidi character", f.display());
     }
 }
+
+/// Issue 12: a stdout that fails is named, with its cause once; one closed early (`|
+/// head`) ends the run quietly with exit 0, as ripgrep does.
+#[test]
+fn stdout_failures_name_the_stream_and_a_closed_pipe_is_quiet() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let o = bin()
+        .arg("analyze")
+        .arg(root().join("fixtures/demo.pcap"))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim_end(),
+        "wsaudit: standard output: cannot write: No space left on device (os error 28)"
+    );
+
+    let mut child = bin()
+        .arg("analyze")
+        .arg(root().join("fixtures/demo.pcap"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}

@@ -89,9 +89,9 @@ pub fn say(message: &str) {
 /// Write `text` to stdout (a closed stdout ends the run quietly, see `main`).
 pub fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::Error::new(e).context("standard output: cannot write"))
 }
 
 /// How a run reads its inputs.
