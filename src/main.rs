@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            cmd::say(&format!("{e:#}"));
+            cmd::say(&wsaudit::text::with_causes(e.as_ref()));
             ExitCode::from(2)
         }
     }

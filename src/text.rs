@@ -16,13 +16,17 @@ pub fn opt_duration(secs: Option<f64>) -> String {
 }
 
 /// An error and its causes, `outer: inner: innermost` (as `anyhow` prints `{:#}`): what
-/// a `wsaudit: ` line says.
+/// a `wsaudit: ` line says. A cause whose text the message already ends with is said
+/// once (polars' I/O errors show their cause and also return it as their source).
 pub fn with_causes(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let text = c.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
         cause = c.source();
     }
     s
@@ -115,6 +119,39 @@ pub fn code_label(code: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error that says its cause and also returns it as its source, as polars' I/O
+    /// errors do.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}", self.0)
+        }
+    }
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let full = || std::io::Error::from_raw_os_error(28);
+        let e = anyhow::Error::new(Repeats(full())).context("out.json: cannot write");
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "out.json: cannot write: No space left on device (os error 28)"
+        );
+        // Different causes are all said, in order.
+        let e = anyhow::Error::new(full())
+            .context("tmp: cannot create")
+            .context("out.csv: cannot write");
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "out.csv: cannot write: tmp: cannot create: No space left on device (os error 28)"
+        );
+    }
 
     #[test]
     fn bidi_overrides_are_shown_not_obeyed() {

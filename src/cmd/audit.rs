@@ -132,7 +132,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
                 Some(b)
             }
             Err(e) => {
-                errors.push(format!("{e:#}"));
+                errors.push(with_causes(e.as_ref()));
                 None
             }
         },
