@@ -97,8 +97,22 @@ pub fn is_log(path: &Path) -> bool {
     }
 }
 
-/// Every file under `dir`, recursively, in sorted order; folders that cannot be listed
-/// go to `unlisted` with why.
+/// The mark in the name of an export being written: `.<name>.wsaudit-tmp.<pid>`.
+pub const TEMP_MARK: &str = ".wsaudit-tmp.";
+/// The start of a spill folder's name: `wsaudit-spill-<pid>-<n>/`.
+pub const SPILL_PREFIX: &str = "wsaudit-spill-";
+
+/// wsaudit's own scratch files and folders (an export being written, spilled runs):
+/// never inputs, so folder walks pass over them (a run killed with SIGKILL leaves them
+/// behind; a later `analyze DIR` read the 0-byte temporary file as a capture).
+pub fn is_scratch(p: &Path) -> bool {
+    p.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| n.contains(TEMP_MARK) || n.starts_with(SPILL_PREFIX))
+}
+
+/// Every file under `dir`, recursively, in sorted order, wsaudit's own scratch files
+/// left out ([`is_scratch`]); folders that cannot be listed go to `unlisted` with why.
 pub fn walk(dir: &Path, files: &mut Vec<PathBuf>, unlisted: &mut Vec<(PathBuf, std::io::Error)>) {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -107,7 +121,10 @@ pub fn walk(dir: &Path, files: &mut Vec<PathBuf>, unlisted: &mut Vec<(PathBuf, s
             return;
         }
     };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !is_scratch(p))
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {

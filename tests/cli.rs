@@ -772,3 +772,42 @@ fn stdout_failures_name_the_stream_and_a_closed_pipe_is_quiet() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
+
+/// Issue 12: what a killed run leaves behind (a temporary export, a spill folder) is
+/// never read as an input by a later run over the folder.
+#[test]
+fn leftover_temporary_files_are_not_inputs() {
+    let dir = common::TempDir::new("leftovers");
+    std::fs::copy(
+        root().join("fixtures/demo.pcap"),
+        dir.path().join("demo.pcap"),
+    )
+    .unwrap();
+    dir.file(".s.parquet.wsaudit-tmp.4242", b"");
+    std::fs::create_dir(dir.path().join("wsaudit-spill-4242-0")).unwrap();
+    std::fs::write(
+        dir.path().join("wsaudit-spill-4242-0/run-000000.arrow"),
+        b"ARROW1",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["inputs"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        v["inputs"]
+    );
+    assert_eq!(v["sessions"], 17);
+}

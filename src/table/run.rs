@@ -67,9 +67,11 @@ impl SpillDir {
         let made = self.dir.get_or_init(|| {
             let _ = std::fs::create_dir_all(&self.parent);
             for n in 0..1000 {
-                let p = self
-                    .parent
-                    .join(format!("wsaudit-spill-{}-{n}", std::process::id()));
+                let p = self.parent.join(format!(
+                    "{}{}-{n}",
+                    crate::inputs::SPILL_PREFIX,
+                    std::process::id()
+                ));
                 match std::fs::create_dir(&p) {
                     Ok(()) => {
                         live().push(p.clone());

@@ -71,7 +71,11 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.wsaudit-tmp.{}", std::process::id()))
+    path.with_file_name(format!(
+        ".{name}{}{}",
+        crate::inputs::TEMP_MARK,
+        std::process::id()
+    ))
 }
 
 /// Write `df` to `path` in the format its extension names, atomically, with CSV cells
