@@ -811,3 +811,92 @@ fn leftover_temporary_files_are_not_inputs() {
     );
     assert_eq!(v["sessions"], 17);
 }
+
+/// Issue 12: an export path that is a FIFO or a device is written through (a reader on
+/// the FIFO gets the table; it was replaced by a regular file), and a symlink is
+/// followed: its target gets the new table and the link stays.
+#[test]
+fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = common::TempDir::new("special-out");
+    let demo = root().join("fixtures/demo.pcap");
+
+    let fifo = dir.path().join("sessions.csv");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = bin()
+        .args(["analyze", "-q", "--sessions"])
+        .arg(&fifo)
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Checked before joining: a replaced FIFO would leave the reader waiting forever.
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the FIFO was replaced by a regular file"
+    );
+    let got = reader.join().unwrap();
+    assert!(got.starts_with("capture,source,session_id,"), "{got:.200}");
+    assert_eq!(got.lines().count(), 1 + 17, "header and 17 sessions");
+
+    let target = dir.file("target.csv", b"old\n");
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink("target.csv", &link).unwrap();
+    let o = bin()
+        .args(["analyze", "-q", "--sessions"])
+        .arg(&link)
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let csv = std::fs::read_to_string(&target).unwrap();
+    assert_eq!(csv.lines().count(), 18, "the target holds the new table");
+
+    let null = dir.path().join("null.csv");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    let o = bin()
+        .args(["analyze", "-q", "--sessions"])
+        .arg(&null)
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&null)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}

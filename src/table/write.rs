@@ -158,15 +158,56 @@ impl Write for Sink {
 /// [`IN_PROGRESS`], so [`remove_temp_files`] removes it on an interrupt), synced and
 /// renamed into place by [`AtomicFile::commit`], removed when dropped uncommitted (an
 /// error, or a writer given up). One mechanism for every file wsaudit writes.
+///
+/// A `path` that is a symlink is followed: its target is replaced and the link stays.
+/// A `path` that exists and is not a regular file or a folder (a FIFO, a character
+/// device such as `/dev/stdout`, a socket) is written through, never replaced: a reader
+/// waiting on a FIFO gets the table.
 struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
     sink: Sink,
     committed: bool,
+    /// Written straight into `path` (not a regular file): no temporary, no rename.
+    direct: bool,
+}
+
+/// Where `path` really is: a symlink's target (relative targets resolved from the
+/// link's folder, chains followed), else `path` itself.
+fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&p) {
+            Ok(target) => {
+                p = match p.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    p
 }
 
 impl AtomicFile {
     fn create(path: &Path) -> Result<AtomicFile> {
+        let real = resolve_links(path);
+        let special = std::fs::metadata(&real).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        if special {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&real)
+                .at(path, "cannot write")?;
+            return Ok(AtomicFile {
+                path: path.to_path_buf(),
+                tmp: real,
+                sink: Sink(Arc::new(Mutex::new(BufWriter::new(file)))),
+                committed: false,
+                direct: true,
+            });
+        }
+        let path = real.as_path();
         let tmp = temp_path(path);
         in_progress().push(tmp.clone());
         match File::create(&tmp) {
@@ -175,6 +216,7 @@ impl AtomicFile {
                 tmp,
                 sink: Sink(Arc::new(Mutex::new(BufWriter::new(file)))),
                 committed: false,
+                direct: false,
             }),
             Err(e) => {
                 in_progress().retain(|p| *p != tmp);
@@ -186,6 +228,12 @@ impl AtomicFile {
     /// Flush, sync and rename into place. Every other holder of the sink must be done
     /// writing.
     fn commit(mut self) -> Result<()> {
+        if self.direct {
+            // A pipe or a device: flushed, nothing to sync or rename.
+            self.sink.lock().flush().at(&self.path, "cannot write")?;
+            self.committed = true;
+            return Ok(());
+        }
         let synced = {
             let mut w = self.sink.lock();
             w.flush().and_then(|()| w.get_ref().sync_all())
@@ -200,6 +248,9 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
+        if self.direct {
+            return;
+        }
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
         }
