@@ -820,6 +820,21 @@ fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
     use std::os::unix::fs::FileTypeExt;
     let dir = common::TempDir::new("special-out");
     let demo = root().join("fixtures/demo.pcap");
+    // `analyze demo --sessions PATH` must succeed.
+    let export_to = |path: &Path| {
+        let o = bin()
+            .args(["analyze", "-q", "--sessions"])
+            .arg(path)
+            .arg(&demo)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
 
     let fifo = dir.path().join("sessions.csv");
     assert!(Command::new("mkfifo")
@@ -831,18 +846,7 @@ fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    let o = bin()
-        .args(["analyze", "-q", "--sessions"])
-        .arg(&fifo)
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    export_to(&fifo);
     // Checked before joining: a replaced FIFO would leave the reader waiting forever.
     assert!(
         std::fs::symlink_metadata(&fifo)
@@ -858,18 +862,7 @@ fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
     let target = dir.file("target.csv", b"old\n");
     let link = dir.path().join("link.csv");
     std::os::unix::fs::symlink("target.csv", &link).unwrap();
-    let o = bin()
-        .args(["analyze", "-q", "--sessions"])
-        .arg(&link)
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    export_to(&link);
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -879,18 +872,7 @@ fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
 
     let null = dir.path().join("null.csv");
     std::os::unix::fs::symlink("/dev/null", &null).unwrap();
-    let o = bin()
-        .args(["analyze", "-q", "--sessions"])
-        .arg(&null)
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    export_to(&null);
     assert!(std::fs::symlink_metadata(&null)
         .unwrap()
         .file_type()
