@@ -164,11 +164,7 @@ fn export_views(
     need_reconnects: bool,
     failed: &mut Vec<String>,
 ) -> Result<Option<DataFrame>> {
-    let mut write = |df: &mut DataFrame, path: &Path| {
-        if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
-            failed.push(with_causes(&e));
-        }
-    };
+    let mut write = |df: &mut DataFrame, path: &Path| failed.extend(write_table(df, path, views));
     if let Some(path) = &views.summary {
         write(&mut percode::per_code_frame(sessions)?, path);
     }
@@ -182,10 +178,18 @@ fn export_views(
     Ok(Some(rec))
 }
 
-/// Write a table, reporting (not propagating) a failure so other outputs still happen.
+/// Write one table as `views` says (CSV formula guard unless `--csv-raw`); a failure
+/// comes back as its message, so other outputs still happen.
+fn write_table(df: &mut DataFrame, path: &Path, views: &Views) -> Option<String> {
+    write::write_table_with(df, path, !views.csv_raw)
+        .err()
+        .map(|e| with_causes(&e))
+}
+
+/// Write a table now, saying (not propagating) a failure.
 fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
-    if let Err(e) = write::write_table_with(df, path, !views.csv_raw) {
-        say(&with_causes(&e));
+    if let Some(why) = write_table(df, path, views) {
+        say(&why);
         *failed = true;
     }
 }
