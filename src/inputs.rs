@@ -25,13 +25,75 @@ use crate::pipeline::Input;
 #[derive(Debug, Default)]
 pub struct Sources {
     pub captures: Vec<Input>,
-    /// Session tables, found in folders and globs already.
-    pub tables: Vec<PathBuf>,
+    /// Tables, and whether each was named on the command line (a table of the wrong
+    /// kind is an error when named, passed over when found in a folder).
+    pub tables: Vec<(PathBuf, bool)>,
     /// Log files, and whether each was named on the command line (rather than found in
     /// a folder): a named file in which nothing matched is an error, a found one is not.
     pub logs: Vec<(PathBuf, bool)>,
-    /// Paths that are none of these (with why).
+    /// Arguments and folders that could not be used (with why): errors.
     pub unknown: Vec<(String, String)>,
+    /// Files and folders passed over on purpose (with why): notes, never errors.
+    pub skipped: Vec<(PathBuf, Skip)>,
+}
+
+/// What became of one input. The report lists every input with it (`--format json`:
+/// `outcome` plus its fields), and the exit code and the audit's verdict come from it
+/// ([`Outcome::is_failure`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Read to its end.
+    #[default]
+    Read,
+    /// Passed over on purpose, and nothing the report should count is in it: a second
+    /// name of a file already read, a loop, a FIFO or device in a folder, a file that is
+    /// not an input.
+    Skipped { why: String },
+    /// Read to its end, and nothing in it was recognised (a log of no known format):
+    /// the report may be missing what it holds.
+    Unrecognised { why: String },
+    /// Could not be read, or not to its end (what was read before is kept): the first
+    /// error, and the byte offset where it was found when known.
+    Failed { error: String, offset: Option<u64> },
+}
+
+impl Outcome {
+    /// Data the report may be missing: the exit code is 2 and the audit says ERROR.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Unrecognised { .. } | Outcome::Failed { .. })
+    }
+
+    /// `read`, `skipped`, `unrecognised` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Read => "read",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Unrecognised { .. } => "unrecognised",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+
+    /// Why, for people (empty when read).
+    pub fn why(&self) -> String {
+        match self {
+            Outcome::Read => String::new(),
+            Outcome::Skipped { why } | Outcome::Unrecognised { why } => why.clone(),
+            Outcome::Failed { error, .. } => error.clone(),
+        }
+    }
+}
+
+impl Skip {
+    /// What kind of thing was passed over (the report's `kind` for it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::Duplicate { .. } => "duplicate",
+            Skip::NotInput(_) => "file",
+            Skip::Special(k) => k,
+            Skip::Loop { .. } | Skip::Dangling => "link",
+        }
+    }
 }
 
 /// Is this the start of a capture (pcap, pcapng, or gzip / zstd, which wsaudit reads as
@@ -111,28 +173,180 @@ pub fn is_scratch(p: &Path) -> bool {
         .is_some_and(|n| n.contains(TEMP_MARK) || n.starts_with(SPILL_PREFIX))
 }
 
-/// Every file under `dir`, recursively, in sorted order, wsaudit's own scratch files
-/// left out ([`is_scratch`]); folders that cannot be listed go to `unlisted` with why.
-pub fn walk(dir: &Path, files: &mut Vec<PathBuf>, unlisted: &mut Vec<(PathBuf, std::io::Error)>) {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            unlisted.push((dir.to_path_buf(), e));
-            return;
-        }
-    };
-    let mut entries: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !is_scratch(p))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, files, unlisted);
-        } else {
-            files.push(p);
+/// Why a file or folder found while walking was passed over (never an error: the data
+/// in it is read once elsewhere, or it holds none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// The same file or folder (same device and inode) as one already taken, reached
+    /// again through a symbolic or hard link: read once, under its first name.
+    Duplicate { of: PathBuf },
+    /// A symbolic link back into a folder that is being walked (a loop), not followed.
+    Loop { to: PathBuf },
+    /// A FIFO, socket or device inside a folder: never opened (opening a FIFO blocks).
+    Special(&'static str),
+    /// A symbolic link to nothing.
+    Dangling,
+    /// A file that is neither a capture, a table nor a log (why).
+    NotInput(String),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Duplicate { of } => write!(f, "the same file as {} (read once)", of.display()),
+            Skip::Loop { to } => write!(
+                f,
+                "a symbolic link back to {} (a loop; not followed)",
+                to.display()
+            ),
+            Skip::Special(what) => write!(f, "a {what}, not a regular file (not opened)"),
+            Skip::Dangling => f.write_str("a symbolic link to nothing"),
+            Skip::NotInput(why) => f.write_str(why),
         }
     }
+}
+
+/// One walk over the inputs of a run: every file and folder is taken once, by device
+/// and inode, whatever names (symbolic links, hard links, a folder and a glob inside it)
+/// lead to it; symbolic links are followed, except back into a folder being walked.
+#[derive(Default)]
+pub struct Walker {
+    /// (device, inode) of every file taken, with the name it was taken under.
+    files: std::collections::HashMap<(u64, u64), PathBuf>,
+    /// The same for folders walked.
+    dirs: std::collections::HashMap<(u64, u64), PathBuf>,
+    /// The folders being walked now (the current branch), for loops.
+    branch: Vec<((u64, u64), PathBuf)>,
+    /// Folders that could not be listed (with why).
+    pub unlisted: Vec<(PathBuf, std::io::Error)>,
+    /// Files and folders passed over, with why.
+    pub skipped: Vec<(PathBuf, Skip)>,
+}
+
+fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+fn special_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    }
+}
+
+impl Walker {
+    /// Take a file named on the command line (or matched by a glob): `false` when the same
+    /// file was already taken (then it is listed as skipped). FIFOs and devices named
+    /// directly are taken: `<(zcat x.pcap.gz)` is one.
+    pub fn take_named(&mut self, p: &Path) -> bool {
+        match std::fs::metadata(p) {
+            Ok(m) => self.take_file(p, &m),
+            // Missing or unreadable: the reader names the error.
+            Err(_) => true,
+        }
+    }
+
+    fn take_file(&mut self, p: &Path, m: &std::fs::Metadata) -> bool {
+        if !m.file_type().is_file() {
+            // A pipe read twice is two different streams.
+            return true;
+        }
+        match self.files.entry(id_of(m)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.skipped.push((
+                    p.to_path_buf(),
+                    Skip::Duplicate {
+                        of: e.get().clone(),
+                    },
+                ));
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(p.to_path_buf());
+                true
+            }
+        }
+    }
+
+    /// Every regular file under `dir`, recursively, in sorted order, each once;
+    /// wsaudit's own scratch files are left out ([`is_scratch`]), special files,
+    /// duplicates and loops go to [`Walker::skipped`], folders that cannot be listed to
+    /// [`Walker::unlisted`].
+    pub fn walk(&mut self, dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            return self.list(dir, files);
+        };
+        let id = id_of(&m);
+        if let Some((_, to)) = self.branch.iter().find(|(b, _)| *b == id) {
+            let to = to.clone();
+            self.skipped.push((dir.to_path_buf(), Skip::Loop { to }));
+            return;
+        }
+        if let Some(of) = self.dirs.get(&id) {
+            let of = of.clone();
+            self.skipped
+                .push((dir.to_path_buf(), Skip::Duplicate { of }));
+            return;
+        }
+        self.dirs.insert(id, dir.to_path_buf());
+        self.branch.push((id, dir.to_path_buf()));
+        self.list(dir, files);
+        self.branch.pop();
+    }
+
+    fn list(&mut self, dir: &Path, files: &mut Vec<PathBuf>) {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.unlisted.push((dir.to_path_buf(), e));
+                return;
+            }
+        };
+        let mut entries: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| !is_scratch(p))
+            .collect();
+        entries.sort();
+        for p in entries {
+            // Follow symbolic links; a link to nothing is noted.
+            let m = match std::fs::metadata(&p) {
+                Ok(m) => m,
+                Err(_) if std::fs::symlink_metadata(&p).is_ok_and(|l| l.is_symlink()) => {
+                    self.skipped.push((p, Skip::Dangling));
+                    continue;
+                }
+                Err(e) => {
+                    self.unlisted.push((p, e));
+                    continue;
+                }
+            };
+            let t = m.file_type();
+            if t.is_dir() {
+                self.walk(&p, files);
+            } else if !t.is_file() {
+                self.skipped.push((p, Skip::Special(special_kind(t))));
+            } else if self.take_file(&p, &m) {
+                files.push(p);
+            }
+        }
+    }
+}
+
+/// Every file under `dir`, recursively, in sorted order, each once (see [`Walker`]);
+/// folders that cannot be listed go to `unlisted` with why.
+pub fn walk(dir: &Path, files: &mut Vec<PathBuf>, unlisted: &mut Vec<(PathBuf, std::io::Error)>) {
+    let mut w = Walker::default();
+    w.walk(dir, files);
+    unlisted.append(&mut w.unlisted);
 }
 
 /// What one command-line argument names.
@@ -176,56 +390,74 @@ pub fn resolve(a: &str) -> Arg {
     }
 }
 
+/// What a search for one kind of file found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The files, each once, in the order the arguments gave them (folders sorted).
+    pub files: Vec<PathBuf>,
+    /// Arguments or folders that could not be used: (argument or folder, why).
+    pub problems: Vec<(PathBuf, String)>,
+    /// Files passed over (duplicates, loops, special files), with why.
+    pub skipped: Vec<(PathBuf, Skip)>,
+}
+
 /// The files that folders, globs and names in `args` stand for, keeping from folders
-/// and globs only those `keep` accepts (a file named directly is always kept); sorted
-/// and without duplicates. Problems are (argument or folder, why).
+/// and globs only those `keep` accepts (a file named directly is always kept); each file
+/// once ([`Walker`]).
 fn files_of(
     args: &[String],
     keep: &dyn Fn(&Path) -> bool,
     list_error: &dyn Fn(&std::io::Error) -> String,
-) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    let in_folder = |dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, String)>| {
-        let (mut files, mut unlisted) = (Vec::new(), Vec::new());
-        walk(dir, &mut files, &mut unlisted);
+) -> Found {
+    let mut w = Walker::default();
+    let mut found = Found::default();
+    let in_folder = |w: &mut Walker, dir: &Path, out: &mut Vec<PathBuf>| {
+        let mut files = Vec::new();
+        w.walk(dir, &mut files);
         out.extend(files.into_iter().filter(|f| keep(f)));
-        problems.extend(unlisted.into_iter().map(|(d, e)| (d, list_error(&e))));
     };
     for a in args {
         match resolve(a) {
-            Arg::Path(p) if p.is_dir() => in_folder(&p, &mut out, &mut problems),
-            Arg::Path(p) => out.push(p),
-            Arg::Glob(found) => {
-                for g in found {
+            Arg::Path(p) if p.is_dir() => in_folder(&mut w, &p, &mut found.files),
+            Arg::Path(p) => {
+                if w.take_named(&p) {
+                    found.files.push(p)
+                }
+            }
+            Arg::Glob(matched) => {
+                for g in matched {
                     if g.is_dir() {
-                        in_folder(&g, &mut out, &mut problems);
-                    } else if keep(&g) {
-                        out.push(g);
+                        in_folder(&mut w, &g, &mut found.files);
+                    } else if keep(&g) && w.take_named(&g) {
+                        found.files.push(g);
                     }
                 }
             }
-            Arg::NoMatch => problems.push((a.into(), "no file matches".into())),
-            Arg::BadPattern(e) => problems.push((a.into(), format!("bad pattern: {e}"))),
-            Arg::Missing | Arg::Stdin => problems.push((a.into(), "no such file or folder".into())),
+            Arg::NoMatch => found.problems.push((a.into(), "no file matches".into())),
+            Arg::BadPattern(e) => found.problems.push((a.into(), format!("bad pattern: {e}"))),
+            Arg::Missing | Arg::Stdin => found
+                .problems
+                .push((a.into(), "no such file or folder".into())),
         }
     }
-    out.sort();
-    out.dedup();
-    (out, problems)
+    found
+        .problems
+        .extend(w.unlisted.into_iter().map(|(d, e)| (d, list_error(&e))));
+    found.skipped = w.skipped;
+    found
 }
 
-/// The session tables that `args` (files, folders, globs) stand for: what `wsaudit
-/// report` reads. Problems are (argument or folder, why).
-pub fn table_files(args: &[String]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    files_of(args, &|p| is_table_name(p), &|e| {
-        format!("cannot list: {e}")
-    })
+/// The tables that `args` (files, folders, globs) stand for: what `wsaudit report`
+/// reads (`.csv`, `.parquet`, `.pq`, and `.json` / `.jsonl` / `.ndjson` files holding
+/// a wsaudit export: [`is_table_file`]). Which kind of table each one is, is the
+/// table reader's to say.
+pub fn table_files(args: &[String]) -> Found {
+    files_of(args, &is_table_file, &|e| format!("cannot list: {e}"))
 }
 
 /// The log files that `paths` (files, folders, globs) stand for: captures inside
 /// folders and globs are left out; a file named directly is kept whatever it holds.
-pub fn log_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn log_files(paths: &[PathBuf]) -> Found {
     let args: Vec<String> = paths
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
@@ -235,12 +467,84 @@ pub fn log_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     })
 }
 
+/// The file name, lower case, without a compression suffix (`.gz`, `.zst`, `.zstd`).
+fn plain_name(p: &Path) -> String {
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    for z in [".gz", ".zst", ".zstd"] {
+        if let Some(s) = n.strip_suffix(z) {
+            return s.to_string();
+        }
+    }
+    n
+}
+
+/// Whether `name` has `.<ext>` as an extension, possibly followed by a rotation number
+/// (`x.pcap1`, `x.pcap.3`, `x.log.2`, `x.log-20261204`, `x.log.2026-12-04`).
+fn has_ext_rotated(name: &str, ext: &str) -> bool {
+    let dot = format!(".{ext}");
+    name.match_indices(&dot).any(|(i, _)| {
+        let rest = &name[i + dot.len()..];
+        let rest = rest.trim_start_matches(['.', '-', '_']);
+        rest.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// Named like a packet capture (`.pcap`, `.pcapng`, `.cap`, rotated and compressed
+/// forms): such a file found in a folder is read as one, so that a damaged capture is an
+/// error with its byte offset, never passed over.
+pub fn is_capture_name(p: &Path) -> bool {
+    let n = plain_name(p);
+    ["pcap", "pcapng", "cap"]
+        .iter()
+        .any(|e| has_ext_rotated(&n, e))
+}
+
+/// Named like a log (`.log` and its rotations, `.jsonl`, `.ndjson`, `.out`, `.err`):
+/// such a text file found in a folder is read as one even when its first lines show no
+/// known format (application logs often say nothing about WebSockets for a while), and
+/// a log in which no line is recognised is reported, not passed over.
+pub fn is_log_name(p: &Path) -> bool {
+    let n = plain_name(p);
+    ["log", "jsonl", "ndjson", "out", "err"]
+        .iter()
+        .any(|e| has_ext_rotated(&n, e))
+}
+
+/// The start of a table exported by wsaudit as JSON (`.json` array or `.jsonl` lines):
+/// the first object starts with one of its tables' first columns (`capture`,
+/// `session_id`; a per-code summary's `close_code` followed by `close_code_name`).
+fn is_wsaudit_json(head: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(head);
+    let s = s.trim_start().trim_start_matches('[').trim_start();
+    s.starts_with("{\"capture\":")
+        || s.starts_with("{\"session_id\":")
+        || (s.starts_with("{\"close_code\":") && s.contains("\"close_code_name\""))
+}
+
+/// A table exported by wsaudit: `.parquet`, `.pq` or `.csv` by name, or a `.json`,
+/// `.jsonl` or `.ndjson` file whose first object is a wsaudit table row (other JSON is
+/// a log).
+pub fn is_table_file(p: &Path) -> bool {
+    if is_table_name(p) {
+        return true;
+    }
+    let ext = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    matches!(ext.as_deref(), Some("json" | "jsonl" | "ndjson"))
+        && decoded_head(p).is_ok_and(|h| is_wsaudit_json(&h))
+}
+
 enum Kind {
     Capture,
     Table,
     Log,
-    /// Not clearly anything (only skipped inside folders).
-    Other,
+    /// Not clearly anything (why; only passed over inside folders).
+    Other(String),
 }
 
 /// The first bytes of a file after gzip/zstd decompression.
@@ -274,8 +578,10 @@ fn looks_like_text(head: &[u8]) -> bool {
     }
 }
 
-fn kind_of_file(p: &Path, force_log: bool) -> Kind {
-    if is_table_name(p) {
+/// What a file is, by content (and by name for tables, and for captures and logs that
+/// cannot be told by content). `listed`: named on the command line.
+fn kind_of_file(p: &Path, force_log: bool, listed: bool) -> Kind {
+    if is_table_file(p) {
         return Kind::Table;
     }
     let head = match decoded_head(p) {
@@ -284,14 +590,37 @@ fn kind_of_file(p: &Path, force_log: bool) -> Kind {
         Err(_) => return Kind::Capture,
     };
     if is_capture_magic(&head) {
-        Kind::Capture
-    } else if force_log || looks_like_text(&head) {
-        Kind::Log
-    } else if head.len() < 4 {
-        // Empty or tiny: reported as "not a capture" with its offset.
-        Kind::Capture
+        return Kind::Capture;
+    }
+    if is_capture_name(p) && !force_log {
+        // Damaged, empty or not a capture at all: said with its byte offset.
+        return Kind::Capture;
+    }
+    if force_log || looks_like_text(&head) || (head.is_empty() && is_log_name(p)) {
+        // In a folder, a text file counts as a log only when it is named like one or its
+        // first lines show a known format (READMEs and scripts next to the logs are not
+        // inputs).
+        if listed || force_log || is_log_name(p) || detected(p) {
+            return Kind::Log;
+        }
+        return Kind::Other(format!(
+            "text, but not named like a log and no line of its first {} shows a known log \
+             format (name the file, or use --log-format, to read it as a log)",
+            logs::DETECT_LINES
+        ));
+    }
+    if listed {
+        // Reported as "not a capture" with its offset.
+        return Kind::Capture;
+    }
+    if head.is_empty() {
+        Kind::Other("an empty file".into())
     } else {
-        Kind::Other
+        Kind::Other(
+            "not a capture (no pcap or pcapng magic at byte 0, and not named like one), a \
+             table or a log"
+                .into(),
+        )
     }
 }
 
@@ -302,44 +631,39 @@ fn detected(p: &Path) -> bool {
         .is_ok_and(|f| f.is_some())
 }
 
-/// Sort the command-line paths into captures, tables, logs and the rest. With
-/// `force_log` (`--log-format`), every file that is not a capture or a table is a log.
+/// Sort the command-line paths into captures, tables, logs and the rest, each file once
+/// ([`Walker`]). With `force_log` (`--log-format`), every file that is not a capture or
+/// a table is a log.
 pub fn classify(paths: &[String], force_log: bool) -> Sources {
     let mut s = Sources::default();
+    let mut w = Walker::default();
     // `listed`: named on the command line (or matched by a glob). Such a file is always
     // read as something, so that "not a capture" is reported with its byte offset; files
     // found in folders are taken only when clearly a capture, table or log.
-    let one = |s: &mut Sources, p: &Path, listed: bool| match kind_of_file(p, force_log) {
+    let one = |s: &mut Sources, p: &Path, listed: bool| match kind_of_file(p, force_log, listed) {
         Kind::Capture => s.captures.push(Input::Path(p.to_path_buf())),
-        Kind::Table => s.tables.push(p.to_path_buf()),
-        // In a folder, a text file counts as a log only when its first lines show a
-        // known format (READMEs and scripts next to the logs are not inputs).
-        Kind::Log if listed || force_log || detected(p) => s.logs.push((p.to_path_buf(), listed)),
-        Kind::Other if listed => s.captures.push(Input::Path(p.to_path_buf())),
-        Kind::Log | Kind::Other => {}
+        Kind::Table => s.tables.push((p.to_path_buf(), listed)),
+        Kind::Log => s.logs.push((p.to_path_buf(), listed)),
+        Kind::Other(why) => s.skipped.push((p.to_path_buf(), Skip::NotInput(why))),
     };
-    let dir_or_file = |s: &mut Sources, p: &Path| {
+    let dir_or_file = |s: &mut Sources, w: &mut Walker, p: &Path| {
         if p.is_dir() {
-            let (mut files, mut unlisted) = (Vec::new(), Vec::new());
-            walk(p, &mut files, &mut unlisted);
+            let mut files = Vec::new();
+            w.walk(p, &mut files);
             for f in files {
                 one(s, &f, false);
             }
-            for (d, _) in unlisted {
-                s.unknown
-                    .push((d.display().to_string(), "cannot list folder".into()));
-            }
-        } else {
+        } else if w.take_named(p) {
             one(s, p, true);
         }
     };
     for a in paths {
         match resolve(a) {
             Arg::Stdin => s.captures.push(Input::Stdin),
-            Arg::Path(p) => dir_or_file(&mut s, &p),
+            Arg::Path(p) => dir_or_file(&mut s, &mut w, &p),
             Arg::Glob(found) => {
                 for m in found {
-                    dir_or_file(&mut s, &m);
+                    dir_or_file(&mut s, &mut w, &m);
                 }
             }
             Arg::NoMatch => s.unknown.push((a.clone(), "no file matches".into())),
@@ -348,6 +672,11 @@ pub fn classify(paths: &[String], force_log: bool) -> Sources {
             Arg::Missing => s.captures.push(Input::Path(PathBuf::from(a))),
         }
     }
+    for (d, e) in w.unlisted {
+        s.unknown
+            .push((d.display().to_string(), format!("cannot list folder: {e}")));
+    }
+    s.skipped.extend(w.skipped);
     s
 }
 

@@ -138,7 +138,8 @@ fn b(
 }
 
 fn line_of(r: &Row) -> u64 {
-    r.session_id.rsplit(':').next().unwrap().parse().unwrap()
+    // `<file>#<line>` where the log names no connection.
+    r.session_id.rsplit('#').next().unwrap().parse().unwrap()
 }
 
 fn at(v: &[Row], line: u64) -> &Row {
@@ -551,7 +552,11 @@ fn aws_api_gateway_disconnect_events() {
         "{:?}",
         f.half_matched
     );
-    assert_eq!(v[0].session_id, "TWmeqdOQoAMCLHw=");
+    // `<file>:<the log's id>`: unique across files and runs.
+    assert_eq!(
+        v[0].session_id,
+        format!("{}:TWmeqdOQoAMCLHw=", f.path.display())
+    );
     assert_eq!(
         brief(&v[0]),
         b(
@@ -580,7 +585,8 @@ fn aws_api_gateway_disconnect_events() {
     // third-party tests copy it (the fixture file itself was not readable here):
     // disconnectStatusCode 1005, "Client-side close frame status not set",
     // connectedAt 1707503007396, requestTimeEpoch 1707503008941, sourceIp 192.0.2.1.
-    assert_eq!(v[3].session_id, "AAAA1234=");
+    // `<file>:<the log's id>`: unique across files and runs.
+    assert_eq!(v[3].session_id, format!("{}:AAAA1234=", f.path.display()));
     assert_eq!(
         brief(&v[3]),
         b(
@@ -700,7 +706,8 @@ not json at all
     assert_eq!((f.records, f.unmatched_lines), (2, 2));
     assert_eq!(f.half_matched.len(), 1);
     assert_eq!(f.half_matched[0].0, 3);
-    assert_eq!(v[0].session_id, "c1");
+    // `<file>:<the log's id>`: unique across files and runs.
+    assert_eq!(v[0].session_id, format!("{}:c1", f.path.display()));
     assert_eq!(
         brief(&v[0]),
         b(1012, Some("deploy"), "announced", None, None, None, None)
@@ -1023,7 +1030,11 @@ fn spring_decorator_and_handler_lines_merge_by_session_id() {
     // 0f1e and 77aa: library + handler line each; 9c3d: handler only; b0b0: library only
     assert_eq!((f.records, f.merged), (4, 2));
     let ids: Vec<&str> = v.iter().map(|x| x.session_id.as_str()).collect();
-    assert_eq!(ids, ["0f1e", "77aa", "9c3d", "b0b0"]);
+    let file = f.path.display();
+    assert_eq!(
+        ids,
+        ["0f1e", "77aa", "9c3d", "b0b0"].map(|id| format!("{file}:{id}"))
+    );
     assert!(v.iter().all(|x| x.code == Some(1001)));
 }
 

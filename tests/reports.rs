@@ -1090,7 +1090,6 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
     let run = |rows: Option<usize>| {
         collect(
             &sources,
-            Vec::new(),
             &Options::default(),
             &LogOptions::default(),
             true,

@@ -25,7 +25,9 @@ use crate::text::iso_time;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InputInfo {
     pub name: String,
-    /// `capture` or `table` (a session table read by `wsaudit report`).
+    /// `capture`, `table` (a session table read back), a log format's name (`gorilla`,
+    /// `nginx`, ...; `log` when none was recognised), or for inputs passed over what
+    /// they are (`file`, `duplicate`, `link`, `FIFO`, ...).
     pub kind: String,
     pub packets: Option<u64>,
     pub sessions: u64,
@@ -36,6 +38,28 @@ pub struct InputInfo {
     pub evicted_connections: u64,
     /// Connections ignored because an HTTP head outgrew 16 KiB (`http::MAX_HEAD`).
     pub oversized_heads: u64,
+    /// Read, skipped (why), unrecognised (why) or failed (the error and its byte offset).
+    #[serde(flatten)]
+    pub outcome: crate::inputs::Outcome,
+}
+
+impl InputInfo {
+    /// Taken as an input (read, or tried): not passed over on purpose.
+    pub fn taken(&self) -> bool {
+        !matches!(self.outcome, crate::inputs::Outcome::Skipped { .. })
+    }
+
+    /// The outcome for people: `read`, `skipped: <why>`, `unrecognised: <why>`,
+    /// `failed at byte N: <error>`.
+    pub fn outcome_text(&self) -> String {
+        use crate::inputs::Outcome::*;
+        match &self.outcome {
+            Read => "read".into(),
+            Skipped { why } => format!("skipped: {why}"),
+            Unrecognised { why } => format!("unrecognised: {why}"),
+            Failed { error, .. } => format!("failed: {error}"),
+        }
+    }
 }
 
 /// Refused upgrades with one HTTP status.

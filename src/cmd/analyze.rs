@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cmd::{export, read, report, say, Reading, Views};
+use crate::cmd::{export, read, report, say, say_all, Reading, Views};
 use crate::logs::LogOptions;
 use crate::pipeline;
 use crate::table::export::SessionsOut;
@@ -64,12 +64,11 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         // Rows go to the export as they are merged; the reports get what they read.
         for_reports: cfg.views.any_report(),
     };
-    let got = read(&cfg.paths, &how, out, &mut |errors, warnings| {
-        for e in errors.iter().chain(warnings) {
-            say(e);
-        }
+    let got = read(&cfg.paths, &how, out, &mut |errors, notes| {
+        say_all(errors, "errors");
+        say_all(notes, "notes");
     })?;
-    let mut failed = !got.errors.is_empty();
+    let mut failed = got.inputs.iter().any(|i| i.outcome.is_failure());
     if let Some(e) = &got.export_error {
         say(&with_causes(e));
         failed = true;

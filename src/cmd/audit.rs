@@ -17,7 +17,7 @@ use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, ReportOptions};
 use crate::analysis::{charts, reconnect};
 use crate::audit::{check, compare, Audit, Baseline, Threshold};
-use crate::cmd::{export_views, read, say, OutputFormat, Reading, Views};
+use crate::cmd::{export_views, read, say_all, OutputFormat, Reading, Views};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
@@ -108,10 +108,8 @@ pub fn run(args: Config) -> Result<ExitCode> {
         for_reports: true,
     };
     // Input problems are printed with the verdict's other errors, at the end.
-    let got = read(&args.paths, &how, out, &mut |_, warnings| {
-        for w in warnings {
-            say(w);
-        }
+    let got = read(&args.paths, &how, out, &mut |_, notes| {
+        say_all(notes, "notes")
     })?;
     let mut errors = got.errors;
     if let Some(e) = &got.export_error {
@@ -169,9 +167,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
         );
     }
 
-    for e in &audit.errors {
-        say(e);
-    }
+    say_all(&audit.errors, "errors");
     if !args.views.quiet {
         let out = match args.views.format {
             OutputFormat::Json => serde_json::to_string_pretty(&audit)? + "\n",

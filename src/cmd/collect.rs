@@ -2,13 +2,15 @@
 //!
 //! Contract: [`collect`] reads what [`crate::inputs::classify`] found: captures through
 //! [`pipeline::analyze_all_with`] into [`TableSink`]s (spilling to disk as
-//! [`SpillOptions`] says), tables through [`load::load`], logs through [`read_logs`];
+//! [`SpillOptions`] says), tables through [`load::load`], logs through [`read_files`];
 //! into one session table of the documented schema ([`Sessions`]), the captures'
-//! Close-frame table when asked for, and per-input facts ([`InputInfo`]). When capture
-//! sessions were spilled, the table is merged back only as it is
-//! [`Sessions::drain`]ed. A log file in which no line matched any format is an error
-//! when it was named (it is most likely not a log) and a warning when it was found in a
-//! folder; single unmatched lines are counted and reported, never an error.
+//! Close-frame table when asked for, and one [`InputInfo`] per input with its
+//! [`Outcome`]: read, skipped (why), unrecognised (a log in which no line matched any
+//! format), or failed (the error and its byte offset; what was read before it is kept).
+//! The run's errors are the inputs' problems ([`errors_of`]); the exit code and the
+//! audit's verdict come from [`Outcome::is_failure`]. Single unmatched log lines are
+//! counted and reported as warnings, never errors. When capture sessions were spilled,
+//! the table is merged back only as it is [`Sessions::drain`]ed.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +18,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::analysis::summary::InputInfo;
-use crate::inputs::{self, Sources};
+use crate::inputs::{self, Outcome, Skip, Sources};
 use crate::logs::{parser_for, read_records, FileStats, LogOptions, Record};
 use crate::pipeline::{self, analyze_all_with};
 use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
@@ -28,22 +30,12 @@ use crate::table::run::SpillDir;
 use crate::table::session::{self, sessions_frame};
 use crate::table::spill::{SessionStream, SpillOptions};
 
-/// Session rows from another reader (log formats, issue 5), in the session table schema
-/// (`docs/schema.md`; missing columns are filled with nulls, others are cast).
-pub struct ExtraSessions {
-    /// The input, as given.
-    pub name: String,
-    /// `InputInfo::kind`: the log format name.
-    pub kind: String,
-    pub sessions: DataFrame,
-    pub problems: Vec<String>,
-}
-
 /// What a session or refused-upgrade table read back contributes to the report.
 pub fn table_input(file: &Path, kind: load::TableKind, rows: usize) -> InputInfo {
     let (sessions, refused) = match kind {
         load::TableKind::Sessions => (rows as u64, 0),
         load::TableKind::Refused => (0, rows as u64),
+        _ => (0, 0),
     };
     InputInfo {
         name: file.display().to_string(),
@@ -54,8 +46,33 @@ pub fn table_input(file: &Path, kind: load::TableKind, rows: usize) -> InputInfo
     }
 }
 
+/// An input that failed: `error` (with `offset` when known) is its outcome and its one
+/// problem.
+pub fn failed_input(name: String, kind: &str, error: String, offset: Option<u64>) -> InputInfo {
+    InputInfo {
+        name,
+        kind: kind.into(),
+        problems: vec![error.clone()],
+        outcome: Outcome::Failed { error, offset },
+        ..InputInfo::default()
+    }
+}
+
+/// An input passed over on purpose.
+pub fn skipped_input(path: &Path, why: &Skip) -> InputInfo {
+    InputInfo {
+        name: path.display().to_string(),
+        kind: why.kind().into(),
+        outcome: Outcome::Skipped {
+            why: why.to_string(),
+        },
+        ..InputInfo::default()
+    }
+}
+
 /// Everything read, merged.
 pub struct Collected {
+    /// Every input, with its outcome (skipped ones too).
     pub inputs: Vec<InputInfo>,
     /// Not failures: unmatched and half-matched log lines, as `<file>: <what>`.
     pub warnings: Vec<String>,
@@ -63,109 +80,165 @@ pub struct Collected {
     pub time_range: Option<(i64, i64)>,
     pub sessions: Sessions,
     pub refused: DataFrame,
-    /// `<input>: <problem>`.
-    pub errors: Vec<String>,
 }
 
-/// Read captures and tables, and merge in `extra` rows (log inputs); with the captures'
-/// Close-frame table when `with_closes`. Capture sessions spill to disk as `spill`
-/// says; then the table is merged back only when [`Sessions::drain`]ed.
+impl Collected {
+    /// `<input>: <problem>` for every problem of every input: the "Errors" of a run.
+    /// Some are inside inputs that were otherwise read (a capture cut short).
+    pub fn errors(&self) -> Vec<String> {
+        errors_of(&self.inputs)
+    }
+}
+
+/// `<input>: <problem>` for every problem of every input, and `<input>: <why>` for each
+/// that failed or was unrecognised without a listed problem.
+pub fn errors_of(inputs: &[InputInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in inputs {
+        out.extend(i.problems.iter().map(|p| format!("{}: {p}", i.name)));
+        if i.problems.is_empty() && i.outcome.is_failure() {
+            out.push(format!("{}: {}", i.name, i.outcome.why()));
+        }
+    }
+    out
+}
+
+/// Whether a log file had anything recognised in it (a close, or a line that some
+/// format took but could not read).
+fn recognised(f: &FileStats) -> bool {
+    f.records > 0 || f.half_matched_total > 0 || f.merged > 0
+}
+
+/// Read the logs `sources` found: one [`InputInfo`] per file, the rows, and warnings.
+fn collect_logs(
+    sources: &Sources,
+    log_opts: &LogOptions,
+    inputs: &mut Vec<InputInfo>,
+    warnings: &mut Vec<String>,
+) -> DataFrame {
+    let files: Vec<PathBuf> = sources.logs.iter().map(|(p, _)| p.clone()).collect();
+    let listed = |p: &Path| sources.logs.iter().any(|(q, l)| *l && q == p);
+    let (rows, stats, problems) = read_files(&files, log_opts);
+    for f in &stats {
+        let name = f.path.display().to_string();
+        let kind = f.format.map_or("log", |x| x.as_str()).to_string();
+        // Named, or named like a log: a log in which nothing is recognised is data the
+        // report is missing. Found in a folder only because a line looked like a format
+        // (source code quoting a library's message): not a log after all.
+        let meant = listed(&f.path) || inputs::is_log_name(&f.path);
+        let outcome = if f.lines > 0 && !recognised(f) && !meant {
+            Outcome::Skipped {
+                why: format!(
+                    "text in which none of its {} lines is a close event of a known log format",
+                    f.lines
+                ),
+            }
+        } else if f.lines > 0 && !recognised(f) {
+            Outcome::Unrecognised {
+                why: if listed(&f.path) {
+                    format!(
+                        "not a capture, and none of its {} lines matched a known log format \
+                         (--log-format NAME forces one): no pcap or pcapng magic at byte 0",
+                        f.lines
+                    )
+                } else {
+                    format!(
+                        "none of its {} lines matched a known log format (--log-format NAME \
+                         forces one)",
+                        f.lines
+                    )
+                },
+            }
+        } else {
+            Outcome::Read
+        };
+        if outcome == Outcome::Read && f.unmatched_lines > 0 {
+            warnings.push(format!(
+                "{name}: {} of {} lines matched no log format",
+                f.unmatched_lines, f.lines
+            ));
+        }
+        if f.merged > 0 {
+            warnings.push(format!(
+                "{name}: {} lines about a close another line already reported were merged \
+                 into it (one row per close)",
+                f.merged
+            ));
+        }
+        for (line, why) in f.half_matched.iter().take(20) {
+            warnings.push(format!("{name}:{line}: {why}"));
+        }
+        if f.half_matched_total > 20 {
+            warnings.push(format!(
+                "{name}: {} more half-matched lines",
+                f.half_matched_total - 20
+            ));
+        }
+        inputs.push(InputInfo {
+            name,
+            kind,
+            sessions: f.records,
+            outcome,
+            ..InputInfo::default()
+        });
+    }
+    for (p, why) in problems {
+        let name = p.display().to_string();
+        // A file that was read in part keeps its row; the error joins it.
+        match inputs.iter_mut().find(|i| i.name == name) {
+            Some(i) => {
+                i.problems.push(why.clone());
+                if !i.outcome.is_failure() {
+                    i.outcome = Outcome::Failed {
+                        error: why,
+                        offset: None,
+                    };
+                }
+            }
+            None => inputs.push(failed_input(name, "log", why, None)),
+        }
+    }
+    match records_frame(&rows) {
+        Ok(df) => df,
+        Err(e) => {
+            inputs.push(failed_input(
+                "logs".into(),
+                "log",
+                format!("cannot build the session table of the log rows: {e}"),
+                None,
+            ));
+            sessions_frame(&[]).unwrap_or_default()
+        }
+    }
+}
+
+/// Read captures, tables and logs; with the captures' Close-frame table when
+/// `with_closes`. Capture sessions spill to disk as `spill` says; then the table is
+/// merged back only when [`Sessions::drain`]ed.
 pub fn collect(
     sources: &Sources,
-    extra: Vec<ExtraSessions>,
     opts: &pipeline::Options,
     log_opts: &LogOptions,
     with_closes: bool,
     spill: &SpillOptions,
 ) -> Result<Collected> {
     let mut warnings = Vec::new();
-    let mut log_errors = Vec::new();
-    let mut extra = extra;
-    if !sources.logs.is_empty() {
-        let paths: Vec<PathBuf> = sources.logs.iter().map(|(p, _)| p.clone()).collect();
-        let read = read_logs(&paths, log_opts);
-        let mut problems: Vec<(PathBuf, String)> = read.problems;
-        let listed = |p: &Path| sources.logs.iter().any(|(q, l)| *l && q == p);
-        for f in &read.files {
-            if f.records == 0 && !listed(&f.path) {
-                warnings.push(format!(
-                    "{}: skipped: none of its {} lines matched a known log format",
-                    f.path.display(),
-                    f.lines
-                ));
-            } else if f.records == 0 {
-                problems.push((
-                    f.path.clone(),
-                    format!(
-                        "not a capture, and none of its {} lines matched a known log format \
-                         (--log-format NAME forces one): no pcap or pcapng magic at byte 0",
-                        f.lines
-                    ),
-                ));
-            } else if f.unmatched_lines > 0 {
-                warnings.push(format!(
-                    "{}: {} of {} lines matched no log format",
-                    f.path.display(),
-                    f.unmatched_lines,
-                    f.lines
-                ));
-            }
-            if f.merged > 0 {
-                warnings.push(format!(
-                    "{}: {} lines about a close another line already reported were merged \
-                     into it (one row per close)",
-                    f.path.display(),
-                    f.merged
-                ));
-            }
-            for (line, why) in f.half_matched.iter().take(20) {
-                warnings.push(format!("{}:{line}: {why}", f.path.display()));
-            }
-            if f.half_matched_total > 20 {
-                warnings.push(format!(
-                    "{}: {} more half-matched lines",
-                    f.path.display(),
-                    f.half_matched_total - 20
-                ));
-            }
-        }
-        let names: Vec<String> = read
-            .files
-            .iter()
-            .map(|f| f.path.display().to_string())
-            .collect();
-        let kinds: Vec<String> = read
-            .files
-            .iter()
-            .map(|f| {
-                f.format
-                    .map_or("log".to_string(), |x| x.as_str().to_string())
-            })
-            .collect();
-        // One ExtraSessions for all logs: rows carry their file in `capture`.
-        extra.push(ExtraSessions {
-            name: if names.len() == 1 {
-                names[0].clone()
-            } else {
-                format!("{} log files", names.len())
-            },
-            kind: kinds.first().cloned().unwrap_or_else(|| "log".into()),
-            sessions: read.sessions,
-            problems: Vec::new(),
-        });
-        log_errors.extend(
-            problems
-                .iter()
-                .map(|(p, why)| format!("{}: {why}", p.display())),
-        );
-    }
-    let mut errors: Vec<String> = sources
+    let mut inputs: Vec<InputInfo> = sources
         .unknown
         .iter()
-        .map(|(a, why)| format!("{a}: {why}"))
+        .map(|(a, why)| failed_input(a.clone(), "argument", why.clone(), None))
         .collect();
-    errors.extend(log_errors);
-    let mut inputs = Vec::new();
+    let mut log_inputs = Vec::new();
+    let log_rows = if sources.logs.is_empty() {
+        None
+    } else {
+        Some(collect_logs(
+            sources,
+            log_opts,
+            &mut log_inputs,
+            &mut warnings,
+        ))
+    };
 
     let spill_dir = SpillDir::new(spill.dir.clone());
     // (analyze_all divides by the input count when choosing shards: never call it empty.)
@@ -178,9 +251,12 @@ pub fn collect(
         })
     };
     for r in &results {
-        for p in r.problems() {
-            errors.push(format!("{}: {p}", r.name));
-        }
+        let first = r.io_error.as_ref().map(|e| (e.clone(), None)).or_else(|| {
+            r.read
+                .errors
+                .first()
+                .map(|e| (e.to_string(), Some(e.offset)))
+        });
         inputs.push(InputInfo {
             name: r.name.clone(),
             kind: "capture".into(),
@@ -190,6 +266,10 @@ pub fn collect(
             problems: r.problems(),
             evicted_connections: r.evicted,
             oversized_heads: r.oversized_heads,
+            outcome: match first {
+                Some((error, offset)) => Outcome::Failed { error, offset },
+                None => Outcome::Read,
+            },
         });
         for w in r.sessions.iter().filter_map(|c| c.warning.as_ref()) {
             warnings.push(format!("{}: {w}", r.name));
@@ -219,46 +299,36 @@ pub fn collect(
 
     if !sources.tables.is_empty() {
         all_captures = false;
-        match load::load(&sources.tables) {
-            Ok(loaded) => {
-                for (f, p) in &loaded.problems {
-                    errors.push(format!("{}: {p}", f.display()));
-                }
-                for (f, kind, rows) in &loaded.files {
-                    inputs.push(table_input(f, *kind, *rows));
-                }
-                sessions.vstack_mut(&loaded.sessions)?;
-                refused.vstack_mut(&loaded.refused)?;
-            }
-            Err(e) => errors.push(crate::text::with_causes(&e)),
-        }
+        let files: Vec<PathBuf> = sources.tables.iter().map(|(p, _)| p.clone()).collect();
+        let named = |p: &Path| sources.tables.iter().any(|(q, l)| *l && q == p);
+        let loaded = load::load(&files)?;
+        read_tables(
+            loaded,
+            &named,
+            &mut inputs,
+            &mut warnings,
+            &mut sessions,
+            &mut refused,
+        )?;
     }
 
-    // Log inputs (issue 5) join here, as session rows of the same schema.
-    for x in extra {
+    // Log inputs join here, as session rows of the same schema.
+    if let Some(rows) = log_rows {
         all_captures = false;
-        for p in &x.problems {
-            errors.push(format!("{}: {p}", x.name));
-        }
-        match conform_to(x.sessions, &sessions.clear()) {
+        match conform_to(rows, &sessions.clear()) {
             Ok(df) => {
-                inputs.push(InputInfo {
-                    name: x.name,
-                    kind: x.kind,
-                    packets: None,
-                    sessions: df.height() as u64,
-                    refused_upgrades: 0,
-                    problems: x.problems,
-                    ..InputInfo::default()
-                });
                 sessions.vstack_mut(&df)?;
             }
-            Err(e) => errors.push(format!(
-                "{}: rows do not fit the session table: {e}",
-                x.name
+            Err(e) => log_inputs.push(failed_input(
+                "logs".into(),
+                "log",
+                format!("rows do not fit the session table: {e}"),
+                None,
             )),
         }
+        inputs.extend(log_inputs);
     }
+    inputs.extend(sources.skipped.iter().map(|(p, why)| skipped_input(p, why)));
     sessions.rechunk_mut();
     refused.rechunk_mut();
     let sessions = match stream {
@@ -271,8 +341,55 @@ pub fn collect(
         time_range: if all_captures { first.zip(last) } else { None },
         sessions,
         refused,
-        errors,
     })
+}
+
+/// Add what [`load::load`] read: one [`InputInfo`] per table file, its rows, and its
+/// notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
+/// `named` says it was named on the command line, and passed over with a note when it
+/// was found in a folder.
+pub fn read_tables(
+    loaded: load::Loaded,
+    named: &dyn Fn(&Path) -> bool,
+    inputs: &mut Vec<InputInfo>,
+    warnings: &mut Vec<String>,
+    sessions: &mut DataFrame,
+    refused: &mut DataFrame,
+) -> Result<()> {
+    for (f, kind, rows) in &loaded.files {
+        inputs.push(table_input(f, *kind, *rows));
+    }
+    for (f, kind) in &loaded.other {
+        let why = format!(
+            "{}, not a session table (--sessions): only session tables are read",
+            kind.describe()
+        );
+        inputs.push(if named(f) {
+            failed_input(f.display().to_string(), "table", why, None)
+        } else {
+            skipped_input(f, &Skip::NotInput(why))
+        });
+    }
+    for (f, why) in &loaded.problems {
+        inputs.push(failed_input(
+            f.display().to_string(),
+            "table",
+            why.clone(),
+            None,
+        ));
+    }
+    for (f, rows, first) in &loaded.duplicates {
+        warnings.push(format!(
+            "{}: {rows} session{} already read from {} (same capture and session_id): \
+             counted once",
+            f.display(),
+            if *rows == 1 { "" } else { "s" },
+            first.display()
+        ));
+    }
+    sessions.vstack_mut(&loaded.sessions)?;
+    refused.vstack_mut(&loaded.refused)?;
+    Ok(())
 }
 
 /// Everything [`read_logs`] found.
@@ -333,10 +450,22 @@ pub fn read_all(
     paths: &[PathBuf],
     opts: &LogOptions,
 ) -> (Vec<Record>, Vec<FileStats>, Vec<(PathBuf, String)>) {
-    let (files, mut problems) = inputs::log_files(paths);
+    let found = inputs::log_files(paths);
+    let (rows, stats, mut problems) = read_files(&found.files, opts);
+    problems.extend(found.problems);
+    (rows, stats, problems)
+}
+
+/// Read log files (already found) into records, per-file facts, and (file, why) for
+/// files that could not be read.
+pub fn read_files(
+    files: &[PathBuf],
+    opts: &LogOptions,
+) -> (Vec<Record>, Vec<FileStats>, Vec<(PathBuf, String)>) {
+    let mut problems = Vec::new();
     let mut rows = Vec::new();
     let mut stats = Vec::new();
-    for f in &files {
+    for f in files {
         let start = rows.len();
         match read_file(f, opts, &mut rows, &mut problems) {
             Ok(s) => stats.push(s),

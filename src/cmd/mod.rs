@@ -86,6 +86,23 @@ pub fn say(message: &str) {
     let _ = writeln!(err, "wsaudit: {}", crate::text::sanitize(message));
 }
 
+/// At most this many lines of one kind (errors, notes) are said on stderr; the rest
+/// are counted, and `--format json` lists every input with its outcome.
+pub const MAX_SAID: usize = 50;
+
+/// Say each line ([`say`]), at most [`MAX_SAID`] of them, then how many more there were.
+pub fn say_all(lines: &[String], what: &str) {
+    for l in lines.iter().take(MAX_SAID) {
+        say(l);
+    }
+    if lines.len() > MAX_SAID {
+        say(&format!(
+            "... and {} more {what} (--format json lists every input with its outcome)",
+            lines.len() - MAX_SAID
+        ));
+    }
+}
+
 /// Write `text` to stdout (a closed stdout ends the run quietly, see `main`).
 pub fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -132,15 +149,14 @@ pub fn read(
     notice: &mut dyn FnMut(&[String], &[String]),
 ) -> Result<Read> {
     let sources = inputs::classify(paths, how.logs.format.is_some());
-    let got = collect::collect(
-        &sources,
-        Vec::new(),
-        how.options,
-        how.logs,
-        how.with_closes,
-        how.spill,
-    )?;
-    notice(&got.errors, &got.warnings);
+    let got = collect::collect(&sources, how.options, how.logs, how.with_closes, how.spill)?;
+    let errors = got.errors();
+    let mut notes = got.warnings.clone();
+    notes.extend(got.inputs.iter().filter_map(|i| match &i.outcome {
+        inputs::Outcome::Skipped { why } => Some(format!("{}: skipped: {why}", i.name)),
+        _ => None,
+    }));
+    notice(&errors, &notes);
     let drained = got
         .sessions
         .drain(&mut |batch| out.write(batch), how.for_reports)?;
@@ -150,7 +166,7 @@ pub fn read(
         sessions: drained.sessions,
         closes: drained.closes,
         refused: got.refused,
-        errors: got.errors,
+        errors,
         export_error: out.finish().err(),
     })
 }

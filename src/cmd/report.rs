@@ -1,14 +1,15 @@
 //! `wsaudit report`: the report again, from session tables exported earlier.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use crate::cmd::collect::table_input;
-use crate::cmd::{export, report, say, Views};
+use crate::cmd::collect::{errors_of, read_tables, skipped_input};
+use crate::cmd::{export, report, say_all, Views};
 use crate::inputs;
 use crate::table::load;
+use crate::table::session::{refused_frame, sessions_frame};
 
 /// A checked `report` run.
 #[derive(Debug, Clone)]
@@ -20,26 +21,32 @@ pub struct Config {
 }
 
 pub fn run(cfg: Config) -> Result<ExitCode> {
-    let (files, problems) = inputs::table_files(&cfg.paths);
-    if let Some((what, why)) = problems.first() {
+    let found = inputs::table_files(&cfg.paths);
+    if let Some((what, why)) = found.problems.first() {
         bail!("{}: {why}", what.display());
     }
-    let loaded = load::load(&files)?;
-    let mut failed = false;
-    for (f, p) in &loaded.problems {
-        say(&format!("{}: {p}", f.display()));
-        failed = true;
-    }
-    let mut sessions = loaded.sessions;
+    let loaded = load::load(&found.files)?;
+    let mut inputs = Vec::new();
+    let mut warnings = Vec::new();
+    let mut sessions = sessions_frame(&[])?;
+    let mut refused = refused_frame(&[])?;
+    let named = |p: &Path| cfg.paths.iter().any(|a| Path::new(a) == p);
+    read_tables(
+        loaded,
+        &named,
+        &mut inputs,
+        &mut warnings,
+        &mut sessions,
+        &mut refused,
+    )?;
+    inputs.extend(found.skipped.iter().map(|(p, why)| skipped_input(p, why)));
+    say_all(&errors_of(&inputs), "errors");
+    say_all(&warnings, "notes");
+    let mut failed = inputs.iter().any(|i| i.outcome.is_failure());
     if let Some(path) = &cfg.sessions {
         export(&mut sessions, path, &cfg.views, &mut failed);
     }
-    let inputs = loaded
-        .files
-        .iter()
-        .map(|(f, kind, rows)| table_input(f, *kind, *rows))
-        .collect();
-    failed |= report(inputs, None, &sessions, &loaded.refused, &cfg.views)?;
+    failed |= report(inputs, None, &sessions, &refused, &cfg.views)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

@@ -671,9 +671,12 @@ pub fn read_records<R: BufRead>(
     for rec in &mut rows {
         rec.finish();
         rec.capture = capture.to_string();
-        if rec.session_id.is_none() {
-            rec.session_id = Some(format!("{capture}:{}", rec.line));
-        }
+        // Unique across files and runs: the file plus the log's own id, or plus the
+        // line number where the log names no connection.
+        rec.session_id = Some(match rec.session_id.take() {
+            Some(id) => format!("{capture}:{id}"),
+            None => format!("{capture}#{}", rec.line),
+        });
     }
     stats.records = rows.len() as u64;
     (rows, stats, error)

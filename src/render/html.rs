@@ -477,8 +477,12 @@ pub fn render(a: &Audit) -> String {
         "<p>{} WebSocket sessions, {} refused upgrades, {} input{}",
         r.sessions,
         r.refused_upgrades,
-        r.inputs.len(),
-        if r.inputs.len() == 1 { "" } else { "s" }
+        r.inputs.iter().filter(|i| i.taken()).count(),
+        if r.inputs.iter().filter(|i| i.taken()).count() == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     if let (Some((from, to)), Some(span)) = (&r.time_range, r.time_span_s) {
         let _ = write!(
@@ -789,7 +793,14 @@ pub fn render(a: &Audit) -> String {
     o.push_str("<section id=\"inputs\"><h2>Inputs</h2>");
     table_head(
         &mut o,
-        &["Input", "Kind", "#Packets", "#Sessions", "Problems"],
+        &[
+            "Input",
+            "Kind",
+            "#Packets",
+            "#Sessions",
+            "Outcome",
+            "Problems",
+        ],
     );
     for i in &r.inputs {
         o.push_str("<tr>");
@@ -797,6 +808,11 @@ pub fn render(a: &Audit) -> String {
         td(&mut o, &i.kind);
         tdn(&mut o, i.packets.map_or("-".into(), |p| p.to_string()));
         tdn(&mut o, i.sessions);
+        if i.problems.is_empty() {
+            td(&mut o, &i.outcome_text());
+        } else {
+            td(&mut o, i.outcome.as_str());
+        }
         td(&mut o, &i.problems.join("; "));
         o.push_str("</tr>");
     }

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::breakdown::{Breakdown, GroupBy};
 use crate::audit::Audit;
+use crate::inputs::Outcome;
 use crate::render::audit::check_line;
 use crate::render::diagnosis::render_diagnosis;
 use crate::render::timeline::render_timeline;
@@ -97,8 +98,12 @@ pub fn render(a: &Audit) -> String {
         a.generated,
         r.sessions,
         r.refused_upgrades,
-        r.inputs.len(),
-        if r.inputs.len() == 1 { "" } else { "s" }
+        r.inputs.iter().filter(|i| i.taken()).count(),
+        if r.inputs.iter().filter(|i| i.taken()).count() == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     if let (Some((from, to)), Some(span)) = (&r.time_range, r.time_span_s) {
         let _ = writeln!(
@@ -306,10 +311,15 @@ pub fn render(a: &Audit) -> String {
             i.packets
                 .map(|p| format!(", {p} packets"))
                 .unwrap_or_default(),
-            if i.problems.is_empty() {
-                String::new()
-            } else {
-                format!("; problems: {}", md(&i.problems.join("; ")))
+            match (&i.outcome, i.problems.is_empty()) {
+                (Outcome::Read, true) => String::new(),
+                (Outcome::Read, false) => format!("; problems: {}", md(&i.problems.join("; "))),
+                (_, true) => format!("; **{}**", md(&i.outcome_text())),
+                (_, false) => format!(
+                    "; **{}**; problems: {}",
+                    md(i.outcome.as_str()),
+                    md(&i.problems.join("; "))
+                ),
             }
         );
     }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::breakdown::Breakdown;
 use crate::analysis::summary::Report;
+use crate::inputs::Outcome;
 use crate::render::diagnosis::render_diagnosis;
 use crate::render::reconnects::render_reconnects;
 use crate::render::timeline::render_timeline;
@@ -46,8 +47,12 @@ fn render_breakdown(o: &mut String, b: &Breakdown) {
 pub fn render_text(r: &Report) -> String {
     let mut o = String::new();
     let packets: u64 = r.inputs.iter().filter_map(|i| i.packets).sum();
-    let n = r.inputs.len();
-    let kinds = if r.inputs.iter().all(|i| i.kind == "capture") {
+    let (taken, skipped): (Vec<_>, Vec<_>) = r
+        .inputs
+        .iter()
+        .partition(|i| !matches!(i.outcome, Outcome::Skipped { .. }));
+    let n = taken.len();
+    let mut kinds = if taken.iter().all(|i| i.kind == "capture") {
         format!(
             "{n} capture{}, {packets} packets",
             if n == 1 { "" } else { "s" }
@@ -55,6 +60,14 @@ pub fn render_text(r: &Report) -> String {
     } else {
         format!("{n} input{}", if n == 1 { "" } else { "s" })
     };
+    if !skipped.is_empty() {
+        let _ = write!(
+            kinds,
+            " ({} file{} skipped: see stderr)",
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" }
+        );
+    }
     let _ = writeln!(o, "{kinds}");
     if let (Some((a, b)), Some(span)) = (&r.time_range, r.time_span_s) {
         let short = |s: &str| s.replace('T', " ").chars().take(23).collect::<String>();
@@ -171,17 +184,13 @@ pub fn render_text(r: &Report) -> String {
         o.push_str(&render_timeline(t));
     }
 
-    let problems: Vec<String> = r
+    let problems: usize = r
         .inputs
         .iter()
-        .flat_map(|i| i.problems.iter().map(move |p| format!("{}: {p}", i.name)))
-        .collect();
-    if !problems.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nProblems reading the input ({}; see stderr)",
-            problems.len()
-        );
+        .map(|i| i.problems.len().max(usize::from(i.outcome.is_failure())))
+        .sum();
+    if problems > 0 {
+        let _ = writeln!(o, "\nProblems reading the input ({problems}; see stderr)");
     }
     o
 }

@@ -7,6 +7,7 @@
 //! documented schema (missing columns become nulls, types are cast, unknown columns are
 //! dropped) and concatenates them. A file that cannot be read is reported and skipped.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -14,38 +15,97 @@ use crate::table::error::Result;
 use crate::text::with_causes;
 use polars::prelude::*;
 use polars_io::csv::read::CsvReadOptions;
+use polars_io::json::{JsonFormat, JsonReader};
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
 use crate::table::columns::conform_to;
 use crate::table::session::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
-/// The two kinds of table `wsaudit analyze` exports that `report` reads.
+/// The tables `wsaudit analyze` exports, told apart by their columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
+    /// `--sessions`: one row per session. What `report` and `--baseline` read.
     Sessions,
+    /// `--refused`: one row per refused upgrade; `report` reads it beside the sessions.
     Refused,
+    /// `--closes`: one row per Close frame.
+    Closes,
+    /// `--summary`: one row per close code (`--baseline` reads it as a compact night).
+    Summary,
+    /// `--reconnects`: one row per ended session with its reconnect.
+    Reconnects,
 }
 
-/// Read one table file as it is.
-/// A table file as it is: Parquet, or CSV with every column read as text when
-/// `csv_as_text` (the documented types are applied by [`load`]), else with the types
-/// polars infers.
+impl TableKind {
+    /// The kind of a wsaudit table with these columns, if it is one.
+    pub fn of_columns(names: &[String]) -> Option<TableKind> {
+        let has = |c: &str| names.iter().any(|n| n == c);
+        Some(if has("next_session_id") && has("reconnect_delay_s") {
+            TableKind::Reconnects
+        } else if has("sender") && has("first_in_session") {
+            TableKind::Closes
+        } else if has("close_code_name") && has("sessions") && has("share") {
+            TableKind::Summary
+        } else if has("session_id") && has("ending") {
+            TableKind::Sessions
+        } else if has("status") && REFUSED_COLUMNS.iter().all(|c| has(c)) {
+            TableKind::Refused
+        } else {
+            return None;
+        })
+    }
+
+    /// The flag that writes it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            TableKind::Sessions => "--sessions",
+            TableKind::Refused => "--refused",
+            TableKind::Closes => "--closes",
+            TableKind::Summary => "--summary",
+            TableKind::Reconnects => "--reconnects",
+        }
+    }
+
+    /// For people: `a closes table (--closes)`.
+    pub fn describe(self) -> String {
+        let what = match self {
+            TableKind::Sessions => "session",
+            TableKind::Refused => "refused-upgrade",
+            TableKind::Closes => "closes",
+            TableKind::Summary => "per-code summary",
+            TableKind::Reconnects => "reconnects",
+        };
+        format!("a wsaudit {what} table ({})", self.flag())
+    }
+}
+
+/// A table file as it is: Parquet, JSON (an array of objects), JSON Lines, or CSV with
+/// every column read as text when `csv_as_text` (the documented types are applied by
+/// [`load`]), else with the types polars infers. JSON types are inferred from every
+/// row.
 pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let df = if ext == "csv" {
-        CsvReadOptions::default()
+    let json = |format: JsonFormat| -> Result<DataFrame> {
+        Ok(JsonReader::new(File::open(path)?)
+            .with_json_format(format)
+            .infer_schema_len(None)
+            .finish()?)
+    };
+    let df = match ext.as_str() {
+        "csv" => CsvReadOptions::default()
             .with_has_header(true)
             // Read text as text; the documented types are applied in `load`.
             .with_infer_schema_length(if csv_as_text { Some(0) } else { Some(100) })
             .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-            .finish()?
-    } else {
-        ParquetReader::new(File::open(path)?).finish()?
+            .finish()?,
+        "json" => json(JsonFormat::Json)?,
+        "jsonl" | "ndjson" => json(JsonFormat::JsonLines)?,
+        _ => ParquetReader::new(File::open(path)?).finish()?,
     };
     Ok(df)
 }
@@ -54,23 +114,42 @@ pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
 pub struct Loaded {
     pub sessions: DataFrame,
     pub refused: DataFrame,
-    /// (file, kind, rows)
+    /// (file, kind, rows kept)
     pub files: Vec<(PathBuf, TableKind, usize)>,
+    /// Files that are wsaudit tables of another kind (not read).
+    pub other: Vec<(PathBuf, TableKind)>,
+    /// Files that could not be read, or are no wsaudit table: (file, why).
     pub problems: Vec<(PathBuf, String)>,
+    /// Rows already read from an earlier file (same `capture` and `session_id`: the CSV
+    /// and the Parquet of one run, or a copy), counted once: (file, rows, the file they
+    /// were first read from).
+    pub duplicates: Vec<(PathBuf, usize, PathBuf)>,
 }
 
+/// Read `files`: session tables and refused-upgrade tables are kept (a session read
+/// twice, same `capture` and `session_id`, counted once); other wsaudit tables are
+/// listed in [`Loaded::other`]; anything else is a problem.
 pub fn load(files: &[PathBuf]) -> Result<Loaded> {
     let session_tpl = sessions_frame(&[])?;
     let refused_tpl = refused_frame(&[])?;
     let mut sessions = session_tpl.clone();
     let mut refused = refused_tpl.clone();
-    let mut out_files = Vec::new();
-    let mut problems = Vec::new();
+    let mut out = Loaded {
+        sessions: DataFrame::empty(),
+        refused: DataFrame::empty(),
+        files: Vec::new(),
+        other: Vec::new(),
+        problems: Vec::new(),
+        duplicates: Vec::new(),
+    };
+    // (capture, session_id) -> index in `files` of the file that had it first.
+    let mut seen: HashMap<(Option<String>, Option<String>), usize> = HashMap::new();
     for f in files {
         let df = match read_raw(f, true) {
             Ok(df) => df,
             Err(e) => {
-                problems.push((f.clone(), format!("cannot read table: {}", with_causes(&e))));
+                out.problems
+                    .push((f.clone(), format!("cannot read table: {}", with_causes(&e))));
                 continue;
             }
         };
@@ -79,40 +158,84 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let has = |c: &str| names.iter().any(|n| n == c);
-        let kind = if has("session_id") && has("ending") {
-            TableKind::Sessions
-        } else if has("status") && REFUSED_COLUMNS.iter().all(|c| has(c)) {
-            TableKind::Refused
-        } else {
-            problems.push((
-                f.clone(),
-                "not a wsaudit session or refused-upgrade table (no session_id/ending or status column)".into(),
-            ));
-            continue;
+        let kind = match TableKind::of_columns(&names) {
+            Some(k @ (TableKind::Sessions | TableKind::Refused)) => k,
+            Some(other) => {
+                out.other.push((f.clone(), other));
+                continue;
+            }
+            None => {
+                out.problems.push((
+                    f.clone(),
+                    "not a wsaudit table (no session_id/ending or status column)".into(),
+                ));
+                continue;
+            }
         };
-        let rows = df.height();
         let (tpl, acc) = match kind {
             TableKind::Sessions => (&session_tpl, &mut sessions),
-            TableKind::Refused => (&refused_tpl, &mut refused),
+            _ => (&refused_tpl, &mut refused),
         };
-        match conform_to(df, tpl) {
-            Ok(df) => {
-                acc.vstack_mut(&df)?;
-                out_files.push((f.clone(), kind, rows));
+        let df = match conform_to(df, tpl) {
+            Ok(df) => df,
+            Err(e) => {
+                out.problems.push((
+                    f.clone(),
+                    format!("columns do not have the documented types: {e}"),
+                ));
+                continue;
             }
-            Err(e) => problems.push((
-                f.clone(),
-                format!("columns do not have the documented types: {e}"),
-            )),
-        }
+        };
+        let df = if kind == TableKind::Sessions {
+            let index = out.files.len();
+            let (df, dropped, first) = drop_seen(df, &mut seen, index)?;
+            if dropped > 0 {
+                out.duplicates
+                    .push((f.clone(), dropped, out.files[first].0.clone()));
+            }
+            df
+        } else {
+            df
+        };
+        acc.vstack_mut(&df)?;
+        out.files.push((f.clone(), kind, df.height()));
     }
     sessions.rechunk_mut();
     refused.rechunk_mut();
-    Ok(Loaded {
-        sessions,
-        refused,
-        files: out_files,
-        problems,
-    })
+    out.sessions = sessions;
+    out.refused = refused;
+    Ok(out)
+}
+
+/// `df` without the sessions already in `seen` (by `capture` and `session_id`), the
+/// number dropped, and the index of the file the first dropped one came from; the rest
+/// are added to `seen` as coming from file `index`.
+fn drop_seen(
+    df: DataFrame,
+    seen: &mut HashMap<(Option<String>, Option<String>), usize>,
+    index: usize,
+) -> Result<(DataFrame, usize, usize)> {
+    let captures = df.column("capture")?.str()?.clone();
+    let ids = df.column("session_id")?.str()?.clone();
+    let mut keep = Vec::with_capacity(df.height());
+    let mut first = None;
+    for (c, i) in captures.iter().zip(ids.iter()) {
+        let key = (c.map(str::to_string), i.map(str::to_string));
+        match seen.get(&key) {
+            Some(&j) => {
+                first.get_or_insert(j);
+                keep.push(false);
+            }
+            None => {
+                seen.insert(key, index);
+                keep.push(true);
+            }
+        }
+    }
+    let Some(first) = first else {
+        return Ok((df, 0, 0));
+    };
+    let dropped = keep.iter().filter(|k| !**k).count();
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    Ok((df.filter(&mask)?, dropped, first))
 }
