@@ -193,7 +193,11 @@ pub enum Skip {
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Skip::Duplicate { of } => write!(f, "the same file as {} (read once)", of.display()),
+            Skip::Duplicate { of } => write!(
+                f,
+                "already read as {} (the same file or folder, by another name)",
+                of.display()
+            ),
             Skip::Loop { to } => write!(
                 f,
                 "a symbolic link back to {} (a loop; not followed)",
