@@ -25,8 +25,8 @@ use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
 use crate::table::columns::conform_to;
 use crate::table::drain::Sessions;
 use crate::table::load;
-use crate::table::logs::records_frame;
 use crate::table::run::SpillDir;
+use crate::table::session::records_frame;
 use crate::table::session::{self, sessions_frame};
 use crate::table::spill::{SessionStream, SpillOptions};
 

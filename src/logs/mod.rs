@@ -6,7 +6,7 @@
 //!   record that says how a WebSocket connection ended becomes one record. This part is
 //!   pure Rust with no polars (it builds with `--no-default-features`, which is what the
 //!   fuzz targets use). The session table of log rows is built one floor up, in
-//!   `table::logs` (`read_logs`), with exactly the columns, order and types of the
+//!   `table::session` (`records_frame`), with exactly the columns, order and types of the
 //!   capture rows; columns a log cannot fill are null.
 //! - A line that matches no format is counted per file ([`FileStats::unmatched_lines`]),
 //!   never an error. A record that half-matches (a JSON object whose code is not a number,

@@ -242,6 +242,15 @@ impl SessionRecord {
     }
 
     /// From the last frame (or the handshake, when no frame came) to the session's end.
+    /// When the first Close frame was sent, by either side.
+    pub fn first_close_time(&self) -> Option<i64> {
+        [self.client_close.as_ref(), self.server_close.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|c| c.ts)
+            .min()
+    }
+
     pub fn idle_before_end_s(&self) -> Option<f64> {
         let last = self.last_frame_time.or(self.established_time)?;
         Some((self.end_time - last).max(0) as f64 / 1e9)

@@ -1,8 +1,8 @@
 //! The session table as storage: what the analyses read and the exports write.
 //!
 //! Contract: one schema for every row, whatever it came from (`docs/schema.md`):
-//! [`session`] declares the columns and builds them from capture records, [`logs`] from
-//! log records; [`spill`] keeps rows past the memory budget on disk as sorted runs and
+//! [`session`] declares every column once (name, type, how a capture record and a log
+//! record fill it) and builds the table from either; [`spill`] keeps rows past the memory budget on disk as sorted runs and
 //! merges them back; [`write`](mod@write) writes tables (CSV, Parquet, JSON, JSON Lines;
 //! atomic, whole or batch by batch), [`export`] feeds it the session rows as they are
 //! merged, [`load`] reads exported tables back. Storage knows nothing of the analyses.
@@ -15,7 +15,6 @@ pub mod drain;
 pub mod error;
 pub mod export;
 pub mod load;
-pub mod logs;
 pub mod run;
 pub mod session;
 pub mod spill;
