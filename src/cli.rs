@@ -8,7 +8,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use crate::cmd::error::usage;
+use crate::cmd::{Error, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::breakdown::GroupBy;
@@ -110,9 +111,9 @@ pub struct LogArgs {
 impl LogArgs {
     pub fn options(&self) -> Result<crate::logs::LogOptions> {
         let map = match &self.map {
-            Some(m) => {
-                Some(crate::logs::FieldMap::parse(m).map_err(|e| anyhow::anyhow!("--map: {e}"))?)
-            }
+            Some(m) => Some(
+                crate::logs::FieldMap::parse(m).map_err(|e| Error::Usage(format!("--map: {e}")))?,
+            ),
             None => None,
         };
         Ok(crate::logs::LogOptions {
@@ -222,7 +223,7 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Re
 
 fn check_window(w: f64) -> Result<()> {
     if !(w.is_finite() && w > 0.0) {
-        bail!("--window must be a positive number of seconds");
+        usage!("--window must be a positive number of seconds");
     }
     Ok(())
 }
@@ -256,15 +257,15 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
     if a.partition_by.is_none() {
         check_outputs([&a.sessions])?;
     } else if a.sessions.as_ref().is_some_and(|p| p.is_file()) {
-        bail!("--partition-by needs --sessions to name a folder, not a file");
+        usage!("--partition-by needs --sessions to name a folder, not a file");
     }
     check_outputs([&a.refused, &a.closes])?;
     let views = a.report.views()?;
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
-        bail!("standard input (-) can be given only once");
+        usage!("standard input (-) can be given only once");
     }
     if a.max_connections == 0 {
-        bail!("--max-connections must be at least 1");
+        usage!("--max-connections must be at least 1");
     }
     Ok(cmd::analyze::Config {
         logs: a.logs.options()?,
@@ -306,23 +307,23 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
     for p in [&a.html, &a.markdown].into_iter().flatten() {
         let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
         if dir.is_some_and(|d| !d.is_dir()) {
-            bail!("{}: the folder does not exist", p.display());
+            usage!("{}: the folder does not exist", p.display());
         }
     }
     let views = a.report.views()?;
     if a.paths.iter().filter(|p| *p == "-").count() > 1 {
-        bail!("standard input (-) can be given only once");
+        usage!("standard input (-) can be given only once");
     }
     let mut seen = Vec::new();
     for t in &a.max_rate {
         if seen.contains(&t.key) {
-            bail!("--max-rate {} given twice", t.key.label());
+            usage!("--max-rate {} given twice", t.key.label());
         }
         seen.push(t.key);
     }
     if let Some(b) = &a.baseline {
         if !b.exists() {
-            bail!("{}: no such baseline file or folder", b.display());
+            usage!("{}: no such baseline file or folder", b.display());
         }
     }
     Ok(cmd::audit::Config {

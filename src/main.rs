@@ -5,7 +5,6 @@
 //! A closed stdout (e.g. `| head`) is not an error. Ctrl-C (or SIGTERM) stops at once with
 //! exit code 130, removing any export that was still being written.
 
-use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -80,24 +79,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `wsaudit ... | head`: the reader has all it wanted.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            cmd::say(&wsaudit::text::with_causes(e.as_ref()));
+            cmd::say(&wsaudit::text::with_causes(&e));
             ExitCode::from(2)
         }
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
-}
-
-fn print(text: &str) -> anyhow::Result<ExitCode> {
+fn print(text: &str) -> cmd::Result<ExitCode> {
     cmd::print(text)?;
     Ok(ExitCode::SUCCESS)
 }

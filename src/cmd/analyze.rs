@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use crate::cmd::Result;
 
 use crate::cmd::{export, read, report, say, say_all, Reading, Views};
 use crate::logs::LogOptions;

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use crate::cmd::{Error, Result};
 
 use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, ReportOptions};
@@ -53,7 +53,10 @@ pub fn load_baseline(
 ) -> Result<(Baseline, Vec<String>)> {
     let name = path.display().to_string();
     if path.is_file() && inputs::is_table_name(path) {
-        let df = load::read_raw(path, false).with_context(|| format!("{name}: cannot read"))?;
+        let df = load::read_raw(path, false).map_err(|source| Error::BaselineUnreadable {
+            name: name.clone(),
+            source,
+        })?;
         let has = |c: &str| df.schema().contains(c);
         if !has("session_id") && has("close_code") && has("sessions") {
             return Ok((Baseline::from_summary(name, &df)?, Vec::new()));
@@ -73,7 +76,7 @@ pub fn load_baseline(
         &mut |_, _| {},
     )?;
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
-        bail!("baseline {}", got.errors.join("; "));
+        return Err(Error::Baseline(got.errors.join("; ")));
     }
     let sessions = got.sessions;
     let r = summary::build(got.inputs, got.time_range, &sessions, &got.refused, opts)?;
@@ -130,7 +133,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
                 Some(b)
             }
             Err(e) => {
-                errors.push(with_causes(e.as_ref()));
+                errors.push(with_causes(&e));
                 None
             }
         },
@@ -184,10 +187,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
                 )
             }
         };
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(out.as_bytes())?;
-        stdout.flush()?;
+        crate::cmd::print(&out)?;
     }
     Ok(ExitCode::from(audit.verdict.exit_code()))
 }

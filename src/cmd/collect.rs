@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::cmd::Result;
 use polars::prelude::*;
 
 use crate::analysis::summary::InputInfo;
@@ -418,6 +418,15 @@ pub fn read_logs(paths: &[PathBuf], opts: &LogOptions) -> LogResult {
     }
 }
 
+/// Why a log file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LogFileError {
+    #[error("cannot open: {0}")]
+    Open(#[source] std::io::Error),
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+}
+
 /// Read one log file: detect its format (unless forced), then [`read_records`] with the
 /// file's modification time.
 pub fn read_file(
@@ -425,10 +434,10 @@ pub fn read_file(
     opts: &LogOptions,
     rows: &mut Vec<Record>,
     problems: &mut Vec<(PathBuf, String)>,
-) -> Result<FileStats, String> {
-    let head = inputs::open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
-    let parser = parser_for(head, opts).map_err(|e| format!("cannot read: {e}"))?;
-    let r = inputs::open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
+) -> std::result::Result<FileStats, LogFileError> {
+    let head = inputs::open_decoded(path).map_err(LogFileError::Open)?;
+    let parser = parser_for(head, opts).map_err(LogFileError::Read)?;
+    let r = inputs::open_decoded(path).map_err(LogFileError::Open)?;
     let modified_ns = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
@@ -471,7 +480,7 @@ pub fn read_files(
             Ok(s) => stats.push(s),
             Err(e) => {
                 rows.truncate(start);
-                problems.push((f.clone(), e));
+                problems.push((f.clone(), e.to_string()));
             }
         }
     }

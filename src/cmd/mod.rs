@@ -13,12 +13,13 @@
 pub mod analyze;
 pub mod audit;
 pub mod collect;
+pub mod error;
 pub mod report;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+pub use error::{Error, Result};
 use polars::prelude::DataFrame;
 
 use crate::analysis::breakdown::GroupBy;
@@ -108,7 +109,7 @@ pub fn print(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| anyhow::Error::new(e).context("standard output: cannot write"))
+        .map_err(Error::Stdout)
 }
 
 /// How a run reads its inputs.

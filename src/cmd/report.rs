@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use crate::cmd::error::usage;
+use crate::cmd::Result;
 
 use crate::cmd::collect::{errors_of, read_tables, skipped_input};
 use crate::cmd::{export, report, say_all, Views};
@@ -23,7 +24,7 @@ pub struct Config {
 pub fn run(cfg: Config) -> Result<ExitCode> {
     let found = inputs::table_files(&cfg.paths);
     if let Some((what, why)) = found.problems.first() {
-        bail!("{}: {why}", what.display());
+        usage!("{}: {why}", what.display());
     }
     let loaded = load::load(&found.files)?;
     let mut inputs = Vec::new();

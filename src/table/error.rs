@@ -2,7 +2,7 @@
 //!
 //! Contract: every failure to read or write a table names its file; [`Error::File`]
 //! wraps the cause with the file and the step (`cannot write`, `cannot create`, ...),
-//! so that printed with its causes (`{:#}` through `anyhow`) it reads
+//! so that printed with its causes (`text::with_causes`) it reads
 //! `out.csv: cannot write: No space left on device (os error 28)`. A caller tells an
 //! output from an input by the step, never by parsing the text.
 
