@@ -66,9 +66,18 @@ pub struct ReportArgs {
     /// Break close codes down by these keys (repeatable or comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KEY")]
     pub by: Vec<GroupBy>,
-    /// Groups shown per breakdown; the rest are folded into one row.
+    /// Rows shown per table (breakdowns, close codes, reconnects); the rest are folded
+    /// into one row.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// List every close code in the terminal report (by default private-use and other
+    /// unnamed codes are folded into one row per range, with their top codes inline).
+    #[arg(long)]
+    pub all_codes: bool,
+    /// Group `--by path` by the path as it is (by default the query string is dropped and
+    /// identifiers such as numbers, UUIDs and long hex become `{id}`).
+    #[arg(long)]
+    pub path_raw: bool,
     /// Write the per-code table to PATH (.csv, .parquet, .json, .jsonl).
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
@@ -243,8 +252,29 @@ impl ReportArgs {
             csv_raw: self.csv_raw,
             format: self.format,
             quiet: self.quiet,
+            all_codes: self.all_codes,
+            path_raw: self.path_raw,
+            width: terminal_width(),
         })
     }
+}
+
+/// The terminal report's width: `COLUMNS` when set, else the width of the terminal
+/// stdout is, else 100; never below 60 or above 200.
+fn terminal_width() -> usize {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok());
+    let from_tty = || {
+        let term = console::Term::stdout();
+        term.is_term()
+            .then(|| term.size_checked().map(|(_, cols)| usize::from(cols)))
+            .flatten()
+    };
+    from_env
+        .or_else(from_tty)
+        .unwrap_or(crate::render::DEFAULT_WIDTH)
+        .clamp(60, 200)
 }
 
 /// Progress on stderr only for a person watching and a report that will be printed.

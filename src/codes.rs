@@ -639,6 +639,21 @@ pub fn info(code: u16) -> CodeInfo {
     CodeInfo { code, ..entry }
 }
 
+/// For a code that has no entry of its own, only its range's (private use, unassigned
+/// registered codes, reserved, invalid): the range and its name, `(4000, 4999, "private
+/// use")`. The terminal report folds such codes into one row per range.
+pub fn unnamed_range(code: u16) -> Option<(u16, u16, &'static str)> {
+    match code {
+        0..=999 => Some((0, 999, "unused")),
+        1000..=1015 => None,
+        1016..=2999 => Some((1016, 2999, "reserved")),
+        3000 | 3003 | 3008 => None,
+        3000..=3999 => Some((3000, 3999, "registered")),
+        4000..=4999 => Some((4000, 4999, "private use")),
+        5000..=u16::MAX => Some((5000, u16::MAX, "invalid")),
+    }
+}
+
 /// The range a code belongs to, for headers: `None` for 1000-1015.
 fn range_label(code: u16) -> Option<&'static str> {
     match code {

@@ -3,7 +3,10 @@
 //! Contract: [`sanitize`] removes every control character (C0, DEL, C1 — so no escape
 //! sequence can reach the terminal) by replacing it with a visible `\xNN` / `\u{..}`
 //! escape, and [`fit`] cuts a string to a display width with an ellipsis. Times and
-//! durations are formatted here too, one way for the whole report.
+//! durations are formatted here too, one way for the whole report, and so are the two
+//! layouts every terminal section uses: [`wrap`] for prose (words never split, a number
+//! never separated from its unit) and [`Table`] for tables that fit the terminal's
+//! width (the name column shrinks, optional columns are dropped).
 
 /// A share (0.0-1.0) as a percentage with one decimal: `0.125` -> `12.5%`.
 pub fn pct(share: f64) -> String {
@@ -108,6 +111,184 @@ pub fn fmt_duration(secs: f64) -> String {
         )
     } else {
         format!("{:.1} d", secs / 86400.0)
+    }
+}
+
+/// Units that never go to the start of a line on their own: `3.8 s` wraps as one word.
+const UNITS: &[&str] = &[
+    "ns", "us", "µs", "ms", "s", "m", "h", "d", "%", "B", "KiB", "MiB", "GiB", "sessions",
+    "session",
+];
+
+/// The words of `text` for wrapping: a number and the unit after it are one word.
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in text.split_whitespace() {
+        let bare = w.trim_end_matches([',', '.', ';', ':', ')']);
+        let glue = out
+            .last()
+            .is_some_and(|prev| prev.ends_with(|c: char| c.is_ascii_digit()))
+            && UNITS.contains(&bare);
+        match out.last_mut() {
+            Some(prev) if glue => {
+                prev.push(' ');
+                prev.push_str(w);
+            }
+            _ => out.push(w.to_string()),
+        }
+    }
+    out
+}
+
+/// Word-wrap `text` to lines of at most `width` columns: the first line starts with
+/// `first`, the others with `rest`. Words are never split, and a number is never
+/// separated from its unit (`max 3.8 s` never ends a line with `3.8`); a word longer than
+/// a line is cut with `…`. Text is sanitized ([`sanitize`]).
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in words(&sanitize(text)) {
+        let room = width.saturating_sub(rest.chars().count()).max(8);
+        let word = fit(&word, room);
+        let len = line.chars().count();
+        if !empty && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(&word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// How a column of a [`Table`] is laid out.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub head: String,
+    /// Right-aligned (numbers) or left-aligned (names).
+    pub right: bool,
+    /// Width when there is room.
+    pub width: usize,
+    /// A name column (the first, or a last one of prose) may shrink to this to fit;
+    /// value columns are dropped instead.
+    pub min: usize,
+    /// When the table is too wide, columns with the highest `drop` go first; 0 never.
+    pub drop: u8,
+}
+
+impl Column {
+    /// A left-aligned name column that shrinks from `width` down to `min`.
+    pub fn name(head: impl Into<String>, width: usize, min: usize) -> Column {
+        Column {
+            head: head.into(),
+            right: false,
+            width,
+            min,
+            drop: 0,
+        }
+    }
+
+    /// A right-aligned value column, dropped in order `drop` (0: never) when narrow.
+    pub fn num(head: impl Into<String>, width: usize, drop: u8) -> Column {
+        Column {
+            head: head.into(),
+            right: true,
+            width,
+            min: width,
+            drop,
+        }
+    }
+}
+
+/// A table for a terminal of `width` columns: a last name column shrinks first, then the
+/// first column (cells cut with `…`), then optional columns are dropped (highest `drop`
+/// first) until every line fits. Cells are sanitized. One layout for every table of the
+/// report.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    /// Which columns are kept, and each column's width, for `width`.
+    fn layout(&self, width: usize) -> (Vec<bool>, Vec<usize>) {
+        let n = self.columns.len();
+        let mut keep = vec![true; n];
+        let last = n.saturating_sub(1);
+        // Only the first column and a left-aligned last one shrink.
+        let shrinks = |i: usize| i == 0 || (i == last && !self.columns[i].right);
+        loop {
+            let mut widths: Vec<usize> = self.columns.iter().map(|c| c.width).collect();
+            let total = |widths: &[usize]| -> usize {
+                (0..n)
+                    .filter(|i| keep[*i])
+                    .map(|i| widths[i])
+                    .sum::<usize>()
+                    + keep.iter().filter(|k| **k).count().saturating_sub(1)
+            };
+            for i in [last, 0] {
+                if !shrinks(i) || !keep[i] {
+                    continue;
+                }
+                let over = total(&widths).saturating_sub(width);
+                let min = self.columns[i].min;
+                widths[i] = widths[i].saturating_sub(over).max(min);
+            }
+            if total(&widths) <= width {
+                return (keep, widths);
+            }
+            // Drop the most droppable column still shown.
+            let next = self
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| keep[*i] && c.drop > 0)
+                .max_by_key(|(i, c)| (c.drop, *i));
+            match next {
+                Some((i, _)) => keep[i] = false,
+                None => return (keep, widths),
+            }
+        }
+    }
+
+    /// The header and the rows, each line at most `width` columns when the columns that
+    /// are never dropped fit.
+    pub fn render(&self, rows: &[Vec<String>], width: usize) -> String {
+        let (keep, widths) = self.layout(width);
+        let mut out = String::new();
+        let mut line = |cells: &mut dyn Iterator<Item = String>| {
+            let mut l = String::new();
+            for (i, (c, cell)) in self.columns.iter().zip(cells).enumerate() {
+                if !keep[i] {
+                    continue;
+                }
+                let w = widths[i];
+                let cell = fit(&cell, w);
+                if i > 0 {
+                    l.push(' ');
+                }
+                if c.right {
+                    l.push_str(&format!("{cell:>w$}"));
+                } else {
+                    l.push_str(&format!("{cell:<w$}"));
+                }
+            }
+            out.push_str(l.trim_end());
+            out.push('\n');
+        };
+        line(&mut self.columns.iter().map(|c| c.head.clone()));
+        for r in rows {
+            line(&mut r.iter().cloned());
+        }
+        out
     }
 }
 

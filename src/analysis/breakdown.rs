@@ -3,8 +3,11 @@
 //!
 //! Contract: [`breakdown`] groups the session table by one key and returns, for the
 //! `top` largest groups, the sessions in each and the share of each of the most common
-//! close codes; the remaining groups are folded into one row. Sessions with no value for
-//! the key (e.g. no Host header) form the group `(none)`. Computed in polars.
+//! close codes; the remaining groups are folded into one row. Time groups (`minute`,
+//! `hour`) are shown in time order. Paths are grouped without their query string and
+//! with identifiers as `{id}` ([`path_group`]; `--path-raw` keeps them). Sessions with
+//! no value for the key (no Host header; log rows have no path) are one group shown
+//! last and named for what they lack: `(no path: log rows)`. Computed in polars.
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -45,7 +48,8 @@ impl GroupBy {
         }
     }
 
-    /// The group key as a string expression.
+    /// The group key as a string expression (paths are normalised in Rust, see
+    /// [`path_group`]).
     fn key(self) -> Expr {
         let time_bucket = |secs: i64| {
             let ns = secs * 1_000_000_000;
@@ -75,6 +79,59 @@ impl GroupBy {
             GroupBy::Hour => time_bucket(3600),
         }
     }
+
+    /// Groups are times: shown in time order.
+    pub fn is_time(self) -> bool {
+        matches!(self, GroupBy::Minute | GroupBy::Hour)
+    }
+
+    /// What a session without a value for this key lacks (`no path`).
+    fn missing(self) -> &'static str {
+        match self {
+            GroupBy::Server => "no server",
+            GroupBy::Host => "no Host header",
+            GroupBy::Path => "no path",
+            GroupBy::Subprotocol => "no subprotocol",
+            GroupBy::Client => "no client address",
+            GroupBy::UserAgent => "no User-Agent",
+            GroupBy::Capture => "no capture",
+            GroupBy::Minute | GroupBy::Hour => "no end time",
+        }
+    }
+}
+
+/// A path as a group: without its query string, and with the segments that are
+/// identifiers (all digits, a UUID, 16 or more hex digits, or a long token mixing letters
+/// and digits) replaced by `{id}`, so `/live?sid=n0` and `/users/1234/feed` group with
+/// their siblings. `raw` keeps the path as it was.
+pub fn path_group(path: &str, raw: bool) -> String {
+    if raw {
+        return path.to_string();
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let is_id = |seg: &str| {
+        let hex = |c: char| c.is_ascii_hexdigit();
+        let digits = seg.chars().filter(char::is_ascii_digit).count();
+        (!seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()))
+            || (seg.len() == 36
+                && seg.chars().enumerate().all(|(i, c)| {
+                    if [8, 13, 18, 23].contains(&i) {
+                        c == '-'
+                    } else {
+                        hex(c)
+                    }
+                }))
+            || (seg.len() >= 16 && seg.chars().all(hex))
+            || (seg.len() >= 20
+                && digits >= 4
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
+    path.split('/')
+        .map(|seg| if is_id(seg) { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// One group's line.
@@ -97,13 +154,23 @@ pub struct Breakdown {
     pub rows: Vec<GroupRow>,
     /// The groups beyond the top ones, folded together (with how many groups).
     pub folded: Option<(u64, GroupRow)>,
+    /// The sessions with no value for the key (`(no path: log rows)`), shown last.
+    pub missing: Option<GroupRow>,
 }
 
 /// How many code columns fit in 100 columns.
 pub const MAX_CODE_COLUMNS: usize = 6;
 
-/// Group `sessions` by `by`; keep the `top` groups with most sessions.
-pub fn breakdown(sessions: &DataFrame, by: GroupBy, top: usize) -> PolarsResult<Breakdown> {
+/// Group `sessions` by `by`; keep the `top` groups with most sessions (shown in time
+/// order for `minute` and `hour`), fold the rest into one row, and put the sessions
+/// with no value for the key last, named for what they lack (`(no path: log rows)`).
+/// Paths are grouped by [`path_group`] unless `path_raw`.
+pub fn breakdown(
+    sessions: &DataFrame,
+    by: GroupBy,
+    top: usize,
+    path_raw: bool,
+) -> PolarsResult<Breakdown> {
     // The code columns: most common codes overall, 1006 always in.
     let overall = sessions
         .clone()
@@ -127,7 +194,16 @@ pub fn breakdown(sessions: &DataFrame, by: GroupBy, top: usize) -> PolarsResult<
         codes.pop();
         codes.push(1006);
     }
-    let mut aggs = vec![len().cast(DataType::UInt64).alias("sessions")];
+    // Whether a group is all log rows (a table without `source` has none).
+    let log_row = if sessions.schema().contains("source") {
+        col("source").neq(lit("capture")).fill_null(lit(true))
+    } else {
+        lit(false)
+    };
+    let mut aggs = vec![
+        len().cast(DataType::UInt64).alias("sessions"),
+        log_row.all(true).alias("all_logs"),
+    ];
     for c in &codes {
         aggs.push(
             col("close_code")
@@ -138,19 +214,31 @@ pub fn breakdown(sessions: &DataFrame, by: GroupBy, top: usize) -> PolarsResult<
                 .alias(format!("c{c}")),
         );
     }
-    let g = sessions
-        .clone()
-        .lazy()
-        .with_column(by.key().fill_null(lit("(none)")).alias("group"))
+    let keyed = if by == GroupBy::Path {
+        let paths = strs(sessions, "path")?;
+        let groups: Vec<Option<String>> = paths
+            .iter()
+            .map(|p| p.as_deref().map(|p| path_group(p, path_raw)))
+            .collect();
+        let mut df = sessions.clone();
+        df.with_column(Column::new("group".into(), groups))?;
+        df.lazy()
+    } else {
+        sessions.clone().lazy().with_column(by.key().alias("group"))
+    };
+    let g = keyed
         .group_by([col("group")])
         .agg(aggs)
         .sort_by_exprs(
             [col("sessions"), col("group")],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, false])
+                .with_nulls_last(true),
         )
         .collect()?;
     let groups = strs(&g, "group")?;
     let n = u64s(&g, "sessions")?;
+    let all_logs = g.column("all_logs")?.bool()?.clone();
     let per: Vec<Vec<Option<u64>>> = codes
         .iter()
         .map(|c| u64s(&g, &format!("c{c}")))
@@ -158,16 +246,27 @@ pub fn breakdown(sessions: &DataFrame, by: GroupBy, top: usize) -> PolarsResult<
     let row = |i: usize| {
         let per_code: Vec<u64> = per.iter().map(|v| v[i].unwrap_or(0)).collect();
         let sessions = n[i].unwrap_or(0);
+        let group = match &groups[i] {
+            Some(g) => g.clone(),
+            None if all_logs.get(i).unwrap_or(false) => format!("({}: log rows)", by.missing()),
+            None => format!("({})", by.missing()),
+        };
         GroupRow {
-            group: groups[i].clone().unwrap_or_default(),
+            group,
             sessions,
             other: sessions - per_code.iter().sum::<u64>(),
             per_code,
         }
     };
-    let rows: Vec<GroupRow> = (0..g.height().min(top)).map(row).collect();
-    let folded = if g.height() > top {
-        let rest: Vec<GroupRow> = (top..g.height()).map(row).collect();
+    // Sessions without a value: last, never folded, never counted among the top.
+    let valued: Vec<usize> = (0..g.height()).filter(|i| groups[*i].is_some()).collect();
+    let missing = (0..g.height()).find(|i| groups[*i].is_none()).map(row);
+    let mut rows: Vec<GroupRow> = valued.iter().take(top).map(|i| row(*i)).collect();
+    if by.is_time() {
+        rows.sort_by(|a, b| a.group.cmp(&b.group));
+    }
+    let folded = if valued.len() > top {
+        let rest: Vec<GroupRow> = valued[top..].iter().map(|i| row(*i)).collect();
         let mut sum = GroupRow {
             group: format!("({} other groups)", rest.len()),
             sessions: 0,
@@ -190,5 +289,6 @@ pub fn breakdown(sessions: &DataFrame, by: GroupBy, top: usize) -> PolarsResult<
         codes,
         rows,
         folded,
+        missing,
     })
 }

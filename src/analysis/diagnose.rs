@@ -177,7 +177,15 @@ fn describe(measure: Measure, value_s: f64) -> (Option<String>, String, String) 
 /// Clusters of values within ±[`CLUSTER_TOLERANCE`]: repeatedly take the centre value
 /// whose band holds the most values (ties: the smaller value), keep it if it passes the
 /// thresholds, remove its members and look again.
-fn clusters(mut values: Vec<f64>, measure: Measure) -> Vec<Cluster> {
+fn clusters(values: Vec<f64>, measure: Measure) -> Vec<Cluster> {
+    clusters_with_bands(values, measure)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// [`clusters`], each with the smallest and largest value among its members.
+fn clusters_with_bands(mut values: Vec<f64>, measure: Measure) -> Vec<(Cluster, (f64, f64))> {
     let of = values.len() as u64;
     values.retain(|v| v.is_finite() && *v >= CLUSTER_MIN_VALUE_S);
     values.sort_by(f64::total_cmp);
@@ -204,15 +212,19 @@ fn clusters(mut values: Vec<f64>, measure: Measure) -> Vec<Cluster> {
             (members[m / 2 - 1] + members[m / 2]) / 2.0
         };
         let (known_default, cause, advice) = describe(measure, value_s);
-        out.push(Cluster {
-            measure,
-            value_s,
-            sessions: n,
-            of,
-            known_default,
-            cause,
-            advice,
-        });
+        let band = (members[0], members[m - 1]);
+        out.push((
+            Cluster {
+                measure,
+                value_s,
+                sessions: n,
+                of,
+                known_default,
+                cause,
+                advice,
+            },
+            band,
+        ));
     }
     out
 }
@@ -250,16 +262,33 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
         })
         .collect();
 
-    let idle: Vec<f64> = f64s(&abnormal, "idle_before_end_s")?
-        .into_iter()
-        .flatten()
+    let idles = f64s(&abnormal, "idle_before_end_s")?;
+    let lives = f64s(&abnormal, "duration_s")?;
+    let idle_clusters =
+        clusters_with_bands(idles.iter().flatten().copied().collect(), Measure::Idle);
+    // A lifetime limit only where idle time does not already explain the sessions: a
+    // session cut after 3.0 s idle that lived 3.8 s is an idle timeout, not a 3.8 s
+    // lifetime limit.
+    let explained = |idle: Option<f64>| {
+        idle.is_some_and(|v| {
+            idle_clusters
+                .iter()
+                .any(|(_, (lo, hi))| (*lo..=*hi).contains(&v))
+        })
+    };
+    let life: Vec<f64> = idles
+        .iter()
+        .zip(&lives)
+        .filter(|(idle, _)| !explained(**idle))
+        .filter_map(|(_, life)| *life)
         .collect();
-    let life: Vec<f64> = f64s(&abnormal, "duration_s")?
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut found = clusters(idle, Measure::Idle);
-    found.extend(clusters(life, Measure::Lifetime));
+    let mut found: Vec<Cluster> = idle_clusters.into_iter().map(|(c, _)| c).collect();
+    let with_life = lives.iter().flatten().count() as u64;
+    found.extend(
+        clusters(life, Measure::Lifetime)
+            .into_iter()
+            .map(|c| Cluster { of: with_life, ..c }),
+    );
 
     let pings = abnormal
         .clone()

@@ -24,8 +24,13 @@ pub struct CodeRow {
     pub share: f64,
     pub by_client: u64,
     pub by_server: u64,
-    /// Sessions whose first Close was answered by a Close from the other side.
+    /// Sessions whose source can tell who sent the first Close (captures can; most
+    /// logs cannot): `by_client` and `by_server` are counts among these, unknown when 0.
+    pub initiator_known: u64,
+    /// Sessions whose first Close was answered by a Close from the other side, among
+    /// the `echo_known` sessions whose source can tell.
     pub handshake_completed_rate: f64,
+    pub echo_known: u64,
     pub duration_p50_s: Option<f64>,
     pub duration_p95_s: Option<f64>,
     pub duration_p99_s: Option<f64>,
@@ -48,6 +53,24 @@ fn q(c: &str, p: f64, name: &str) -> Expr {
 
 /// The per-code table as a DataFrame (the `--summary` export).
 pub fn per_code_frame(sessions: &DataFrame) -> PolarsResult<DataFrame> {
+    per_code_table(sessions)?.select([
+        "close_code",
+        "close_code_name",
+        "sessions",
+        "share",
+        "by_client",
+        "by_server",
+        "handshake_completed_rate",
+        "duration_p50_s",
+        "duration_p95_s",
+        "duration_p99_s",
+        "meaning",
+    ])
+}
+
+/// [`per_code_frame`] with how many sessions of each code know their initiator and
+/// whether the Close was echoed.
+fn per_code_table(sessions: &DataFrame) -> PolarsResult<DataFrame> {
     let total = sessions.height() as f64;
     let g = sessions
         .clone()
@@ -70,6 +93,16 @@ pub fn per_code_frame(sessions: &DataFrame) -> PolarsResult<DataFrame> {
                 .cast(DataType::Float64)
                 .mean()
                 .alias("handshake_completed_rate"),
+            col("initiator")
+                .is_not_null()
+                .sum()
+                .cast(DataType::Int64)
+                .alias("initiator_known"),
+            col("handshake_completed")
+                .is_not_null()
+                .sum()
+                .cast(DataType::Int64)
+                .alias("echo_known"),
             q("duration_s", 0.50, "duration_p50_s"),
             q("duration_s", 0.95, "duration_p95_s"),
             q("duration_s", 0.99, "duration_p99_s"),
@@ -92,24 +125,14 @@ pub fn per_code_frame(sessions: &DataFrame) -> PolarsResult<DataFrame> {
     let mut g = g;
     g.with_column(Column::new("close_code_name".into(), names))?;
     g.with_column(Column::new("meaning".into(), meanings))?;
-    g.select([
-        "close_code",
-        "close_code_name",
-        "sessions",
-        "share",
-        "by_client",
-        "by_server",
-        "handshake_completed_rate",
-        "duration_p50_s",
-        "duration_p95_s",
-        "duration_p99_s",
-        "meaning",
-    ])
+    Ok(g)
 }
 
 /// One [`CodeRow`] per close code in the table.
 pub fn per_code(sessions: &DataFrame) -> PolarsResult<Vec<CodeRow>> {
-    let g = per_code_frame(sessions)?;
+    let g = per_code_table(sessions)?;
+    let known = u64s(&g, "initiator_known")?;
+    let echo_known = u64s(&g, "echo_known")?;
     let code = u64s(&g, "close_code")?;
     let name = strs(&g, "close_code_name")?;
     let n = u64s(&g, "sessions")?;
@@ -131,6 +154,8 @@ pub fn per_code(sessions: &DataFrame) -> PolarsResult<Vec<CodeRow>> {
             share: share[i].unwrap_or(0.0),
             by_client: c[i].unwrap_or(0),
             by_server: s[i].unwrap_or(0),
+            initiator_known: known[i].unwrap_or(0),
+            echo_known: echo_known[i].unwrap_or(0),
             handshake_completed_rate: done[i].unwrap_or(0.0),
             duration_p50_s: p50[i],
             duration_p95_s: p95[i],

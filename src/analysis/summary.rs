@@ -95,6 +95,8 @@ pub struct ReportOptions {
     pub window_s: f64,
     /// Include the closes-over-time chart.
     pub timeline: bool,
+    /// `--path-raw`: group paths as they are (query strings and identifiers kept).
+    pub path_raw: bool,
 }
 
 impl Default for ReportOptions {
@@ -104,6 +106,7 @@ impl Default for ReportOptions {
             top: 10,
             window_s: crate::analysis::reconnect::DEFAULT_WINDOW_S,
             timeline: false,
+            path_raw: false,
         }
     }
 }
@@ -197,7 +200,7 @@ pub fn build(
     let breakdowns = opts
         .by
         .iter()
-        .map(|b| breakdown(sessions, *b, opts.top.max(1)))
+        .map(|b| breakdown(sessions, *b, opts.top.max(1), opts.path_raw))
         .collect::<PolarsResult<Vec<_>>>()?;
     Ok(Report {
         inputs,

@@ -228,6 +228,17 @@ pub fn timeline(sessions: &DataFrame) -> PolarsResult<Timeline> {
         }
     }
     spikes.sort_by_key(|s| (s.bucket_start, s.kind as u8));
+    // One label per bucket: the spike furthest above its median (an incident on a tie).
+    spikes.dedup_by(|later, kept| {
+        if later.bucket_start != kept.bucket_start {
+            return false;
+        }
+        let excess = |s: &Spike| s.closes as f64 / s.median.max(1.0);
+        if excess(later) >= excess(kept) {
+            std::mem::swap(later, kept);
+        }
+        true
+    });
 
     let buckets: Vec<Bucket> = by_bucket
         .into_iter()

@@ -183,7 +183,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
                 format!(
                     "{}\n{}",
                     render::audit::render_text(&audit),
-                    render::report::render_text(&shown)
+                    render::report::render_text(&shown, &args.views.style())
                 )
             }
         };

@@ -59,6 +59,12 @@ pub struct Views {
     pub csv_raw: bool,
     pub format: OutputFormat,
     pub quiet: bool,
+    /// `--all-codes`: every code its own row in the terminal.
+    pub all_codes: bool,
+    /// `--path-raw`: paths grouped as they are.
+    pub path_raw: bool,
+    /// The terminal's width in columns.
+    pub width: usize,
 }
 
 impl Views {
@@ -69,6 +75,16 @@ impl Views {
             top: self.top,
             window_s: self.window_s,
             timeline: self.timeline,
+            path_raw: self.path_raw,
+        }
+    }
+
+    /// How the terminal report is laid out.
+    pub fn style(&self) -> crate::render::Style {
+        crate::render::Style {
+            width: self.width,
+            top: self.top.max(1),
+            all_codes: self.all_codes,
         }
     }
 
@@ -234,7 +250,7 @@ fn report(
             &views.report_options(),
         )?;
         let text = match views.format {
-            OutputFormat::Text => crate::render::report::render_text(&r),
+            OutputFormat::Text => crate::render::report::render_text(&r, &views.style()),
             OutputFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
         };
         print(&text)?;

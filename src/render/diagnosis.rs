@@ -1,14 +1,14 @@
 //! The "1006 diagnosis" section of the terminal report, from a [`Diagnosis`].
 //!
 //! Contract: a short list of paragraphs saying what the numbers mean, every line at most
-//! 100 columns; values from the wire pass through [`crate::text::fit`].
+//! the given width; values from the wire pass through [`crate::text::fit`].
 
 use std::fmt::Write as _;
 
 use crate::analysis::diagnose::{
     fmt_s, Diagnosis, Measure, Quantiles, CLUSTER_MIN_SESSIONS, CLUSTER_TOLERANCE,
 };
-use crate::text::{fit, fmt_duration};
+use crate::text::{fit, fmt_duration, wrap};
 
 fn pct(n: u64, of: u64) -> String {
     if of == 0 {
@@ -36,6 +36,7 @@ fn tcp_end_meaning(e: &str) -> &'static str {
             "the client reset the connection (process killed, network change, NAT or \
              firewall state lost)"
         }
+        "unknown" => "not known (log rows do not say how TCP ended)",
         _ => "no FIN or RST was seen",
     }
 }
@@ -48,43 +49,28 @@ fn q(v: &Quantiles) -> String {
 /// Word-wrap `text` as a `- ` bullet, continuation lines indented by two spaces, every
 /// line at most `width` columns.
 fn bullet(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::from("-");
-    for word in text.split_whitespace() {
-        let word = fit(word, width - 2);
-        if line.chars().count() + 1 + word.chars().count() > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = String::from(" ");
-        }
-        line.push(' ');
-        line.push_str(&word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
+    wrap(text, width, "- ", "  ")
 }
 
 /// The "1006 diagnosis" section: a short list of paragraphs saying what the numbers
-/// mean, lines <= 100 columns.
-pub fn render_diagnosis(d: &Diagnosis) -> String {
+/// mean, lines at most `width` columns.
+pub fn render_diagnosis(d: &Diagnosis, width: usize) -> String {
     let mut o = String::new();
-    if d.abnormal == 0 {
-        let _ = writeln!(
-            o,
+    let head = if d.abnormal == 0 {
+        format!(
             "1006 diagnosis: no abnormal sessions of {} (every ended session had a Close frame)",
             d.sessions
-        );
+        )
     } else {
-        let _ = writeln!(
-            o,
+        format!(
             "1006 diagnosis: {} abnormal session{} of {} ({}): TCP ended without a Close frame",
             d.abnormal,
             if d.abnormal == 1 { "" } else { "s" },
             d.sessions,
             pct(d.abnormal, d.sessions)
-        );
-    }
+        )
+    };
+    o.push_str(&wrap(&head, width, "", "  "));
     if d.abnormal > 0 {
         let parts: Vec<String> = d
             .tcp_end
@@ -100,22 +86,29 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
             .collect();
         let mut text = format!("Who ended TCP: {}.", parts.join(", "));
         if let Some(top) = d.tcp_end.first() {
+            // "Mostly" only for a majority.
+            let lead = if d.tcp_end.len() == 1 {
+                ""
+            } else if top.sessions * 2 > d.abnormal {
+                "Mostly "
+            } else {
+                "No single cause; the largest group, "
+            };
             let _ = write!(
                 text,
-                " {}{}: {}.",
-                if d.tcp_end.len() > 1 { "Mostly " } else { "" },
+                " {lead}{}: {}.",
                 fit(&top.tcp_end, 12),
                 tcp_end_meaning(&top.tcp_end)
             );
         }
-        o.push_str(&bullet(&text, 100));
+        o.push_str(&bullet(&text, width));
         o.push_str(&bullet(
             &format!(
                 "Idle before the drop: {}. Lifetime: {}.",
                 q(&d.idle_before_end_s),
                 q(&d.duration_s)
             ),
-            100,
+            width,
         ));
         for c in &d.clusters {
             let what = match c.measure {
@@ -133,13 +126,13 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
                     c.cause,
                     c.advice
                 ),
-                100,
+                width,
             ));
         }
         if d.clusters.is_empty() && d.abnormal >= CLUSTER_MIN_SESSIONS {
             o.push_str(&bullet(
                 "No common idle time or lifetime: the drops do not look like one timeout.",
-                100,
+                width,
             ));
         }
         if d.unanswered_ping_sessions > 0 {
@@ -157,7 +150,7 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
                     d.unanswered_pings,
                     if d.unanswered_pings == 1 { "" } else { "s" },
                 ),
-                100,
+                width,
             ));
         }
     }
@@ -173,7 +166,7 @@ pub fn render_diagnosis(d: &Diagnosis) -> String {
                 s.by_client,
                 s.by_server
             ),
-            100,
+            width,
         ));
     }
     o

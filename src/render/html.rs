@@ -705,7 +705,7 @@ pub fn render(a: &Audit) -> String {
         o.push_str("<section id=\"diagnosis\"><h2>1006 diagnosis</h2>");
         let mut items: Vec<String> = Vec::new();
         let mut head = String::new();
-        for line in render_diagnosis(d).lines() {
+        for line in render_diagnosis(d, crate::render::DEFAULT_WIDTH).lines() {
             if let Some(rest) = line.strip_prefix("- ") {
                 items.push(rest.to_string());
             } else if let (Some(rest), Some(last)) = (line.strip_prefix("  "), items.last_mut()) {

@@ -242,7 +242,7 @@ pub fn render(a: &Audit) -> String {
     let d = &r.diagnosis;
     if d.abnormal > 0 || d.one_sided.sessions > 0 {
         let _ = writeln!(o, "\n## 1006 diagnosis\n");
-        for line in render_diagnosis(d).lines() {
+        for line in render_diagnosis(d, crate::render::DEFAULT_WIDTH).lines() {
             if let Some(rest) = line.strip_prefix("- ") {
                 let _ = writeln!(o, "- {}", md(rest));
             } else if let Some(rest) = line.strip_prefix("  ") {
@@ -289,7 +289,11 @@ pub fn render(a: &Audit) -> String {
     if let Some(t) = &r.timeline {
         if t.closes > 0 {
             // Fenced: nothing inside is rendered; the chart holds codes and times only.
-            let _ = writeln!(o, "\n## Timeline\n\n```text\n{}```", render_timeline(t));
+            let _ = writeln!(
+                o,
+                "\n## Timeline\n\n```text\n{}```",
+                render_timeline(t, crate::render::DEFAULT_WIDTH)
+            );
         }
     }
 

@@ -6,6 +6,30 @@
 //! escaping in their own files). JSON is the models' `serde` form, written by
 //! [`crate::cmd`].
 
+/// The report's width when neither `COLUMNS` nor a terminal says otherwise.
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// How the terminal report is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Columns: no line is wider (`COLUMNS`, the terminal, or [`DEFAULT_WIDTH`]).
+    pub width: usize,
+    /// Rows per table (`--top`): close codes, reconnects, breakdowns.
+    pub top: usize,
+    /// `--all-codes`: every code its own row.
+    pub all_codes: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            width: DEFAULT_WIDTH,
+            top: 10,
+            all_codes: false,
+        }
+    }
+}
+
 pub mod audit;
 pub mod diagnosis;
 pub mod html;

@@ -1,13 +1,15 @@
 //! The "Reconnects" section of the terminal report.
 //!
-//! Contract: the per-code table and the flags (storms, no backoff, never came back),
-//! lines at most 100 columns, client and server names through [`crate::text::fit`].
+//! Contract: the per-code table (codes followed by reconnects, and those where
+//! reconnecting matters) and the flags (storms, no backoff, never came back), lines at
+//! most the style's width, client and server names through [`crate::text::fit`].
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::analysis::reconnect::{ReconnectFlags, ReconnectRow, NO_BACKOFF_S};
-use crate::text::{code_label, fit, fmt_duration, fmt_time, opt_duration};
+use crate::render::Style;
+use crate::text::{code_label, fit, fmt_duration, fmt_time, opt_duration, wrap, Column, Table};
 
 fn ip(v: &Option<String>) -> String {
     fit(v.as_deref().unwrap_or("?"), 40)
@@ -16,43 +18,79 @@ fn ip(v: &Option<String>) -> String {
 /// At most this many examples per flag in the terminal.
 const EXAMPLES: usize = 3;
 
+/// Codes after which reconnecting is the question (the client should come back, with
+/// the right delay): their rows are shown even when nobody reconnected.
+pub const RECONNECT_CODES: &[u16] = &[1001, 1006, 1011, 1012, 1013];
+
 /// The "Reconnects" section: the per-code rows (of
-/// [`reconnect_by_code`](crate::analysis::reconnect::reconnect_by_code)) and the flags,
-/// lines <= 100 columns. `window_s` is the window the reconnects were matched in.
+/// [`reconnect_by_code`](crate::analysis::reconnect::reconnect_by_code)) for codes that
+/// were followed by reconnects or where reconnecting matters ([`RECONNECT_CODES`]), at
+/// most `style.top` of them, and the flags; lines at most `style.width` columns.
+/// `window_s` is the window the reconnects were matched in.
 pub fn render_reconnects(
     by_code: &[ReconnectRow],
     flags: &ReconnectFlags,
     window_s: f64,
+    style: &Style,
 ) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Reconnects (same client to the same server, host and path within {})",
-        fmt_duration(window_s)
-    );
+    o.push_str(&wrap(
+        &format!(
+            "Reconnects (same client to the same server, host and path within {})",
+            fmt_duration(window_s)
+        ),
+        style.width,
+        "",
+        "  ",
+    ));
+    let shown: Vec<&ReconnectRow> = by_code
+        .iter()
+        .filter(|x| x.reconnected > 0 || x.close_code.is_some_and(|c| RECONNECT_CODES.contains(&c)))
+        .collect();
     if by_code.is_empty() {
         let _ = writeln!(o, "No ended sessions.");
+    } else if shown.is_empty() {
+        let _ = writeln!(o, "No session was followed by a reconnect.");
     } else {
-        let _ = writeln!(
-            o,
-            "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
-            "Close code", "Ended", "Reconnected", "Rate", "Delay p50", "Delay p95"
-        );
-        for x in by_code {
-            let label = x
-                .close_code
-                .map_or_else(|| "(no code)".to_string(), code_label);
-            let _ = writeln!(
-                o,
-                "{:<32} {:>8} {:>11} {:>7} {:>10} {:>10}",
-                fit(&label, 32),
-                x.sessions,
-                x.reconnected,
-                format!("{:.1}%", x.reconnect_rate * 100.0),
-                opt_duration(x.delay_p50_s),
-                opt_duration(x.delay_p95_s),
-            );
+        let table = Table {
+            columns: vec![
+                Column::name("Close code", 32, 16),
+                Column::num("Ended", 8, 0),
+                Column::num("Reconnected", 11, 0),
+                Column::num("Rate", 7, 0),
+                Column::num("Delay p50", 10, 0),
+                Column::num("Delay p95", 10, 1),
+            ],
+        };
+        let mut rows: Vec<Vec<String>> = shown
+            .iter()
+            .take(style.top)
+            .map(|x| {
+                vec![
+                    x.close_code
+                        .map_or_else(|| "(no code)".to_string(), code_label),
+                    x.sessions.to_string(),
+                    x.reconnected.to_string(),
+                    format!("{:.1}%", x.reconnect_rate * 100.0),
+                    opt_duration(x.delay_p50_s),
+                    opt_duration(x.delay_p95_s),
+                ]
+            })
+            .collect();
+        if shown.len() > style.top {
+            let rest = &shown[style.top..];
+            let ended: u64 = rest.iter().map(|x| x.sessions).sum();
+            let back: u64 = rest.iter().map(|x| x.reconnected).sum();
+            rows.push(vec![
+                format!("({} other codes)", rest.len()),
+                ended.to_string(),
+                back.to_string(),
+                format!("{:.1}%", back as f64 * 100.0 / ended.max(1) as f64),
+                "-".into(),
+                "-".into(),
+            ]);
         }
+        o.push_str(&table.render(&rows, style.width));
     }
     for s in &flags.storms {
         let codes: Vec<String> = s.codes.iter().map(u16::to_string).collect();

@@ -1,23 +1,25 @@
 //! The "Timeline" section of the terminal report, from a [`Timeline`].
 //!
-//! Contract: one line per bucket (neighbours merged to at most [`MAX_LINES`]), lines at
-//! most 100 columns.
+//! Contract: one line per bucket (neighbours merged to at most [`MAX_LINES`]), runs of
+//! empty buckets said in one line, lines at most `width` columns.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::timeline::{SpikeKind, Timeline, MAX_LINES};
-use crate::text::{fit, fmt_duration, fmt_time};
+use crate::text::{fit, fmt_duration, fmt_time, wrap};
 
-/// Width of the bar column.
+/// Width of the bar column at 100 columns (narrower terminals get a shorter bar).
 const BAR: usize = 30;
-/// Terminal width the chart fits in.
-const WIDTH: usize = 100;
+/// Runs of at least this many empty lines are said in one line (`... 25 quiet minutes ...`).
+const QUIET_RUN: usize = 3;
 
-/// The "Timeline" section: one line per bucket (every bucket of the span, empty ones
-/// too; neighbours merged so there are at most [`MAX_LINES`]): time, total closes, a bar,
-/// the top codes, and a `<< deploy` / `<< incident` mark on spikes. Lines <= 100 columns.
-pub fn render_timeline(t: &Timeline) -> String {
+/// The "Timeline" section: one line per bucket (neighbours merged so there are at most
+/// [`MAX_LINES`]): time, total closes, a bar, the top codes, and a `<< deploy` /
+/// `<< incident` mark on spikes; three or more empty lines in a row are one line saying
+/// how long it was quiet. Lines at most `width` columns.
+pub fn render_timeline(t: &Timeline, width: usize) -> String {
+    let bar = BAR.min(width.saturating_sub(40)).max(5);
     let mut o = String::new();
     let (Some(first), Some(last)) = (t.first_bucket, t.last_bucket) else {
         let _ = writeln!(o, "Timeline: no closes.");
@@ -51,8 +53,7 @@ pub fn render_timeline(t: &Timeline) -> String {
     let max = rows.iter().map(|r| r.0).max().unwrap_or(0).max(1);
     let one_day = last + line_ns - first <= 86_400_000_000_000
         && fmt_time(first).get(..10) == fmt_time(last).get(..10);
-    let _ = writeln!(
-        o,
+    let head = format!(
         "Timeline: {} closes from {} UTC, one line per {}{}",
         t.closes,
         fmt_time(first),
@@ -63,7 +64,22 @@ pub fn render_timeline(t: &Timeline) -> String {
             " (<< marks spikes)"
         }
     );
-    for (i, (total, codes, kinds)) in rows.iter().enumerate() {
+    o.push_str(&wrap(&head, width, "", "  "));
+    let mut i = 0;
+    while i < rows.len() {
+        let quiet = rows[i..].iter().take_while(|r| r.0 == 0).count();
+        if quiet >= QUIET_RUN {
+            let _ = writeln!(
+                o,
+                "{:<16} {:>6} ... {} ...",
+                "",
+                "",
+                quiet_span(quiet as i64 * line_ns)
+            );
+            i += quiet;
+            continue;
+        }
+        let (total, codes, kinds) = &rows[i];
         let ts = fmt_time(first + i as i64 * line_ns);
         // `YYYY-MM-DD HH:MM:SS.mmm`: time only when the chart stays within one day.
         let when = if one_day {
@@ -71,10 +87,10 @@ pub fn render_timeline(t: &Timeline) -> String {
         } else {
             ts.get(..16).unwrap_or(&ts).to_string()
         };
-        let width = if *total == 0 {
+        let len = if *total == 0 {
             0
         } else {
-            ((*total as f64 / max as f64) * BAR as f64).ceil() as usize
+            ((*total as f64 / max as f64) * bar as f64).ceil() as usize
         };
         let mut top: Vec<(u16, u64)> = codes.iter().map(|(c, n)| (*c, *n)).collect();
         top.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), *c));
@@ -92,10 +108,26 @@ pub fn render_timeline(t: &Timeline) -> String {
         } else {
             format!("  << {}", kinds.join(", "))
         };
-        let head = format!("{when:<16} {total:>6} {:<BAR$} ", "#".repeat(width));
-        let room = WIDTH.saturating_sub(head.chars().count() + mark.chars().count());
+        let head = format!("{when:<16} {total:>6} {:<bar$} ", "#".repeat(len));
+        let room = width.saturating_sub(head.chars().count() + mark.chars().count());
         let line = format!("{head}{}{mark}", fit(&shown.join(" "), room));
         let _ = writeln!(o, "{}", line.trim_end());
+        i += 1;
     }
     o
+}
+
+/// `25 quiet minutes`, `3 quiet hours`, `1 quiet day`: how long a quiet run lasted.
+fn quiet_span(ns: i64) -> String {
+    let s = ns / 1_000_000_000;
+    let (n, unit) = if s % 86_400 == 0 && s >= 86_400 {
+        (s / 86_400, "day")
+    } else if s % 3600 == 0 && s >= 3600 {
+        (s / 3600, "hour")
+    } else if s % 60 == 0 && s >= 60 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} quiet {unit}{}", if n == 1 { "" } else { "s" })
 }

@@ -235,7 +235,6 @@ session_columns! {
 /// from disk into its export, the table kept for the reports has these as nulls (a
 /// test checks that every report is the same either way).
 pub const NOT_REPORTED: &[&str] = &[
-    "source",
     "client_port",
     "established_time",
     "extensions",
