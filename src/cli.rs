@@ -6,7 +6,7 @@
 //! hour of parsing, and turn it into the configurations of [`crate::cmd`]: the raw
 //! flags stay here, the commands see only resolved values.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cmd::error::usage;
 use crate::cmd::{Error, Result};
@@ -230,6 +230,48 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Re
     Ok(())
 }
 
+/// Where an output path really goes: its folder resolved (symlinks, `..`), plus its name.
+fn resolved(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.map_or_else(|| Path::new(".").canonicalize(), Path::canonicalize);
+    match (dir, p.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Refuse, before any work, outputs that cannot all be what the user wants: two outputs
+/// on one path (one would overwrite the other), and an output inside a folder that is
+/// being read (the next run would read it as an input; this one may too).
+fn check_output_paths(outputs: &[(&str, &Option<PathBuf>)], inputs: &[String]) -> Result<()> {
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, p) in outputs {
+        let Some(p) = p else { continue };
+        let r = resolved(p);
+        if let Some((other, _)) = seen.iter().find(|(_, q)| *q == r) {
+            usage!(
+                "{flag} and {other} both write {}: give each output its own path",
+                p.display()
+            );
+        }
+        for i in inputs.iter().filter(|i| *i != "-") {
+            let dir = Path::new(i);
+            if dir.is_dir() && r.starts_with(resolved(dir)) {
+                usage!(
+                    "{flag} {}: inside the input folder {i}, which is being read; write it \
+                     elsewhere",
+                    p.display()
+                );
+            }
+        }
+        seen.push((flag, r));
+    }
+    Ok(())
+}
+
 fn check_window(w: f64) -> Result<()> {
     if !(w.is_finite() && w > 0.0) {
         usage!("--window must be a positive number of seconds");
@@ -286,9 +328,25 @@ fn progress(quiet: bool) -> bool {
 pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
     if a.partition_by.is_none() {
         check_outputs([&a.sessions])?;
-    } else if a.sessions.as_ref().is_some_and(|p| p.is_file()) {
-        usage!("--partition-by needs --sessions to name a folder, not a file");
+    } else if let Some(p) = &a.sessions {
+        if p.is_file() || TableFormat::from_path(p).is_ok() {
+            usage!(
+                "--partition-by writes a folder of Parquet files; --sessions {} names a file \
+                 (give a folder, e.g. --sessions sessions/)",
+                p.display()
+            );
+        }
     }
+    check_output_paths(
+        &[
+            ("--sessions", &a.sessions),
+            ("--refused", &a.refused),
+            ("--closes", &a.closes),
+            ("--summary", &a.report.summary),
+            ("--reconnects", &a.report.reconnects),
+        ],
+        &a.files,
+    )?;
     check_outputs([&a.refused, &a.closes])?;
     let views = a.report.views()?;
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
@@ -324,6 +382,14 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
 /// Check a `report` command line into its run.
 pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
     check_outputs([&a.sessions])?;
+    check_output_paths(
+        &[
+            ("--sessions", &a.sessions),
+            ("--summary", &a.report.summary),
+            ("--reconnects", &a.report.reconnects),
+        ],
+        &a.paths,
+    )?;
     Ok(cmd::report::Config {
         paths: a.paths,
         sessions: a.sessions,
@@ -334,6 +400,16 @@ pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
 /// Check an `audit` command line into its run.
 pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
     check_outputs([&a.sessions, &a.report.summary, &a.report.reconnects])?;
+    check_output_paths(
+        &[
+            ("--sessions", &a.sessions),
+            ("--summary", &a.report.summary),
+            ("--reconnects", &a.report.reconnects),
+            ("--html", &a.html),
+            ("--markdown", &a.markdown),
+        ],
+        &a.paths,
+    )?;
     for p in [&a.html, &a.markdown].into_iter().flatten() {
         let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
         if dir.is_some_and(|d| !d.is_dir()) {

@@ -415,3 +415,107 @@ fn an_unusable_spill_folder_keeps_rows_in_memory_with_a_warning() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18: export mistakes are refused before any work, naming the flags and paths:
+/// two outputs on one path, `--partition-by` with a file name, an output inside an
+/// input folder that is being read. Nothing is written.
+#[test]
+fn export_mistakes_are_refused_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("wsaudit-export-refuse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let inputs = dir.join("night");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap"),
+        inputs.join("gw1.pcap"),
+    )
+    .unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let same = s(&dir.join("x.csv"));
+    let same_other_spelling = s(&dir.join("night/../x.csv"));
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "analyze".into(),
+                s(&inputs),
+                "--sessions".into(),
+                same.clone(),
+                "--closes".into(),
+                same_other_spelling,
+            ],
+            "--closes and --sessions both write",
+        ),
+        (
+            vec![
+                "analyze".into(),
+                s(&inputs),
+                "--sessions".into(),
+                same.clone(),
+                "--summary".into(),
+                same.clone(),
+            ],
+            "--summary and --sessions both write",
+        ),
+        (
+            vec![
+                "analyze".into(),
+                s(&inputs),
+                "--sessions".into(),
+                s(&dir.join("p.parquet")),
+                "--partition-by".into(),
+                "date".into(),
+            ],
+            "--partition-by writes a folder",
+        ),
+        (
+            vec![
+                "analyze".into(),
+                s(&inputs),
+                "--sessions".into(),
+                s(&inputs.join("out.parquet")),
+            ],
+            "inside the input folder",
+        ),
+        (
+            vec![
+                "audit".into(),
+                s(&inputs),
+                "--html".into(),
+                s(&inputs.join("night.html")),
+            ],
+            "inside the input folder",
+        ),
+        (
+            vec![
+                "audit".into(),
+                s(&inputs),
+                "--html".into(),
+                same.clone(),
+                "--markdown".into(),
+                same.clone(),
+            ],
+            "both write",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: no report before the refusal"
+        );
+        let mut left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["night"], "{args:?}: nothing written");
+        assert_eq!(std::fs::read_dir(&inputs).unwrap().count(), 1, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -288,7 +288,9 @@ fn the_audit_says_error_over_inputs_that_were_not_read() {
         ));
     }
     d.file("app.log", text.as_bytes());
-    let md = d.path().join("night.md");
+    // (Outside the folder being read: an output inside it is refused.)
+    let out = TempDir::new("inputs-audit-out");
+    let md = out.path().join("night.md");
     let o = run(&[
         "audit",
         "--format",
