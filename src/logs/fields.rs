@@ -59,6 +59,17 @@ pub fn close_code(text: &str) -> CodeText {
         .map_or(CodeText::Unknown, |(_, k)| CodeText::Close(*k))
 }
 
+/// Can a line whose code field holds `text` be more than a not-close event for
+/// [`record`] (a close, or a half match when `unknown_code_is_half`)? A cheap test before
+/// the other fields are looked up.
+pub fn may_close(text: &str, unknown_code_is_half: bool) -> bool {
+    match close_code(text) {
+        CodeText::Close(_) => true,
+        CodeText::Unknown => unknown_code_is_half,
+        CodeText::OtherNumber => false,
+    }
+}
+
 /// A duration in seconds: a finite number >= 0.
 pub fn duration_s(text: &str) -> Option<f64> {
     text.trim()

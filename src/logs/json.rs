@@ -180,6 +180,10 @@ pub fn mapped(obj: &serde_json::Map<String, Value>, map: Option<&FieldMap>) -> O
     };
     let m = map.unwrap_or(&EMPTY);
     let code = pick(obj, m.code.as_ref(), D_CODE)?;
+    if !fields::may_close(&code.text, m.code.is_some()) {
+        // Most such lines are HTTP requests: their other fields are not looked up.
+        return Some(LineResult::NotClose);
+    }
     let named = fields::Named {
         code: Some(code),
         reason: pick(obj, m.reason.as_ref(), D_REASON),
