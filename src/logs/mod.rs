@@ -1153,6 +1153,44 @@ mod tests {
     }
 
     #[test]
+    fn prefilter_points_at_every_format_whose_string_is_there() {
+        for (needle, f) in text::NEEDLES {
+            let line = format!("2026-11-22 app: {needle}x");
+            assert_ne!(prefilter(&line) & f.bit(), 0, "{needle}");
+        }
+        assert_eq!(prefilter("2026-11-22 INFO query users took 23 ms"), 0);
+        // The browser's string starts inside mitmproxy's: both are tried.
+        let both = "Error in WebSocket connection to 'wss://x/ws' failed: boom";
+        let m = prefilter(both);
+        assert_ne!(m & LogFormat::Mitmproxy.bit(), 0);
+        assert_ne!(m & LogFormat::Browser.bit(), 0);
+    }
+
+    #[test]
+    fn access_lines_between_a_library_line_and_the_app_line_do_not_split_a_close() {
+        // tungstenite's own debug line and the app's line about the same close (lines 13
+        // and 15 of fixtures/logs/tungstenite/tungstenite-0.27.log), with twelve access
+        // lines between them: still one row, because request lines do not count in the
+        // merge distance.
+        let lib = "LOG DEBUG tungstenite::protocol: Received close frame: Some(CloseFrame { code: Normal, reason: Utf8Bytes(b\"bye\") })\n";
+        let app = "server app got: Close(Some(CloseFrame { code: Normal, reason: Utf8Bytes(b\"bye\") }))\n";
+        let access = "192.0.2.10 - - [22/Nov/2026:10:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\" 0.002\n";
+        let json = "{\"msg\":\"http request\",\"code\":200}\n";
+        let mut log = lib.to_string();
+        for i in 0..12 {
+            log.push_str(if i % 2 == 0 { access } else { json });
+        }
+        log.push_str(app);
+        let (rows, stats) = read_bytes(log.as_bytes(), &LogOptions::default());
+        assert_eq!((rows.len(), stats.merged), (1, 1));
+        assert_eq!(stats.not_close_events, 12);
+        // Lines nobody took still count: nine of them are too far.
+        let far = format!("{lib}{}{app}", "unrelated app line\n".repeat(9));
+        let (rows, _) = read_bytes(far.as_bytes(), &LogOptions::default());
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
     fn quick_times_agree_with_chrono() {
         for s in [
             "2026-11-22T10:00:00Z",
