@@ -17,7 +17,7 @@ use polars::prelude::*;
 
 use crate::analysis::summary::InputInfo;
 use crate::inputs::{self, Sources};
-use crate::logs::{parser_for, read_records, FileStats, LogOptions, Record};
+use crate::logs::{read_records, FileStats, LogOptions, Parser, Record};
 use crate::pipeline::{self, analyze_all_with};
 use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
 use crate::table::columns::conform_to;
@@ -301,16 +301,15 @@ pub fn read_logs(paths: &[PathBuf], opts: &LogOptions) -> LogResult {
     }
 }
 
-/// Read one log file: detect its format (unless forced), then [`read_records`] with the
-/// file's modification time.
+/// Read one log file: [`read_records`] (each line's format recognised, unless forced)
+/// with the file's modification time.
 pub fn read_file(
     path: &Path,
     opts: &LogOptions,
     rows: &mut Vec<Record>,
     problems: &mut Vec<(PathBuf, String)>,
 ) -> Result<FileStats, String> {
-    let head = inputs::open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
-    let parser = parser_for(head, opts).map_err(|e| format!("cannot read: {e}"))?;
+    let parser = Parser::new(opts);
     let r = inputs::open_decoded(path).map_err(|e| format!("cannot open: {e}"))?;
     let modified_ns = std::fs::metadata(path)
         .and_then(|m| m.modified())
