@@ -6,9 +6,8 @@
 //! parsed (`*_object`, [`mapped`]: the reader parses each line once), and returns a
 //! record, not a close ([`LineResult::NotClose`]: a line of the format that does not end
 //! a session), no match (not this format), or a half match naming the field that could
-//! not be read. Paths are dotted
-//! (`close.code`); a key that itself contains dots (`identity.sourceIp` written flat) is
-//! tried first. `null`, `""` and `"-"` (what access-log templates print for "no value")
+//! not be read. Paths are dotted (`close.code`); a key that itself contains dots
+//! (`identity.sourceIp` written flat) is tried first. `null`, `""` and `"-"` (what access-log templates print for "no value")
 //! mean absent.
 //!
 //! - [`parse_mapped`] / [`mapped`]: a line of this format when the code field is present

@@ -16,10 +16,11 @@
 //! - Each non-empty line is counted once per file ([`FileStats`]): a close event, a line a
 //!   format recognised that is not a close ([`FileStats::not_close_events`]: an HTTP
 //!   request's JSON line with `"code":200`, an nginx 200, Jetty's close request), a half
-//!   match, or unmatched ([`FileStats::unmatched_lines`]); never an error. A record that half-matches (a JSON object whose code is not a number,
-//!   a library message whose code does not fit in 16 bits) is reported with its line
-//!   number. Which files are logs, and opening them, is [`crate::inputs`]'s job; reading
-//!   them into the session table is the commands' ([`crate::cmd`]).
+//!   match, or unmatched ([`FileStats::unmatched_lines`]); never an error. A record that
+//!   half-matches (a mapped JSON code that is neither a number nor a code name, a library
+//!   message whose code does not fit in 16 bits) is reported with its line number. Which
+//!   files are logs, and opening them, is [`crate::inputs`]'s job; reading them into the
+//!   session table is the commands' ([`crate::cmd`]).
 //! - One close, one row: a library's own line and the application's line about the same
 //!   close are merged into one record ([`merge`] has the rule); distinct sessions that
 //!   share a code on neighbouring lines are never merged.
@@ -31,7 +32,6 @@
 //! - Untrusted input: lines are cut at [`MAX_LINE`] bytes (and counted); nothing is
 //!   allocated by a length read from the input; no input makes this module panic (each
 //!   family has a fuzz target: `fuzz/fuzz_targets/logs_*.rs`).
-//!
 //! - Access logs (nginx, AWS ALB, Traefik) hold sessions without close codes. Their 101
 //!   lines are rows only in a file that holds no close event of another format; in an
 //!   application log that also holds close lines (a Go service logging its requests in the
