@@ -19,12 +19,7 @@
 use std::borrow::Cow;
 
 use super::text::{CODER_NAMES, WSPROTO_NAMES};
-use super::{parse_time, split_peer, LineResult, Record};
-
-/// Lowest and highest close code a line can report (RFC 6455 7.4: 1000-2999 for the
-/// protocol, 3000-3999 registered, 4000-4999 private; 1005, 1006 and 1015 are what
-/// libraries report for no status, no Close and TLS failures).
-pub const CLOSE_CODES: std::ops::RangeInclusive<u16> = 1000..=4999;
+use super::{parse_time, split_peer, LineResult, Record, CLOSE_CODES};
 
 /// What a code field's text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,7 +67,7 @@ fn same_if_both<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
 
 /// Do these two records (an application's and a library's) describe the same close?
 pub fn same_close(app: &Record, lib: &Record) -> bool {
-    (app.source == lib.source || app.source == super::pattern::SOURCE)
+    (app.source == lib.source || app.source == super::PATTERN_SOURCE)
         && app.close_code == lib.close_code
         && app.close_reason == lib.close_reason
         && app.pos.abs_diff(lib.pos) <= MERGE_LINES

@@ -67,6 +67,14 @@ use crate::session::{Ending, Initiator};
 /// Longest line kept, in bytes; the rest of a longer line is skipped (and counted).
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// Lowest and highest close code a line can report (RFC 6455 7.4: 1000-2999 for the
+/// protocol, 3000-3999 registered, 4000-4999 private; 1005, 1006 and 1015 are what
+/// libraries report for no status, no Close and TLS failures).
+pub const CLOSE_CODES: std::ops::RangeInclusive<u16> = 1000..=4999;
+
+/// The `source` of rows read through a `--pattern` ([`pattern`]).
+pub const PATTERN_SOURCE: &str = "pattern";
+
 /// How many non-empty lines [`detect`] looks at.
 pub const DETECT_LINES: usize = 50;
 

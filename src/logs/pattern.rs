@@ -24,7 +24,7 @@ use regex::Regex;
 use super::{fields, LineResult};
 
 /// The `source` of rows read through a pattern.
-pub const SOURCE: &str = "pattern";
+pub const SOURCE: &str = super::PATTERN_SOURCE;
 
 /// The named groups a pattern may have.
 pub const GROUPS: &[&str] = &["code", "reason", "time", "session", "peer", "duration"];

@@ -598,7 +598,7 @@ fn jetty(line: &str) -> Option<LineResult> {
     // close code makes it Jetty's close status.
     if !c[1]
         .parse::<u16>()
-        .is_ok_and(|k| super::fields::CLOSE_CODES.contains(&k))
+        .is_ok_and(|k| super::CLOSE_CODES.contains(&k))
     {
         return None;
     }
