@@ -418,7 +418,10 @@ fn pattern_without_code_is_refused() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "accepted a pattern without `code`");
-    assert!(err.contains(pattern), "the message names the pattern: {err}");
+    assert!(
+        err.contains(pattern),
+        "the message names the pattern: {err}"
+    );
     assert!(
         err.replace(pattern, "").contains("code"),
         "the message names the missing `code` group: {err}"
