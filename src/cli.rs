@@ -115,6 +115,11 @@ pub struct LogArgs {
     /// (dotted paths reach nested fields).
     #[arg(long, value_name = "FIELD=PATH,...")]
     pub map: Option<String>,
+    /// A regular expression for the application's own lines about closes (repeatable),
+    /// tried on lines no built-in format reads; named groups code (required), reason,
+    /// time, session, peer, duration.
+    #[arg(long = "pattern", value_name = "REGEX")]
+    pub patterns: Vec<String>,
 }
 
 impl LogArgs {
@@ -125,9 +130,16 @@ impl LogArgs {
             ),
             None => None,
         };
+        let patterns = self
+            .patterns
+            .iter()
+            .map(|p| crate::logs::pattern::LinePattern::new(p))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Usage(format!("--pattern: {e}")))?;
         Ok(crate::logs::LogOptions {
             format: self.log_format,
             map,
+            patterns,
         })
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use wsaudit::cmd::collect::read_logs;
 use wsaudit::cmd::collect::LogResult;
 use wsaudit::inputs::is_log;
+use wsaudit::logs::pattern::LinePattern;
 use wsaudit::logs::{FieldMap, LogFormat, LogOptions, MAX_LINE};
 use wsaudit::table::columns::{f64s, i64s, strs, u16s};
 use wsaudit::table::session::sessions_frame;
@@ -89,7 +90,11 @@ fn rows(r: &LogResult) -> Vec<Row> {
 }
 
 fn read(p: &Path, format: Option<LogFormat>) -> (LogResult, Vec<Row>) {
-    let r = read_logs(&[p.to_path_buf()], &LogOptions { format, map: None });
+    let opts = LogOptions {
+        format,
+        ..Default::default()
+    };
+    let r = read_logs(&[p.to_path_buf()], &opts);
     let v = rows(&r);
     (r, v)
 }
@@ -544,7 +549,12 @@ fn aws_api_gateway_disconnect_events() {
     let f = &r.files[0];
     assert_eq!(f.format, Some(LogFormat::AwsApigw));
     assert_eq!(f.records, 4);
-    assert_eq!(f.unmatched_lines, 1, "the $connect event");
+    // The `$connect` event is a line of the format, not a close.
+    assert_eq!(
+        (f.unmatched_lines, f.not_close_events),
+        (0, 1),
+        "the $connect event"
+    );
     assert_eq!(f.half_matched.len(), 1);
     assert_eq!(f.half_matched[0].0, 4);
     assert!(
@@ -613,7 +623,8 @@ fn nginx_request_time_and_combined() {
     // plus $request_time. The lines are made up in that layout.
     let (r, v) = read(&fixture("quoted/nginx_timed.log"), None);
     assert_eq!(r.files[0].format, Some(LogFormat::Nginx));
-    assert_eq!(r.files[0].unmatched_lines, 1, "the 200");
+    let f = &r.files[0];
+    assert_eq!((f.unmatched_lines, f.not_close_events), (0, 1), "the 200");
     assert_eq!(v.len(), 2);
     assert_eq!((v[0].code, v[0].ending.as_deref()), (None, None));
     assert_eq!(v[0].duration, Some(300.004));
@@ -637,7 +648,12 @@ fn aws_alb_ws_entries() {
     let (r, v) = read(&fixture("quoted/alb.log"), None);
     assert_eq!(r.files[0].format, Some(LogFormat::AwsAlb));
     assert_eq!(v.len(), 3);
-    assert_eq!(r.files[0].unmatched_lines, 1, "the http entry");
+    let f = &r.files[0];
+    assert_eq!(
+        (f.unmatched_lines, f.not_close_events),
+        (0, 1),
+        "the http entry"
+    );
     assert!(r.files[0].half_matched.is_empty());
     // 2018-07-02T22:23:00.186641Z - 2018-07-02T22:22:48.364000Z
     assert_eq!(v[0].duration, Some(11.822641));
@@ -696,8 +712,8 @@ not json at all
     let r = read_logs(
         &[p],
         &LogOptions {
-            format: None,
             map: Some(map),
+            ..Default::default()
         },
     );
     let v = rows(&r);
@@ -1085,4 +1101,381 @@ fn jetty9_close_callbacks_once_per_session() {
     // 25 callApplicationOnClose lines: 12 rows, 13 repeats dropped
     assert_eq!(f.merged, 13, "repeated callbacks dropped");
     assert_eq!(f.half_matched_total, 0);
+}
+
+// ---- Lines, not files (issue 16) ---------------------------------------------------------
+
+/// The real nginx lines of `quoted/nginx_combined.log` and `quoted/nginx_timed.log` (the
+/// `combined` format, a 200 and three 101 upgrades).
+fn nginx_lines() -> Vec<String> {
+    ["quoted/nginx_combined.log", "quoted/nginx_timed.log"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(fixture(f))
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `log` with access lines mixed in (seeded): one right after the first line (the case
+/// that hid every close), then 0 to 3 before each other line. Returns the text and how
+/// many access lines went in.
+fn with_access_lines(log: &str, seed: u64) -> (String, u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let access = nginx_lines();
+    let mut out = String::new();
+    let mut added = 0;
+    for (i, line) in log.lines().enumerate() {
+        let n = if i == 1 { 1 } else { rng.random_range(0..4) };
+        for _ in 0..n {
+            out.push_str(&access[rng.random_range(0..access.len())]);
+            out.push('\n');
+            added += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    (out, added)
+}
+
+fn sorted_briefs(v: &[Row]) -> Vec<(String, Brief)> {
+    let mut b: Vec<_> = v.iter().map(|r| (r.source.clone(), brief(r))).collect();
+    b.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+    b
+}
+
+#[test]
+fn access_lines_in_a_library_log_never_hide_its_close_lines() {
+    // Each real library log, with real nginx lines mixed in (the 101s among them): every
+    // close of the log is still found, once, and the access lines are counted as lines of
+    // nginx that are not closes (an application log's access lines are not sessions).
+    for (i, f) in [
+        "go/go-websocket.log",
+        "tungstenite/tungstenite-0.27.log",
+        "python-websockets/websockets-15.0.1.log",
+        "python-websockets/websockets-9.1.log",
+        "jetty/jetty-9.4.log",
+        "tomcat/tomcat-10.1.log",
+        "quoted/spring.log",
+        "quoted/browser.log",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let pure_text = std::fs::read_to_string(fixture(f)).unwrap();
+        let (mixed_text, added) = with_access_lines(&pure_text, 16 + i as u64);
+        let name = f.replace('/', "-");
+        let (pure, pv) = read(&tmp(&format!("pure-{name}"), pure_text.as_bytes()), None);
+        let (mixed, mv) = read(&tmp(&format!("mixed-{name}"), mixed_text.as_bytes()), None);
+        let (p, m) = (&pure.files[0], &mixed.files[0]);
+        assert!(m.records > 0, "{f}: no close found");
+        assert_eq!(sorted_briefs(&mv), sorted_briefs(&pv), "{f}: rows");
+        assert!(
+            mv.iter().all(|r| r.source != "nginx"),
+            "{f}: a row from an access line"
+        );
+        assert_eq!((m.records, m.merged), (p.records, p.merged), "{f}");
+        assert_eq!(m.unmatched_lines, p.unmatched_lines, "{f}");
+        assert_eq!(m.not_close_events, p.not_close_events + added, "{f}");
+        assert_eq!(m.lines_by_format.get("nginx"), Some(&added), "{f}");
+        assert_eq!(m.closes_by_format.get("nginx"), None, "{f}");
+        assert_eq!(m.format, p.format, "{f}");
+    }
+    // The counts the per-library tests check against what the libraries reported.
+    let (go, _) = with_access_lines(
+        &std::fs::read_to_string(fixture("go/go-websocket.log")).unwrap(),
+        7,
+    );
+    let (r, v) = read(&tmp("mixed-go.log", go.as_bytes()), None);
+    assert_eq!(r.files[0].format, Some(LogFormat::Gorilla));
+    assert_eq!(v.iter().filter(|x| x.source == "gorilla").count(), 13);
+    let (tung, _) = with_access_lines(
+        &std::fs::read_to_string(fixture("tungstenite/tungstenite-0.27.log")).unwrap(),
+        8,
+    );
+    let (r, v) = read(&tmp("mixed-tung.log", tung.as_bytes()), None);
+    // 8 closes seen by both sides, library and app line merged, and the reset.
+    assert_eq!((v.len(), r.files[0].merged), (17, 16));
+}
+
+#[test]
+fn an_access_log_alone_still_gives_its_sessions() {
+    let text = nginx_lines().join("\n");
+    let (r, v) = read(&tmp("access-only.log", text.as_bytes()), None);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::Nginx));
+    // 3 upgrades answered 101 and one 200
+    assert_eq!(
+        (f.records, f.not_close_events, f.unmatched_lines),
+        (3, 1, 0)
+    );
+    assert!(v.iter().all(|r| r.source == "nginx" && r.code.is_none()));
+}
+
+/// JSON lines as a service writes them: its HTTP request lines carry the HTTP status in
+/// the same `code` field as its WebSocket closes; other lines carry no code.
+const SERVICE_JSONL: &str = r#"{"time":"2026-11-22T10:00:00Z","level":"info","msg":"http request","method":"GET","path":"/api/items","code":200,"duration":0.012}
+{"time":"2026-11-22T10:00:01Z","level":"info","msg":"websocket closed","session":"a1","code":1006,"reason":"","peer":"198.51.100.7:50000"}
+{"time":"2026-11-22T10:00:02Z","level":"warn","msg":"http request","method":"GET","path":"/missing","code":404,"duration":0.001}
+{"time":"2026-11-22T10:00:03Z","level":"info","msg":"query users took 23 ms"}
+{"time":"2026-11-22T10:00:04Z","level":"error","msg":"http request","method":"POST","path":"/pay","code":500,"duration":0.200}
+{"time":"2026-11-22T10:00:05Z","level":"info","msg":"websocket closed","session":"a2","code":1001,"reason":"going away","peer":"198.51.100.8:50001"}
+{"time":"2026-11-22T10:00:06Z","level":"info","msg":"invoice 1006 paid","invoice":1006}
+{"time":"2026-11-22T10:00:07Z","level":"info","msg":"websocket closed","session":"a3","code":"4001","reason":"kicked","peer":"198.51.100.9:50002"}
+"#;
+
+#[test]
+fn json_http_request_lines_are_counted_never_rows() {
+    let p = tmp("service.jsonl", SERVICE_JSONL.as_bytes());
+    // Default field names, no --map, no --log-format.
+    let (r, v) = read(&p, None);
+    let f = &r.files[0];
+    assert_eq!(f.format, Some(LogFormat::Json));
+    let mut codes: Vec<_> = v.iter().map(|r| r.code).collect();
+    codes.sort();
+    assert_eq!(codes, [Some(1001), Some(1006), Some(4001)]);
+    // 200, 404, 500: lines of the format, not closes; the two lines without a code field
+    // are nobody's.
+    assert_eq!(
+        (f.records, f.not_close_events, f.unmatched_lines),
+        (3, 3, 2)
+    );
+    assert_eq!(f.lines_by_format.get("json"), Some(&6));
+    assert_eq!(f.closes_by_format.get("json"), Some(&3));
+    let a2 = v.iter().find(|r| r.session_id == "a2").unwrap();
+    assert_eq!(a2.reason.as_deref(), Some("going away"));
+    assert_eq!(a2.client_ip.as_deref(), Some("198.51.100.8"));
+}
+
+fn wsaudit(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn session_rows(path: &Path) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+#[test]
+fn map_alone_reads_json_lines_in_a_folder_without_log_format() {
+    // The service's log under other field names, in a folder next to a capture: `--map`
+    // alone reads it; the HTTP statuses in the mapped code field are not sessions.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("logs-map-folder");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let renamed = SERVICE_JSONL
+        .replace("\"code\"", "\"status\"")
+        .replace("\"session\"", "\"conn\"")
+        .replace("\"peer\"", "\"remote\"");
+    std::fs::write(dir.join("service.jsonl"), renamed).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.pcap"),
+        dir.join("demo.pcap"),
+    )
+    .unwrap();
+    let out = dir.join("sessions.json");
+    let dir_s = dir.to_str().unwrap();
+    for sub in ["analyze", "audit"] {
+        let _ = std::fs::remove_file(&out);
+        let o = wsaudit(&[
+            sub,
+            "-q",
+            dir_s,
+            "--map",
+            "code=status,reason=reason,time=time,session=conn,peer=remote",
+            "--sessions",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{sub}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let rows = session_rows(&out);
+        let mut log: Vec<(String, u64)> = rows
+            .iter()
+            .filter(|r| r["source"] == "json")
+            .map(|r| {
+                (
+                    r["session_id"].as_str().unwrap().to_string(),
+                    r["close_code"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        log.sort();
+        assert_eq!(
+            log,
+            [
+                ("a1".into(), 1006),
+                ("a2".into(), 1001),
+                ("a3".into(), 4001)
+            ],
+            "{sub}"
+        );
+        assert!(
+            rows.iter()
+                .all(|r| ![200, 404, 500].contains(&r["close_code"].as_u64().unwrap_or(0))),
+            "{sub}: an HTTP status became a session"
+        );
+    }
+}
+
+/// App lines around Starlette's `WebSocketDisconnect.code` as an application logs them,
+/// with its HTTP lines (same words, HTTP statuses) and a traceback between.
+const STARLETTE_APP: &str = "INFO:     127.0.0.1:50312 - \"GET /health HTTP/1.1\" 200 OK
+2026-11-22 10:00:01,000 INFO chat: websocket disconnected sid=s1 code=1001 reason='going away'
+2026-11-22 10:00:02,000 INFO chat: websocket disconnected sid=h1 code=200 reason='http'
+Traceback (most recent call last):
+  File \"/app/chat.py\", line 42, in endpoint
+    data = await ws.receive_text()
+starlette.websockets.WebSocketDisconnect: 1006
+2026-11-22 10:00:03,000 INFO chat: websocket disconnected sid=s2 code=1006 reason=''
+2026-11-22 10:00:04,000 INFO chat: websocket disconnected sid=s3 code=4403 reason='forbidden'
+";
+
+const STARLETTE_PATTERN: &str = r"^(?P<time>\S+ \S+) .*websocket disconnected sid=(?P<session>\S+) code=(?P<code>\d+) reason='(?P<reason>[^']*)'";
+
+#[test]
+fn pattern_lines_that_hold_no_close_code_are_counted_not_rows() {
+    let p = tmp("starlette-app.log", STARLETTE_APP.as_bytes());
+    let opts = LogOptions {
+        patterns: vec![LinePattern::new(STARLETTE_PATTERN).unwrap()],
+        ..Default::default()
+    };
+    let r = read_logs(&[p], &opts);
+    let v = rows(&r);
+    let f = &r.files[0];
+    let got: Vec<_> = v
+        .iter()
+        .map(|r| {
+            (
+                r.source.as_str(),
+                r.session_id.as_str(),
+                r.code,
+                r.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("pattern", "s1", Some(1001), Some("going away")),
+            ("pattern", "s2", Some(1006), None),
+            ("pattern", "s3", Some(4403), Some("forbidden")),
+        ]
+    );
+    assert_eq!(v[0].end, Some(1_795_341_601_000_000_000));
+    // The code=200 line: matched, not a close. The HTTP line, the traceback: unmatched.
+    assert_eq!(
+        (f.records, f.not_close_events, f.unmatched_lines),
+        (3, 1, 5)
+    );
+    assert_eq!(f.pattern_lines, [4]);
+    assert_eq!(f.lines_by_format.get("pattern"), Some(&4));
+    assert_eq!(f.format, None, "no built-in format took a line");
+}
+
+#[test]
+fn pattern_reads_app_lines_and_refuses_a_pattern_without_code() {
+    let log = tmp("starlette-cli.log", STARLETTE_APP.as_bytes());
+    let log_s = log.to_str().unwrap();
+    for sub in ["analyze", "audit"] {
+        // Refused before any input is read, naming the flag and the pattern.
+        let bad = r"websocket disconnected sid=(?P<session>\S+) reason='(?P<reason>[^']*)'";
+        let o = wsaudit(&[
+            sub,
+            "-q",
+            log_s,
+            "--pattern",
+            STARLETTE_PATTERN,
+            "--pattern",
+            bad,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sub}: {err}");
+        assert!(err.contains("--pattern"), "{sub}: {err}");
+        assert!(err.contains(bad), "{sub}: {err}");
+        assert!(err.contains("`code`"), "{sub}: {err}");
+        let o = wsaudit(&[sub, "-q", log_s, "--pattern", "code=(?P<code>\\d+"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sub}: {err}");
+        assert!(
+            err.contains("--pattern: `code=(?P<code>\\d+`"),
+            "{sub}: {err}"
+        );
+        // Read: the three closes, nothing from the HTTP lines.
+        let out = tmp(&format!("starlette-{sub}.json"), b"");
+        let o = wsaudit(&[
+            sub,
+            "-q",
+            log_s,
+            "--pattern",
+            STARLETTE_PATTERN,
+            "--sessions",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{sub}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut got: Vec<(String, u64)> = session_rows(&out)
+            .iter()
+            .map(|r| {
+                (
+                    r["source"].as_str().unwrap().to_string(),
+                    r["close_code"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("pattern".into(), 1001),
+                ("pattern".into(), 1006),
+                ("pattern".into(), 4403)
+            ],
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn a_pattern_app_line_and_the_library_line_about_its_close_are_one_row() {
+    // Spring's LoggingWebSocketHandlerDecorator line (the library's voice, quoted layout of
+    // spring.log) and the application's own line about the same close, read by a pattern.
+    let text = "2026-11-22 10:00:01.100 DEBUG 4242 --- [nio-8080-exec-3] o.s.w.s.h.LoggingWebSocketHandlerDecorator : StandardWebSocketSession[id=0f1e, uri=ws://localhost:8080/chat] closed with CloseStatus[code=1001, reason=Going away]
+2026-11-22 10:00:01.101 INFO 4242 --- [nio-8080-exec-3] c.e.chat.Metrics : ws session 0f1e ended status=1001 why=Going away
+2026-11-22 10:00:02.000 INFO 4242 --- [nio-8080-exec-4] c.e.chat.Metrics : ws session 9abc ended status=1000 why=bye
+";
+    let p = tmp("spring-pattern.log", text.as_bytes());
+    let pattern = r"ws session (?P<session>\S+) ended status=(?P<code>\d+) why=(?P<reason>.*)$";
+    let opts = LogOptions {
+        patterns: vec![LinePattern::new(pattern).unwrap()],
+        ..Default::default()
+    };
+    let r = read_logs(&[p], &opts);
+    let v = rows(&r);
+    assert_eq!(r.files[0].merged, 1);
+    let got: Vec<_> = v
+        .iter()
+        .map(|r| (r.session_id.as_str(), r.code, r.source.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("0f1e", Some(1001), "pattern"),
+            ("9abc", Some(1000), "pattern")
+        ]
+    );
 }

@@ -1128,6 +1128,7 @@ pub fn pipeline(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // Logs (issue 6: a target per log format family). The line parsers build without polars.
 
+use wsaudit::logs::pattern::{self as log_pattern, LinePattern};
 use wsaudit::logs::{
     self, access, json, text, CappedLines, FieldMap, LineResult, LogFormat, LogOptions, Record,
 };
@@ -1154,7 +1155,7 @@ fn log_lines(data: &[u8]) -> Vec<String> {
 /// >= 0 when the parser set one), a half match says why in a bounded message.
 fn check_line(res: &LineResult) {
     match res {
-        LineResult::NoMatch => {}
+        LineResult::NoMatch | LineResult::NotClose => {}
         LineResult::Half(why) => {
             check!(!why.is_empty(), "a half match says why");
             check!(why.len() < 512, "half-match message of {} bytes", why.len());
@@ -1162,7 +1163,7 @@ fn check_line(res: &LineResult) {
         LineResult::Record(r) => {
             check!(!r.source.is_empty(), "a record names its format");
             check!(
-                LogFormat::from_name(r.source).is_some(),
+                LogFormat::from_name(r.source).is_some() || r.source == log_pattern::SOURCE,
                 "source `{}` is a format name",
                 r.source
             );
@@ -1256,10 +1257,12 @@ pub fn logs_access(data: &[u8]) {
 
 /// `logs_file`: a whole log through the reader ([`logs::read_bytes`]: detection, every
 /// parser, mitmproxy clocks, merging). Byte 0 picks the format: low 4 bits 0 = detect,
-/// k = `LogFormat::ALL[k - 1]` (wrapping); bit 4 adds a `--map`. The rest is the file.
-/// Checks: every non-empty line is counted exactly once (unmatched, half matched, a row,
-/// or a library line merged into a row); rows number `records`, each has a session id
-/// and the ending of its code; half-match lists are bounded.
+/// k = `LogFormat::ALL[k - 1]` (wrapping); bit 4 adds a `--map`, bit 5 two `--pattern`s.
+/// The rest is the file. Checks: every non-empty line is counted exactly once (unmatched,
+/// not a close, half matched, a row, or a library line merged into a row), and once by
+/// the format that took it; close events per format add up to rows plus merged; rows
+/// number `records`, each has a session id and the ending of its code; half-match lists
+/// are bounded.
 pub fn logs_file(data: &[u8]) {
     let mut b = Bytes::new(data);
     let sel = b.u8();
@@ -1269,7 +1272,23 @@ pub fn logs_file(data: &[u8]) {
     let map = (sel & 0x10 != 0)
         .then(|| FieldMap::parse("code=c,reason=r,time=t,session=s,peer=p,duration=d").ok())
         .flatten();
-    let opts = LogOptions { format, map };
+    // Bit 5: two `--pattern`s, one with every group (tried on the lines no format took).
+    let patterns = if sel & 0x20 != 0 {
+        [
+            r"(?P<time>\S+) .*code=(?P<code>\S+)(?: reason=(?P<reason>.*?))?(?: sid=(?P<session>\S+))?(?: peer=(?P<peer>\S+))?(?: dur=(?P<duration>\S+))?$",
+            r"closed (?P<code>\d+)",
+        ]
+        .iter()
+        .filter_map(|p| LinePattern::new(p).ok())
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let opts = LogOptions {
+        format,
+        map,
+        patterns,
+    };
     let (rows, stats) = logs::read_bytes(body, &opts);
     let mut nonempty = 0u64;
     let mut lines = CappedLines::new(body);
@@ -1280,13 +1299,35 @@ pub fn logs_file(data: &[u8]) {
     }
     check!(stats.records == rows.len() as u64, "records count");
     check!(
-        stats.unmatched_lines + stats.half_matched_total + stats.records + stats.merged == nonempty,
-        "lines accounted: {} unmatched + {} half + {} rows + {} merged != {} lines",
+        stats.unmatched_lines
+            + stats.not_close_events
+            + stats.half_matched_total
+            + stats.records
+            + stats.merged
+            == nonempty,
+        "lines accounted: {} unmatched + {} not closes + {} half + {} rows + {} merged != {} lines",
         stats.unmatched_lines,
+        stats.not_close_events,
         stats.half_matched_total,
         stats.records,
         stats.merged,
         nonempty
+    );
+    let taken: u64 = stats.lines_by_format.values().sum();
+    check!(
+        taken + stats.unmatched_lines == nonempty,
+        "lines by format {:?} + {} unmatched != {} lines",
+        stats.lines_by_format,
+        stats.unmatched_lines,
+        nonempty
+    );
+    let closes: u64 = stats.closes_by_format.values().sum();
+    check!(
+        closes == stats.records + stats.merged,
+        "closes by format {:?} != {} rows + {} merged",
+        stats.closes_by_format,
+        stats.records,
+        stats.merged
     );
     check!(
         stats.half_matched.len() <= logs::MAX_HALF_MATCHED,

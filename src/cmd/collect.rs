@@ -19,7 +19,7 @@ use polars::prelude::*;
 
 use crate::analysis::summary::InputInfo;
 use crate::inputs::{self, Outcome, Skip, Sources};
-use crate::logs::{parser_for, read_records, FileStats, LogOptions, Record};
+use crate::logs::{read_records, FileStats, LogOptions, Parser, Record};
 use crate::pipeline::{self, analyze_all_with};
 use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
 use crate::table::columns::conform_to;
@@ -423,20 +423,17 @@ pub fn read_logs(paths: &[PathBuf], opts: &LogOptions) -> LogResult {
 pub enum LogFileError {
     #[error("cannot open: {0}")]
     Open(#[source] std::io::Error),
-    #[error("cannot read: {0}")]
-    Read(#[source] std::io::Error),
 }
 
-/// Read one log file: detect its format (unless forced), then [`read_records`] with the
-/// file's modification time.
+/// Read one log file: [`read_records`] (each line's format recognised, unless forced)
+/// with the file's modification time.
 pub fn read_file(
     path: &Path,
     opts: &LogOptions,
     rows: &mut Vec<Record>,
     problems: &mut Vec<(PathBuf, String)>,
 ) -> std::result::Result<FileStats, LogFileError> {
-    let head = inputs::open_decoded(path).map_err(LogFileError::Open)?;
-    let parser = parser_for(head, opts).map_err(LogFileError::Read)?;
+    let parser = Parser::new(opts);
     let r = inputs::open_decoded(path).map_err(LogFileError::Open)?;
     let modified_ns = std::fs::metadata(path)
         .and_then(|m| m.modified())

@@ -1,7 +1,10 @@
 //! Proxy access logs that carry only a WebSocket session's duration.
 //!
-//! Contract: only upgrades answered `101` are sessions; other requests are no match
-//! (counted as unmatched lines). These logs hold no close code: `close_code` and `ending`
+//! Contract: only upgrades answered `101` are sessions; other requests of the format are
+//! [`LineResult::NotClose`] (lines of the format, counted, never rows); lines of another
+//! shape are no match. In a file that also holds close events of another format (an
+//! application log with access lines), the reader counts even the 101 lines as not
+//! closes (see `super::read_records`). These logs hold no close code: `close_code` and `ending`
 //! stay null, `end_time` is the log line's time (written when the connection closed) and
 //! `duration_s` is the proxy's duration, so `start_time = end_time - duration_s`.
 //!
@@ -83,11 +86,20 @@ fn fields(line: &str, max: usize) -> Vec<&str> {
 
 /// An nginx access-log line (status 101 only).
 pub fn parse_nginx(line: &str) -> LineResult {
+    // Most lines of a log are other requests: their shape is checked without captures
+    // (several times faster), and only a line with a 101 in it is taken apart.
+    if !line.contains("\" 101 ") {
+        return if NGINX.is_match(line) {
+            LineResult::NotClose
+        } else {
+            LineResult::NoMatch
+        };
+    }
     let Some(c) = NGINX.captures(line) else {
         return LineResult::NoMatch;
     };
     if &c[4] != "101" {
-        return LineResult::NoMatch;
+        return LineResult::NotClose;
     }
     let mut r = Record {
         source: LogFormat::Nginx.as_str(),
@@ -128,10 +140,23 @@ fn short(s: &str) -> &str {
     }
 }
 
-/// An AWS ALB access-log entry (`ws` / `wss` with status 101 only).
+/// Could this line be an ALB entry? Its first field is one of the entry types (a cheap
+/// test before [`looks_alb`]).
+pub fn alb_prefix(line: &str) -> bool {
+    ["http ", "https ", "h2 ", "grpcs ", "ws ", "wss "]
+        .iter()
+        .any(|p| line.starts_with(p))
+}
+
+/// An AWS ALB access-log entry (`ws` / `wss` with status 101 only; other entries that
+/// [`looks_alb`] are not closes).
 pub fn parse_alb(line: &str) -> LineResult {
     if !(line.starts_with("ws ") || line.starts_with("wss ")) {
-        return LineResult::NoMatch;
+        return if alb_prefix(line) && looks_alb(line) {
+            LineResult::NotClose
+        } else {
+            LineResult::NoMatch
+        };
     }
     let f = fields(line, 40);
     // Entries before `request_creation_time` was added (2018) end after `trace_id` (16
@@ -144,7 +169,7 @@ pub fn parse_alb(line: &str) -> LineResult {
         ));
     }
     if f[8] != "101" {
-        return LineResult::NoMatch;
+        return LineResult::NotClose;
     }
     let mut r = Record {
         source: LogFormat::AwsAlb.as_str(),
@@ -203,9 +228,10 @@ mod tests {
     }
 
     #[test]
-    fn nginx_non_101_is_no_match() {
+    fn nginx_non_101_is_a_line_of_the_format_not_a_close() {
         let l = r#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.0" 0.001"#;
-        assert_eq!(parse_nginx(l), LineResult::NoMatch);
+        assert_eq!(parse_nginx(l), LineResult::NotClose);
         assert!(looks_nginx(l));
+        assert_eq!(parse_nginx("GET / 200"), LineResult::NoMatch);
     }
 }

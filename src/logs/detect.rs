@@ -1,21 +1,38 @@
-//! Which format a log file holds, from its first non-empty lines.
+//! Whether a file's first lines hold a log: for telling logs from other text files in
+//! folders (READMEs and scripts next to the logs are not inputs).
 //!
-//! Contract: [`detect`] reads at most [`DETECT_LINES`] non-empty
-//! lines (each cut at [`MAX_LINE`](super::MAX_LINE)) and answers the format of the first
-//! line that some format recognises: a JSON object with API Gateway fields
-//! (`disconnectStatusCode`, `connectionId`, `eventType`, ...) is `aws_apigw`, with
-//! `DownstreamStatus` and `Duration` `traefik`; an ALB entry (`ws`/`http`... then an ISO
-//! time and `app/...`) `aws_alb`; an nginx `combined` line `nginx`; a WebSocket library
-//! message that library. When no line decides: `json` if JSON objects were seen (read with
-//! the field map, or the default names), else `None`, and the file is read with every
-//! library's messages (application logs often say nothing about WebSockets for a while).
+//! Contract: [`detect`] and [`recognised`] read at most [`DETECT_LINES`] non-empty lines
+//! (each cut at [`MAX_LINE`](super::MAX_LINE)) and recognise each the way the reader does
+//! ([`Parser::line`]: every format that can match the line, then the `--pattern`s). A
+//! line counts when a format took it (a close event, a line of the format that is not a
+//! close, such as an nginx 200, or a half match), or when it is a JSON object. Reading a
+//! log does not depend on this: every line of a file is recognised on its own
+//! ([`super::read_records`]).
 
 use std::io::BufRead;
 
-use super::{access, json, text, CappedLines, LogFormat, DETECT_LINES};
+use super::{json, CappedLines, LogFormat, LogOptions, Parser, Taker, DETECT_LINES};
 
-/// The format of the file behind `r`, if its first lines tell.
+/// The format of the first line some built-in format takes among the first lines of `r`;
+/// else [`LogFormat::Json`] when JSON objects were seen; else `None`. (`_have_map` is
+/// kept for callers: JSON objects count with or without a map.)
 pub fn detect<R: BufRead>(r: R, _have_map: bool) -> std::io::Result<Option<LogFormat>> {
+    let opts = LogOptions::default();
+    Ok(first(r, &opts)?.and_then(|t| match t {
+        Taker::Format(f) => Some(f),
+        Taker::Pattern(_) => None,
+    }))
+}
+
+/// Do the first lines of `r` hold a log as `opts` reads it (built-in formats, JSON objects,
+/// the `--pattern`s; with `--log-format`, that format only)?
+pub fn recognised<R: BufRead>(r: R, opts: &LogOptions) -> std::io::Result<bool> {
+    Ok(first(r, opts)?.is_some())
+}
+
+/// Who took the first line taken, or JSON when JSON objects were seen.
+fn first<R: BufRead>(r: R, opts: &LogOptions) -> std::io::Result<Option<Taker>> {
+    let parser = Parser::new(opts);
     let mut lines = CappedLines::new(r);
     let mut seen = 0;
     let mut json_seen = false;
@@ -24,35 +41,14 @@ pub fn detect<R: BufRead>(r: R, _have_map: bool) -> std::io::Result<Option<LogFo
             break;
         };
         let line = String::from_utf8_lossy(line);
-        let line = line.trim();
-        if line.is_empty() {
+        if line.trim().is_empty() {
             continue;
         }
         seen += 1;
-        if let Some(f) = detect_line(line, &mut json_seen) {
-            return Ok(Some(f));
+        if let (Some(by), _) = parser.line(&line) {
+            return Ok(Some(by));
         }
+        json_seen |= opts.format.is_none() && json::object(&line).is_some();
     }
-    Ok(json_seen.then_some(LogFormat::Json))
-}
-
-/// The format one line shows, if any.
-pub fn detect_line(line: &str, json_seen: &mut bool) -> Option<LogFormat> {
-    if let Some(obj) = json::object(line) {
-        if json::looks_apigw(&obj) {
-            return Some(LogFormat::AwsApigw);
-        }
-        if json::looks_traefik(&obj) {
-            return Some(LogFormat::Traefik);
-        }
-        *json_seen = true;
-        return None;
-    }
-    if access::looks_alb(line) {
-        return Some(LogFormat::AwsAlb);
-    }
-    if access::looks_nginx(line) {
-        return Some(LogFormat::Nginx);
-    }
-    text::which(line)
+    Ok(json_seen.then_some(Taker::Format(LogFormat::Json)))
 }

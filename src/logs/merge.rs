@@ -11,8 +11,14 @@
 //! ([`Voice::Library`]) is merged into a record in the application's voice
 //! ([`Voice::App`]) when all of these hold:
 //!
-//! 1. same format (`source`), same close code, same close reason (none = none);
-//! 2. at most [`MERGE_LINES`] lines apart;
+//! 1. same format (`source`), or the application's record read through a `--pattern`
+//!    (the application's own line about the close a library line reports); same close
+//!    code, same close reason (none = none);
+//! 2. at most [`MERGE_LINES`] lines apart, counted in [`Record::pos`]: the lines that
+//!    access logs and JSON lines recognised as not closes (HTTP requests, written at the
+//!    rate of requests by another layer of the server) are not counted, so a busy
+//!    server's access lines between a library's line and the application's do not split
+//!    one close into two rows;
 //! 3. when both lines carry a time: at most [`MERGE_NS`] apart;
 //! 4. when both name a connection id (`session_id` taken from the line, such as Spring's
 //!    `WebSocketSession[id=..]`): the same id; when both name the logging side: the same
@@ -61,10 +67,10 @@ fn same_if_both<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
 
 /// Do these two records (an application's and a library's) describe the same close?
 pub fn same_close(app: &Record, lib: &Record) -> bool {
-    app.source == lib.source
+    (app.source == lib.source || app.source == super::PATTERN_SOURCE)
         && app.close_code == lib.close_code
         && app.close_reason == lib.close_reason
-        && app.line.abs_diff(lib.line) <= MERGE_LINES
+        && app.pos.abs_diff(lib.pos) <= MERGE_LINES
         && match (app.end_ns, lib.end_ns) {
             (Some(a), Some(b)) => a.checked_sub(b).is_some_and(|d| d.abs() <= MERGE_NS),
             _ => true,
@@ -113,26 +119,26 @@ fn absorb(into: &mut Record, from: Record) {
 /// the session it closes (see the module doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseRequest {
-    /// Line number in the file, from 1.
-    pub line: u64,
+    /// Its position in the file ([`Record::pos`](super::Record::pos)).
+    pub pos: u64,
     pub thread: String,
     pub code: u16,
     pub reason: Option<String>,
 }
 
-/// Did `thread` ask, at most [`MERGE_LINES`] lines before `line`, for a close that an
+/// Did `thread` ask, at most [`MERGE_LINES`] lines before `pos`, for a close that an
 /// already kept record (in `out`, after the request) was handed?
-fn asked_and_answered(requests: &[CloseRequest], out: &[Record], thread: &str, line: u64) -> bool {
-    let before = requests.partition_point(|q| q.line < line);
+fn asked_and_answered(requests: &[CloseRequest], out: &[Record], thread: &str, pos: u64) -> bool {
+    let before = requests.partition_point(|q| q.pos < pos);
     requests[..before]
         .iter()
         .rev()
-        .take_while(|q| line - q.line <= MERGE_LINES)
+        .take_while(|q| pos - q.pos <= MERGE_LINES)
         .filter(|q| q.thread == thread)
         .any(|q| {
             out.iter()
                 .rev()
-                .take_while(|k| k.line > q.line)
+                .take_while(|k| k.pos > q.pos)
                 .any(|k| k.close_code == Some(q.code) && k.close_reason == q.reason)
         })
 }
@@ -151,9 +157,9 @@ pub fn repeats(rows: Vec<Record>, requests: &[CloseRequest]) -> (Vec<Record>, u6
             && r.thread.as_deref().is_some_and(|t| {
                 out.iter()
                     .rev()
-                    .take_while(|k| r.line.abs_diff(k.line) <= MERGE_LINES)
+                    .take_while(|k| r.pos.abs_diff(k.pos) <= MERGE_LINES)
                     .any(|k| k.source == r.source && k.thread == r.thread)
-                    || asked_and_answered(requests, &out, t, r.line)
+                    || asked_and_answered(requests, &out, t, r.pos)
             });
         if repeat {
             dropped += 1;
@@ -186,11 +192,11 @@ pub fn merge(rows: Vec<Record>, requests: &[CloseRequest]) -> (Vec<Record>, u64)
         // Rows are in line order: look back, then forward, while within MERGE_LINES.
         let before = (0..i)
             .rev()
-            .take_while(|&j| rows[i].line.abs_diff(rows[j].line) <= MERGE_LINES)
+            .take_while(|&j| rows[i].pos.abs_diff(rows[j].pos) <= MERGE_LINES)
             .find(|&j| eligible(j));
         let pick = before.or_else(|| {
             (i + 1..n)
-                .take_while(|&j| rows[i].line.abs_diff(rows[j].line) <= MERGE_LINES)
+                .take_while(|&j| rows[i].pos.abs_diff(rows[j].pos) <= MERGE_LINES)
                 .find(|&j| eligible(j))
         });
         if let Some(j) = pick {
@@ -228,6 +234,7 @@ mod tests {
             source: "tungstenite",
             close_code: Some(code),
             line,
+            pos: line,
             voice,
             ..Default::default()
         }
@@ -288,8 +295,8 @@ mod tests {
         {
             r.thread = Some(t.into());
         }
-        let ask = |line, thread: &str| CloseRequest {
-            line,
+        let ask = |pos, thread: &str| CloseRequest {
+            pos,
             thread: thread.into(),
             code: 1001,
             reason: None,
@@ -303,6 +310,7 @@ mod tests {
         );
         // Nine lines after the request is past the window: a row again.
         rows[4].line = 10;
+        rows[4].pos = 10;
         let (out, _) = repeats(rows, &requests);
         assert!(out.iter().any(|r| r.line == 10));
     }

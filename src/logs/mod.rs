@@ -1,18 +1,26 @@
 //! Log files in, session rows out (the same session table as captures).
 //!
 //! Contract:
-//! - [`read_records`] reads one log (any `BufRead`) into [`Record`]s and [`FileStats`]: a
-//!   [`LogFormat`] is picked from the first non-empty lines unless one is forced, and every
-//!   record that says how a WebSocket connection ended becomes one record. This part is
+//! - [`read_records`] reads one log (any `BufRead`) into [`Record`]s and [`FileStats`].
+//!   Lines are recognised one by one, not files: each line is tried against the formats
+//!   that can match it ([`Parser`]; a one-pass prefilter of fixed strings first, so a line
+//!   no format can take costs one scan), so a file may hold several formats and an access
+//!   log's lines in an application log never hide the library lines after them.
+//!   `--log-format NAME` forces one format for every line. `--pattern`s
+//!   ([`pattern::LinePattern`]) are tried on the lines no built-in format took. Every line
+//!   that says how a WebSocket connection ended becomes one record. This part is
 //!   pure Rust with no polars (it builds with `--no-default-features`, which is what the
 //!   fuzz targets use). The session table of log rows is built one floor up, in
 //!   `table::session` (`records_frame`), with exactly the columns, order and types of the
 //!   capture rows; columns a log cannot fill are null.
-//! - A line that matches no format is counted per file ([`FileStats::unmatched_lines`]),
-//!   never an error. A record that half-matches (a JSON object whose code is not a number,
-//!   a library message whose code does not fit in 16 bits) is reported with its line
-//!   number. Which files are logs, and opening them, is [`crate::inputs`]'s job; reading
-//!   them into the session table is the commands' ([`crate::cmd`]).
+//! - Each non-empty line is counted once per file ([`FileStats`]): a close event, a line a
+//!   format recognised that is not a close ([`FileStats::not_close_events`]: an HTTP
+//!   request's JSON line with `"code":200`, an nginx 200, Jetty's close request), a half
+//!   match, or unmatched ([`FileStats::unmatched_lines`]); never an error. A record that
+//!   half-matches (a mapped JSON code that is neither a number nor a code name, a library
+//!   message whose code does not fit in 16 bits) is reported with its line number. Which
+//!   files are logs, and opening them, is [`crate::inputs`]'s job; reading them into the
+//!   session table is the commands' ([`crate::cmd`]).
 //! - One close, one row: a library's own line and the application's line about the same
 //!   close are merged into one record ([`merge`] has the rule); distinct sessions that
 //!   share a code on neighbouring lines are never merged.
@@ -24,19 +32,33 @@
 //! - Untrusted input: lines are cut at [`MAX_LINE`] bytes (and counted); nothing is
 //!   allocated by a length read from the input; no input makes this module panic (each
 //!   family has a fuzz target: `fuzz/fuzz_targets/logs_*.rs`).
+//! - Access logs (nginx, AWS ALB, Traefik) hold sessions without close codes. Their 101
+//!   lines are rows only in a file that holds no close event of another format; in an
+//!   application log that also holds close lines (a Go service logging its requests in the
+//!   combined format next to gorilla's errors), the close lines say how those sessions
+//!   ended, so the access lines are counted as not closes, never rows (a session is not
+//!   counted twice).
 //!
 //! Formats live in one file per family: [`json`] (JSON lines with a field map, the AWS
 //! API Gateway preset, Traefik), [`text`] (messages of WebSocket libraries), [`access`]
-//! (nginx and AWS ALB access logs), [`detect`] (which format a file holds).
+//! (nginx and AWS ALB access logs), [`pattern`] (`--pattern`), [`fields`] (named fields to a
+//! record, shared by JSON lines and patterns), [`detect`] (whether a file's first lines
+//! hold a log).
 
 pub mod access;
 pub mod detect;
+pub mod fields;
 pub mod json;
 pub mod merge;
+pub mod pattern;
 pub mod text;
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use chrono::{DateTime, NaiveDateTime};
 
@@ -44,6 +66,14 @@ use crate::session::{Ending, Initiator};
 
 /// Longest line kept, in bytes; the rest of a longer line is skipped (and counted).
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Lowest and highest close code a line can report (RFC 6455 7.4: 1000-2999 for the
+/// protocol, 3000-3999 registered, 4000-4999 private; 1005, 1006 and 1015 are what
+/// libraries report for no status, no Close and TLS failures).
+pub const CLOSE_CODES: std::ops::RangeInclusive<u16> = 1000..=4999;
+
+/// The `source` of rows read through a `--pattern` ([`pattern`]).
+pub const PATTERN_SOURCE: &str = "pattern";
 
 /// How many non-empty lines [`detect`] looks at.
 pub const DETECT_LINES: usize = 50;
@@ -103,8 +133,21 @@ impl LogFormat {
         }
     }
 
-    /// Formats whose lines are library messages inside arbitrary application logs. A file
-    /// detected as one of them is read with all of them (apps mix libraries).
+    /// This format's bit in a mask of formats (`text::parse_masked`).
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// Access logs: sessions without close codes (see the module doc for when their lines
+    /// are rows).
+    pub fn is_access(self) -> bool {
+        matches!(
+            self,
+            LogFormat::Nginx | LogFormat::AwsAlb | LogFormat::Traefik
+        )
+    }
+
+    /// Formats whose lines are library messages inside arbitrary application logs.
     pub fn is_text(&self) -> bool {
         use LogFormat::*;
         matches!(
@@ -205,26 +248,48 @@ impl FieldMap {
     }
 }
 
-/// What the caller forces.
+/// What the caller says about the logs (`--log-format`, `--map`, `--pattern`).
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
-    /// Read every file as this format instead of detecting it.
+    /// Read every line as this format instead of recognising each line's format.
     pub format: Option<LogFormat>,
-    /// Field map for JSON lines; given without `format`, files that hold JSON objects and
-    /// no better-known format are read as [`LogFormat::Json`].
+    /// Field map for JSON lines. Every line that is a JSON object is read as JSON, with or
+    /// without a map (the map only says where the fields are).
     pub map: Option<FieldMap>,
+    /// `--pattern`s, tried in this order on the lines no built-in format took.
+    pub patterns: Vec<pattern::LinePattern>,
 }
 
-/// What happened to one file.
+/// What happened to one file. Every non-empty line is counted once: `records + merged`
+/// close lines, `not_close_events`, `half_matched_total` or `unmatched_lines`.
 #[derive(Debug, Clone, Default)]
 pub struct FileStats {
     pub path: PathBuf,
-    /// The format detected (or forced); `None` when nothing was recognised.
+    /// The forced format (`--log-format`); else the format that gave the most close
+    /// events (ties: the first in [`LogFormat::ALL`]); else, in a file without close
+    /// events, the format that took the most lines; `None` when no built-in format took a
+    /// line (a file read through `--pattern`s only is `None`: see
+    /// [`FileStats::lines_by_format`]).
     pub format: Option<LogFormat>,
-    /// Session rows produced.
+    /// Close events: the session rows produced (after merging; see `merged`).
     pub records: u64,
-    /// Non-empty lines that matched no format.
+    /// Non-empty lines that no format and no `--pattern` took.
     pub unmatched_lines: u64,
+    /// Lines a format or a pattern recognised that are not a close: JSON lines whose code
+    /// field holds an HTTP status or another number, access-log lines other than 101 (and
+    /// all access-log lines in a file with close events of another format), API Gateway
+    /// events other than `$disconnect`, Jetty's close requests, pattern matches whose
+    /// `code` is not a close code.
+    pub not_close_events: u64,
+    /// Non-empty lines each format took (close events, not-close events and half matches
+    /// alike), by format name ([`LogFormat::as_str`]; [`pattern::SOURCE`] for the lines the
+    /// `--pattern`s took). Formats that took no line are absent.
+    pub lines_by_format: BTreeMap<&'static str, u64>,
+    /// Close events each format gave, same keys, before merging: together `records +
+    /// merged`.
+    pub closes_by_format: BTreeMap<&'static str, u64>,
+    /// Lines each `--pattern` took, in the order given (close events and not).
+    pub pattern_lines: Vec<u64>,
     /// Lines that looked like a record but could not be read: (line number from 1, why).
     /// At most [`MAX_HALF_MATCHED`] are kept per file; `half_matched_total` counts all.
     pub half_matched: Vec<(u64, String)>,
@@ -314,6 +379,11 @@ pub struct Record {
     pub thread: Option<String>,
     /// Line number in the file, from 1 (set by [`read_records`]).
     pub line: u64,
+    /// Position for [`merge`]'s distance (set by [`read_records`]): the line's number
+    /// among the file's lines that can be about a close, i.e. without empty lines and
+    /// without the lines access logs and JSON lines recognised as not closes (HTTP
+    /// requests, logged by another layer at the rate of requests).
+    pub pos: u64,
     /// mitmproxy: time of day of the log clock (ns, plus whole days since the file's first
     /// clock), until [`read_records`] anchors it to a date and sets `end_ns`.
     pub clock_ns: Option<i64>,
@@ -383,8 +453,11 @@ impl Record {
 /// What a format parser says about one line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LineResult {
-    /// Not this format (or not a line that ends a session).
+    /// Not this format.
     NoMatch,
+    /// A line of this format that does not end a session (an HTTP request's line, a 200 in
+    /// an access log, a `$connect` event): counted, never a row.
+    NotClose,
     /// A session ended.
     Record(Box<Record>),
     /// Looked like a record but a field could not be read.
@@ -403,6 +476,100 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 64 {
         return None;
     }
+    if let Some(t) = quick_time(s.as_bytes()) {
+        return Some(t);
+    }
+    slow_time(s)
+}
+
+/// The two shapes most log lines carry, read without chrono's format parser (which
+/// dominated the cost of a close line): ISO 8601 `YYYY-MM-DD[T ]HH:MM:SS[.,]frac` with
+/// `Z`, `+HH:MM`, `+HHMM` or no zone (UTC), and nginx `DD/Mon/YYYY:HH:MM:SS +HHMM`.
+/// `None` for anything else (or an impossible date): [`slow_time`] then decides, so
+/// both agree wherever this one answers (tested).
+fn quick_time(b: &[u8]) -> Option<i64> {
+    fn num(b: &[u8]) -> Option<u32> {
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(b.iter().fold(0, |a, d| a * 10 + u32::from(d - b'0')))
+    }
+    /// `+HH:MM`, `+HHMM`, `-...` as seconds east of UTC; the whole rest must be it.
+    fn offset(b: &[u8]) -> Option<i64> {
+        let sign = match b.first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = match b.len() {
+            6 if b[3] == b':' => (num(&b[1..3])?, num(&b[4..6])?),
+            5 => (num(&b[1..3])?, num(&b[3..5])?),
+            _ => return None,
+        };
+        (h < 24 && m < 60).then(|| sign * i64::from(h * 3600 + m * 60))
+    }
+    let (date, rest) = if b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(num(&b[0..4])?).ok()?,
+            num(&b[5..7])?,
+            num(&b[8..10])?,
+        )?;
+        (date, 11)
+    } else if b.len() >= 26 && b[2] == b'/' && b[6] == b'/' && b[11] == b':' && b[20] == b' ' {
+        const MONTHS: [&[u8]; 12] = [
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
+        ];
+        let month = MONTHS.iter().position(|m| *m == &b[3..6])? as u32 + 1;
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(num(&b[7..11])?).ok()?,
+            month,
+            num(&b[0..2])?,
+        )?;
+        if b[14] != b':' || b[17] != b':' {
+            return None;
+        }
+        let time = date.and_hms_opt(num(&b[12..14])?, num(&b[15..17])?, num(&b[18..20])?)?;
+        let ns = time.and_utc().timestamp_nanos_opt()?;
+        return ns.checked_sub(offset(&b[21..])?.checked_mul(1_000_000_000)?);
+    } else {
+        return None;
+    };
+    let t = &b[rest..];
+    let (h, m, sec) = (num(&t[0..2])?, num(&t[3..5])?, num(&t[6..8])?);
+    let mut i = 8;
+    let mut nanos = 0;
+    if i < t.len() && (t[i] == b'.' || t[i] == b',') {
+        let start = i + 1;
+        i = start;
+        while i < t.len() && t[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = i - start;
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        nanos = num(&t[start..i])? * 10u32.pow(9 - digits as u32);
+    }
+    let off = match &t[i..] {
+        b"" | b"Z" => 0,
+        z => offset(z)?,
+    };
+    let ns = date
+        .and_hms_nano_opt(h, m, sec, nanos)?
+        .and_utc()
+        .timestamp_nanos_opt()?;
+    ns.checked_sub(off.checked_mul(1_000_000_000)?)
+}
+
+/// Every shape [`parse_time`] documents, through chrono's parsers.
+fn slow_time(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return epoch_ns_int(n);
     }
@@ -532,7 +699,7 @@ impl<R: BufRead> CappedLines<R> {
                 break;
             }
             any = true;
-            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, found) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
@@ -553,27 +720,169 @@ impl<R: BufRead> CappedLines<R> {
     }
 }
 
-/// The parser for one file: which format its lines are read as.
-pub struct Parser<'a> {
-    /// `None`: nothing detected; library messages are tried (see [`detect`]).
-    pub format: Option<LogFormat>,
-    pub map: Option<&'a FieldMap>,
-    /// Text formats: try all library matchers, not only `format`'s.
-    pub all_text: bool,
+/// Who took a line: a built-in format or a `--pattern` (its index in
+/// [`LogOptions::patterns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taker {
+    Format(LogFormat),
+    Pattern(usize),
 }
 
-impl Parser<'_> {
-    pub fn parse(&self, line: &str) -> LineResult {
-        use LogFormat::*;
-        match self.format {
-            Some(Json) => json::parse_mapped(line, self.map),
-            Some(AwsApigw) => json::parse_apigw(line),
-            Some(Traefik) => json::parse_traefik(line),
-            Some(Nginx) => access::parse_nginx(line),
-            Some(AwsAlb) => access::parse_alb(line),
-            Some(f) if !self.all_text => text::parse_one(f, line),
-            _ => text::parse_any(line),
+impl Taker {
+    /// The format's name, or [`pattern::SOURCE`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Taker::Format(f) => f.as_str(),
+            Taker::Pattern(_) => pattern::SOURCE,
         }
+    }
+}
+
+/// The prefilter's fixed strings: every library message's ([`text::NEEDLES`]) and the
+/// nginx line's `] "` (after `[$time_local]`), each with the formats it points at.
+///
+/// The search is leftmost and non-overlapping (its fast path), which can step over a
+/// string that starts inside a match of another (`Error in WebSocket connection to ` and
+/// `WebSocket connection to '`). So a string's bits also hold those of every string that
+/// can overlap a match of it: one contained in it, or one whose start is an end of it.
+static PREFILTER: LazyLock<(AhoCorasick, Vec<u32>)> = LazyLock::new(|| {
+    let mut needles: Vec<(&str, LogFormat)> = text::NEEDLES.to_vec();
+    needles.push(("] \"", LogFormat::Nginx));
+    let ac = AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(needles.iter().map(|(n, _)| n))
+        // The strings are constants: a failure is a bug caught by every test run.
+        .unwrap_or_else(|e| panic!("bad built-in prefilter: {e}"));
+    let bits = needles
+        .iter()
+        .map(|(a, f)| {
+            needles
+                .iter()
+                .filter(|(b, _)| overlaps(a, b))
+                .fold(f.bit(), |m, (_, g)| m | g.bit())
+        })
+        .collect();
+    (ac, bits)
+});
+
+/// Can an occurrence of `b` overlap a match of `a` without starting before it?
+fn overlaps(a: &str, b: &str) -> bool {
+    a.contains(b) || (0..a.len()).any(|k| a.is_char_boundary(k) && b.starts_with(&a[k..]))
+}
+
+/// The formats ([`LogFormat::bit`]s) whose fixed strings this line holds: one pass over
+/// the line. A format whose bit is not set cannot take the line.
+pub fn prefilter(line: &str) -> u32 {
+    let (ac, bits) = &*PREFILTER;
+    ac.find_iter(line)
+        .fold(0, |m, hit| m | bits[hit.pattern().as_usize()])
+}
+
+/// How one file's lines are read: each line by the formats that can match it, or by the
+/// forced one; then the `--pattern`s.
+pub struct Parser<'a> {
+    /// `--log-format`: every line is read as this format only.
+    pub format: Option<LogFormat>,
+    pub map: Option<&'a FieldMap>,
+    pub patterns: &'a [pattern::LinePattern],
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(opts: &'a LogOptions) -> Parser<'a> {
+        Parser {
+            format: opts.format,
+            map: opts.map.as_ref(),
+            patterns: &opts.patterns,
+        }
+    }
+
+    /// What `line` is, and who took it (`None` exactly when the result is
+    /// [`LineResult::NoMatch`]).
+    pub fn line(&self, line: &str) -> (Option<Taker>, LineResult) {
+        let built_in = match self.format {
+            Some(f) => self.forced(f, line),
+            None => self.any(line),
+        };
+        if let Some((f, r)) = built_in {
+            return (Some(Taker::Format(f)), r);
+        }
+        for (i, p) in self.patterns.iter().enumerate() {
+            if let Some(r) = p.parse(line) {
+                return (Some(Taker::Pattern(i)), r);
+            }
+        }
+        (None, LineResult::NoMatch)
+    }
+
+    /// The result of a built-in format, without patterns.
+    pub fn parse(&self, line: &str) -> LineResult {
+        match self.format {
+            Some(f) => self.forced(f, line),
+            None => self.any(line),
+        }
+        .map_or(LineResult::NoMatch, |(_, r)| r)
+    }
+
+    fn forced(&self, f: LogFormat, line: &str) -> Option<(LogFormat, LineResult)> {
+        use LogFormat::*;
+        let r = match f {
+            Json => json::parse_mapped(line, self.map),
+            AwsApigw => json::parse_apigw(line),
+            Traefik => json::parse_traefik(line),
+            Nginx => access::parse_nginx(line),
+            AwsAlb => access::parse_alb(line),
+            f => text::parse_one(f, line),
+        };
+        (r != LineResult::NoMatch).then_some((f, r))
+    }
+
+    /// Every format that can match the line: a JSON object is read as JSON (API Gateway,
+    /// Traefik, or the field map / default names); then access-log shapes (ALB, nginx);
+    /// then the library messages whose fixed strings the line holds ([`prefilter`]), also
+    /// inside JSON objects that hold no code field (a JSON logger's `msg`).
+    fn any(&self, line: &str) -> Option<(LogFormat, LineResult)> {
+        let mask = prefilter(line);
+        if line.trim_end().ends_with('}') {
+            if let Some(obj) = json::object(line) {
+                if let Some(got) = self.json(&obj) {
+                    return Some(got);
+                }
+                return text::parse_masked(line, mask);
+            }
+        }
+        if access::alb_prefix(line) && access::looks_alb(line) {
+            return Some((LogFormat::AwsAlb, access::parse_alb(line)));
+        }
+        if mask & LogFormat::Nginx.bit() != 0 {
+            let r = access::parse_nginx(line);
+            if r != LineResult::NoMatch {
+                return Some((LogFormat::Nginx, r));
+            }
+        }
+        if mask == 0 {
+            return None;
+        }
+        text::parse_masked(line, mask)
+    }
+
+    fn json(
+        &self,
+        obj: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<(LogFormat, LineResult)> {
+        if json::looks_apigw(obj) {
+            return Some(match json::apigw_object(obj) {
+                // Not a `$disconnect`: the application's own fields may still say more.
+                LineResult::NotClose => json::mapped(obj, self.map)
+                    .map_or((LogFormat::AwsApigw, LineResult::NotClose), |r| {
+                        (LogFormat::Json, r)
+                    }),
+                r => (LogFormat::AwsApigw, r),
+            });
+        }
+        if json::looks_traefik(obj) {
+            return Some((LogFormat::Traefik, json::traefik_object(obj)));
+        }
+        json::mapped(obj, self.map).map(|r| (LogFormat::Json, r))
     }
 }
 
@@ -584,24 +893,87 @@ impl LogFormat {
     }
 }
 
-/// Read one log's lines (after decompression) into records: parse each line with `parser`,
-/// count what did not match, anchor mitmproxy clocks to `modified_ns` (the file's
-/// modification time, ns since the epoch; see the module doc), merge library and
-/// application lines about the same close ([`merge`]) and [`Record::finish`] every record.
-/// `capture` names the file in every record (and in made-up session ids,
-/// `capture:LINE`). A read error ends the file: what was read is kept and the error is
-/// returned beside it.
+/// Per-file line counts while reading (see [`FileStats`]).
+#[derive(Default)]
+struct Tally {
+    lines: [u64; LogFormat::ALL.len()],
+    closes: [u64; LogFormat::ALL.len()],
+    pattern_lines: Vec<u64>,
+    pattern_closes: u64,
+}
+
+impl Tally {
+    fn took(&mut self, by: Taker, close: bool) {
+        match by {
+            Taker::Format(f) => {
+                self.lines[f as usize] += 1;
+                self.closes[f as usize] += u64::from(close);
+            }
+            Taker::Pattern(i) => {
+                if self.pattern_lines.len() <= i {
+                    self.pattern_lines.resize(i + 1, 0);
+                }
+                self.pattern_lines[i] += 1;
+                self.pattern_closes += u64::from(close);
+            }
+        }
+    }
+
+    /// The counts into `stats`, and its `format` (see [`FileStats::format`]).
+    fn into_stats(self, stats: &mut FileStats, forced: Option<LogFormat>, patterns: usize) {
+        let most = |counts: &[u64; LogFormat::ALL.len()]| {
+            LogFormat::ALL
+                .iter()
+                .copied()
+                .filter(|f| counts[*f as usize] > 0)
+                .max_by_key(|f| (counts[*f as usize], std::cmp::Reverse(*f as usize)))
+        };
+        stats.format = forced
+            .or_else(|| most(&self.closes))
+            .or_else(|| most(&self.lines));
+        for f in LogFormat::ALL {
+            let (l, c) = (self.lines[*f as usize], self.closes[*f as usize]);
+            if l > 0 {
+                stats.lines_by_format.insert(f.as_str(), l);
+            }
+            if c > 0 {
+                stats.closes_by_format.insert(f.as_str(), c);
+            }
+        }
+        let mut pattern_lines = self.pattern_lines;
+        pattern_lines.resize(patterns.max(pattern_lines.len()), 0);
+        let taken: u64 = pattern_lines.iter().sum();
+        if taken > 0 {
+            stats.lines_by_format.insert(pattern::SOURCE, taken);
+        }
+        if self.pattern_closes > 0 {
+            stats
+                .closes_by_format
+                .insert(pattern::SOURCE, self.pattern_closes);
+        }
+        stats.pattern_lines = pattern_lines;
+    }
+}
+
+/// Read one log's lines (after decompression) into records: recognise each line with
+/// `parser` ([`Parser::line`]), count what each format took and what no format took,
+/// anchor mitmproxy clocks to `modified_ns` (the file's modification time, ns since the
+/// epoch; see the module doc), keep access-log rows only in files without other close
+/// events (module doc), merge library and application lines about the same close
+/// ([`merge`]) and [`Record::finish`] every record. `capture` names the file in every
+/// record (and in made-up session ids, `capture:LINE`). A read error ends the file: what
+/// was read is kept and the error is returned beside it.
 pub fn read_records<R: BufRead>(
     r: R,
     parser: &Parser<'_>,
     capture: &str,
     modified_ns: Option<i64>,
 ) -> (Vec<Record>, FileStats, Option<String>) {
-    let mut stats = FileStats {
-        format: parser.format,
-        ..Default::default()
-    };
+    let mut stats = FileStats::default();
+    let mut tally = Tally::default();
     let mut rows: Vec<Record> = Vec::new();
+    // Sessions of access logs (no close code): rows only if no other close shows up.
+    let mut access_rows: Vec<Record> = Vec::new();
     // Close requests (Jetty 9's `close(CloseInfo)` lines), for merge::repeats.
     let mut requests: Vec<merge::CloseRequest> = Vec::new();
     let mut lines = CappedLines::new(r);
@@ -610,6 +982,8 @@ pub fn read_records<R: BufRead>(
     // passed since the first one (the clock going back by more than 12 hours).
     let mut clock: Option<i64> = None;
     let mut days: i64 = 0;
+    // Record::pos of the current line.
+    let mut pos: u64 = 0;
     loop {
         let (line, cut) = match lines.next_line() {
             Ok(Some(l)) => l,
@@ -619,7 +993,7 @@ pub fn read_records<R: BufRead>(
                 error = Some(format!(
                     "read error after line {} ({} sessions kept): {e}",
                     stats.lines,
-                    rows.len()
+                    rows.len() + access_rows.len()
                 ));
                 break;
             }
@@ -640,11 +1014,30 @@ pub fn read_records<R: BufRead>(
             }
             clock = Some(days * DAY_NS + tod);
         }
-        match parser.parse(&text) {
-            LineResult::NoMatch => {
+        let (by, result) = parser.line(&text);
+        let by = match by {
+            Some(by) if !matches!(result, LineResult::NoMatch) => by,
+            _ => {
                 stats.unmatched_lines += 1;
-                if let Some(q) = text::jetty_close_request(&text, stats.lines) {
-                    requests.push(q);
+                pos += 1;
+                continue;
+            }
+        };
+        let request_layer = matches!(by, Taker::Format(f) if f.is_access())
+            || (by == Taker::Format(LogFormat::Json) || by == Taker::Format(LogFormat::AwsApigw))
+                && matches!(result, LineResult::NotClose);
+        if !request_layer {
+            pos += 1;
+        }
+        tally.took(by, matches!(result, LineResult::Record(_)));
+        match result {
+            LineResult::NoMatch => {}
+            LineResult::NotClose => {
+                stats.not_close_events += 1;
+                if by == Taker::Format(LogFormat::Jetty) {
+                    if let Some(q) = text::jetty_close_request(&text, pos) {
+                        requests.push(q);
+                    }
                 }
             }
             LineResult::Half(why) => {
@@ -655,16 +1048,29 @@ pub fn read_records<R: BufRead>(
             }
             LineResult::Record(mut rec) => {
                 rec.line = stats.lines;
+                rec.pos = pos;
                 if rec.end_ns.is_none() && rec.source == LogFormat::Mitmproxy.as_str() {
                     rec.clock_ns = clock;
                 }
-                if stats.format.is_none() {
-                    stats.format = LogFormat::from_name(rec.source);
+                match by {
+                    Taker::Format(f) if f.is_access() => access_rows.push(*rec),
+                    _ => rows.push(*rec),
                 }
-                rows.push(*rec);
             }
         }
     }
+    if rows.is_empty() {
+        rows = access_rows;
+    } else {
+        // An application log with access lines: those sessions' closes are its other rows.
+        for r in &access_rows {
+            if let Some(f) = LogFormat::from_name(r.source) {
+                tally.closes[f as usize] = tally.closes[f as usize].saturating_sub(1);
+            }
+        }
+        stats.not_close_events += access_rows.len() as u64;
+    }
+    tally.into_stats(&mut stats, parser.format, parser.patterns.len());
     anchor_clocks(&mut rows, clock, modified_ns);
     let (mut rows, merged) = merge::merge(rows, &requests);
     stats.merged = merged;
@@ -706,32 +1112,11 @@ fn anchor_clocks(rows: &mut [Record], last: Option<i64>, modified_ns: Option<i64
     }
 }
 
-/// The parser for a file of `format` (`None`: detect it from `head`, the file's first
-/// lines), as `cmd::collect::read_file` picks it.
-pub fn parser_for<'a, R: BufRead>(head: R, opts: &'a LogOptions) -> std::io::Result<Parser<'a>> {
-    let format = match opts.format {
-        Some(f) => Some(f),
-        None => detect::detect(head, opts.map.is_some())?,
-    };
-    Ok(Parser {
-        format,
-        map: opts.map.as_ref(),
-        all_text: opts.format.is_none(),
-    })
-}
-
-/// Read a whole log held in memory (detection, parsing, merging), as `cmd::collect::read_file` reads a
-/// file that holds these bytes, without a modification time.
+/// Read a whole log held in memory (line recognition, parsing, merging), as
+/// `cmd::collect::read_file` reads a file that holds these bytes, without a modification
+/// time.
 pub fn read_bytes(data: &[u8], opts: &LogOptions) -> (Vec<Record>, FileStats) {
-    let parser = match parser_for(data, opts) {
-        Ok(p) => p,
-        Err(_) => Parser {
-            format: opts.format,
-            map: opts.map.as_ref(),
-            all_text: opts.format.is_none(),
-        },
-    };
-    let (rows, stats, _) = read_records(data, &parser, "-", None);
+    let (rows, stats, _) = read_records(data, &Parser::new(opts), "-", None);
     (rows, stats)
 }
 
@@ -776,6 +1161,77 @@ mod tests {
         assert_eq!(parse_time(&secs.to_string()), Some(iso));
         assert_eq!(parse_time(&(secs * 1000).to_string()), Some(iso));
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn prefilter_points_at_every_format_whose_string_is_there() {
+        for (needle, f) in text::NEEDLES {
+            let line = format!("2026-11-22 app: {needle}x");
+            assert_ne!(prefilter(&line) & f.bit(), 0, "{needle}");
+        }
+        assert_eq!(prefilter("2026-11-22 INFO query users took 23 ms"), 0);
+        // The browser's string starts inside mitmproxy's: both are tried.
+        let both = "Error in WebSocket connection to 'wss://x/ws' failed: boom";
+        let m = prefilter(both);
+        assert_ne!(m & LogFormat::Mitmproxy.bit(), 0);
+        assert_ne!(m & LogFormat::Browser.bit(), 0);
+    }
+
+    #[test]
+    fn access_lines_between_a_library_line_and_the_app_line_do_not_split_a_close() {
+        // tungstenite's own debug line and the app's line about the same close (lines 13
+        // and 15 of fixtures/logs/tungstenite/tungstenite-0.27.log), with twelve access
+        // lines between them: still one row, because request lines do not count in the
+        // merge distance.
+        let lib = "LOG DEBUG tungstenite::protocol: Received close frame: Some(CloseFrame { code: Normal, reason: Utf8Bytes(b\"bye\") })\n";
+        let app = "server app got: Close(Some(CloseFrame { code: Normal, reason: Utf8Bytes(b\"bye\") }))\n";
+        let access = "192.0.2.10 - - [22/Nov/2026:10:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 612 \"-\" \"Mozilla/5.0\" 0.002\n";
+        let json = "{\"msg\":\"http request\",\"code\":200}\n";
+        let mut log = lib.to_string();
+        for i in 0..12 {
+            log.push_str(if i % 2 == 0 { access } else { json });
+        }
+        log.push_str(app);
+        let (rows, stats) = read_bytes(log.as_bytes(), &LogOptions::default());
+        assert_eq!((rows.len(), stats.merged), (1, 1));
+        assert_eq!(stats.not_close_events, 12);
+        // Lines nobody took still count: nine of them are too far.
+        let far = format!("{lib}{}{app}", "unrelated app line\n".repeat(9));
+        let (rows, _) = read_bytes(far.as_bytes(), &LogOptions::default());
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn quick_times_agree_with_chrono() {
+        for s in [
+            "2026-11-22T10:00:00Z",
+            "2026-11-22T10:00:00",
+            "2026-11-22 10:00:00,123",
+            "2026-11-22T10:00:00.5+01:00",
+            "2026-11-22T10:00:00.123456789-0730",
+            "2026-11-22 23:59:59.1Z",
+            "2024-02-29T00:00:00Z",
+            "22/Nov/2026:10:00:00 +0000",
+            "01/Mar/2026:00:00:00 -0500",
+            "31/Dec/1999:23:59:59 +1400",
+        ] {
+            let quick = quick_time(s.as_bytes());
+            assert!(quick.is_some(), "{s}");
+            assert_eq!(quick, slow_time(s), "{s}");
+        }
+        // Not read quickly (chrono decides): impossible dates, other shapes, junk zones.
+        for s in [
+            "2026-02-30T10:00:00Z",
+            "2026-11-22T25:00:00Z",
+            "2026-11-22T10:00:00.1234567891Z",
+            "2026-11-22T10:00:00 UTC",
+            "22/Foo/2026:10:00:00 +0000",
+            "2026/11/22 10:00:00",
+            "1795341600",
+            "2026-11-22T10:00:00+1",
+        ] {
+            assert_eq!(quick_time(s.as_bytes()), None, "{s}");
+        }
     }
 
     #[test]

@@ -43,6 +43,10 @@
 //!   connections that never opened; those REASONs are not sessions and are left unmatched
 //!   (see [`NOT_A_SESSION`]).
 //!
+//! A line of a library that is not how a session ended is [`LineResult::NotClose`]
+//! (Jetty 9's `close(CloseInfo[..])` request); a Jetty 10 `{N=NAME,reason}` whose N is
+//! not a close code (1000-4999) is no match (Java prints maps the same way).
+//!
 //! Voice (for merging duplicates, `super::merge`): a record is [`Voice::Library`] when the
 //! line is the library's own log message about the close (tungstenite's `Received close
 //! frame: ...` debug line, Spring's `LoggingWebSocketHandlerDecorator` `... closed with
@@ -553,7 +557,7 @@ static JETTY9_CALLBACK: LazyLock<Regex> =
 static JETTY9_REQUEST: LazyLock<Regex> =
     LazyLock::new(|| re(r":([^:\s]+): close\(CloseInfo\[code=(\d+),reason=(.*?)\]\)\s*$"));
 
-/// A Jetty 9 close request on `line` (number `at`): not a record (see `jetty`), but it
+/// A Jetty 9 close request on `line` (at position `at`, [`Record::pos`]): not a record (see `jetty`), but it
 /// ties its thread to the session it closes ([`merge`](super::merge)).
 pub fn jetty_close_request(line: &str, at: u64) -> Option<super::merge::CloseRequest> {
     if !line.contains(": close(CloseInfo[code=") {
@@ -561,7 +565,7 @@ pub fn jetty_close_request(line: &str, at: u64) -> Option<super::merge::CloseReq
     }
     let c = JETTY9_REQUEST.captures(line)?;
     Some(super::merge::CloseRequest {
-        line: at,
+        pos: at,
         thread: c[1].to_string(),
         code: c[2].parse().ok()?,
         reason: java_reason(c.get(3)),
@@ -572,7 +576,8 @@ fn jetty(line: &str) -> Option<LineResult> {
     if let Some(at) = line.find("CloseInfo[code=") {
         let prefix = &line[..at];
         if prefix.ends_with(": close(") {
-            return None;
+            // A close request: Jetty's line, not how a session ended.
+            return Some(LineResult::NotClose);
         }
         let mut res = java_match(line, LogFormat::Jetty, &JETTY9, "CloseInfo[code=");
         if let Some(LineResult::Record(r)) = &mut res {
@@ -589,6 +594,14 @@ fn jetty(line: &str) -> Option<LineResult> {
         return None;
     }
     let c = JETTY.captures(line)?;
+    // `{%04d=%s,%s}` is also how Java prints a map (`{200=OK, 404=NOT_FOUND}`): only a
+    // close code makes it Jetty's close status.
+    if !c[1]
+        .parse::<u16>()
+        .is_ok_and(|k| super::CLOSE_CODES.contains(&k))
+    {
+        return None;
+    }
     let mut r = found(LogFormat::Jetty, line, start_of(&c));
     done(close_code(Some(&c[1]), None, None).map(|k| {
         r.close_code = Some(k);
@@ -727,6 +740,54 @@ const MATCHERS: &[(LogFormat, Matcher)] = &[
     (LogFormat::Mitmproxy, mitmproxy),
     (LogFormat::Browser, browser),
 ];
+
+/// Fixed strings of the library messages: each matcher above tests its own before its
+/// regex, and a line holding none of a library's strings is not that library's message.
+/// The reader finds them all in one pass over the line (`super::Prefilter`) and tries
+/// only the libraries whose strings are there ([`parse_masked`]). Jetty 10's `{1001=...}`
+/// is found by `{` and a digit.
+pub const NEEDLES: &[(&str, LogFormat)] = &[
+    ("; then ", LogFormat::PythonWebsockets),
+    ("; no close frame ", LogFormat::PythonWebsockets),
+    (
+        "no close frame received or sent",
+        LogFormat::PythonWebsockets,
+    ),
+    ("code = ", LogFormat::PythonWebsockets),
+    ("websocket: close ", LogFormat::Gorilla),
+    ("received close frame: status = ", LogFormat::CoderWebsocket),
+    ("CloseStatus[code=", LogFormat::Spring),
+    ("CloseReason: code [", LogFormat::Jakarta),
+    ("CloseReason[", LogFormat::Jakarta),
+    ("CloseInfo[code=", LogFormat::Jetty),
+    ("{0", LogFormat::Jetty),
+    ("{1", LogFormat::Jetty),
+    ("{2", LogFormat::Jetty),
+    ("{3", LogFormat::Jetty),
+    ("{4", LogFormat::Jetty),
+    ("{5", LogFormat::Jetty),
+    ("{6", LogFormat::Jetty),
+    ("{7", LogFormat::Jetty),
+    ("{8", LogFormat::Jetty),
+    ("{9", LogFormat::Jetty),
+    ("CloseFrame { code: ", LogFormat::Tungstenite),
+    (
+        "Connection reset without closing handshake",
+        LogFormat::Tungstenite,
+    ),
+    ("WebSocket connection closed by ", LogFormat::Mitmproxy),
+    ("Error in WebSocket connection to ", LogFormat::Mitmproxy),
+    ("WebSocket connection to '", LogFormat::Browser),
+];
+
+/// Try the messages of the libraries whose [`LogFormat::bit`] is in `mask`; the first
+/// that says something about the line, with its format.
+pub fn parse_masked(line: &str, mask: u32) -> Option<(LogFormat, LineResult)> {
+    MATCHERS
+        .iter()
+        .filter(|(f, _)| mask & f.bit() != 0)
+        .find_map(|(f, m)| m(line).map(|r| (*f, r)))
+}
 
 /// Try every library's messages.
 pub fn parse_any(line: &str) -> LineResult {
