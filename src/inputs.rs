@@ -584,7 +584,8 @@ fn looks_like_text(head: &[u8]) -> bool {
 
 /// What a file is, by content (and by name for tables, and for captures and logs that
 /// cannot be told by content). `listed`: named on the command line.
-fn kind_of_file(p: &Path, force_log: bool, listed: bool) -> Kind {
+fn kind_of_file(p: &Path, opts: &logs::LogOptions, listed: bool) -> Kind {
+    let force_log = opts.format.is_some();
     if is_table_file(p) {
         return Kind::Table;
     }
@@ -604,7 +605,7 @@ fn kind_of_file(p: &Path, force_log: bool, listed: bool) -> Kind {
         // In a folder, a text file counts as a log only when it is named like one or its
         // first lines show a known format (READMEs and scripts next to the logs are not
         // inputs).
-        if listed || force_log || is_log_name(p) || detected(p) {
+        if listed || force_log || is_log_name(p) || detected(p, opts) {
             return Kind::Log;
         }
         return Kind::Other(format!(
@@ -628,23 +629,25 @@ fn kind_of_file(p: &Path, force_log: bool, listed: bool) -> Kind {
     }
 }
 
-/// Whether the first lines of a (possibly compressed) text file show a log format.
-fn detected(p: &Path) -> bool {
+/// Whether the first lines of a (possibly compressed) text file show a log as `opts`
+/// reads it (a built-in format, JSON objects, a `--pattern`).
+fn detected(p: &Path, opts: &logs::LogOptions) -> bool {
     open_decoded(p)
-        .and_then(|r| logs::detect::detect(r, false))
-        .is_ok_and(|f| f.is_some())
+        .and_then(|r| logs::detect::recognised(r, opts))
+        .unwrap_or(false)
 }
 
 /// Sort the command-line paths into captures, tables, logs and the rest, each file once
-/// ([`Walker`]). With `force_log` (`--log-format`), every file that is not a capture or
-/// a table is a log.
-pub fn classify(paths: &[String], force_log: bool) -> Sources {
+/// ([`Walker`]). With `--log-format` (`opts.format`), every file that is not a capture or
+/// a table is a log; a text file in a folder is a log when its first lines show one as
+/// `opts` reads it (`--map`, `--pattern` included).
+pub fn classify(paths: &[String], opts: &logs::LogOptions) -> Sources {
     let mut s = Sources::default();
     let mut w = Walker::default();
     // `listed`: named on the command line (or matched by a glob). Such a file is always
     // read as something, so that "not a capture" is reported with its byte offset; files
     // found in folders are taken only when clearly a capture, table or log.
-    let one = |s: &mut Sources, p: &Path, listed: bool| match kind_of_file(p, force_log, listed) {
+    let one = |s: &mut Sources, p: &Path, listed: bool| match kind_of_file(p, opts, listed) {
         Kind::Capture => s.captures.push(Input::Path(p.to_path_buf())),
         Kind::Table => s.tables.push((p.to_path_buf(), listed)),
         Kind::Log => s.logs.push((p.to_path_buf(), listed)),

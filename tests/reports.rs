@@ -1103,7 +1103,7 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
         .map(|p| p.display().to_string())
         .collect();
     paths.push(common::fixture("logs").display().to_string());
-    let sources = classify(&paths, false);
+    let sources = classify(&paths, &LogOptions::default());
     assert!(sources.captures.len() > 3 && !sources.logs.is_empty());
     let spill_dir =
         std::env::temp_dir().join(format!("wsaudit-test-reports-{}", std::process::id()));

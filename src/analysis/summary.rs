@@ -41,6 +41,36 @@ pub struct InputInfo {
     /// Read, skipped (why), unrecognised (why) or failed (the error and its byte offset).
     #[serde(flatten)]
     pub outcome: crate::inputs::Outcome,
+    /// A log file: what its lines were (absent for captures and tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogCounts>,
+}
+
+/// What the lines of one log file were. Every non-empty line is counted once:
+/// `close_events + merged + not_close_events + half_matched + unmatched_lines`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LogCounts {
+    /// All lines read, empty ones included.
+    pub lines: u64,
+    /// Non-empty lines each format took (`--pattern` lines as `pattern`).
+    pub lines_by_format: std::collections::BTreeMap<String, u64>,
+    /// Close events each format gave, before merging.
+    pub closes_by_format: std::collections::BTreeMap<String, u64>,
+    /// Close events: the session rows.
+    pub close_events: u64,
+    /// Lines about a close another line already gave (one row per close).
+    pub merged: u64,
+    /// Lines a format recognised that say nothing about a close (HTTP request lines,
+    /// access lines that are not upgrades, pattern matches with a non-close code).
+    pub not_close_events: u64,
+    /// Lines that looked like a close but a field could not be read.
+    pub half_matched: u64,
+    /// Lines no format and no pattern took.
+    pub unmatched_lines: u64,
+    /// Lines longer than the reader keeps (cut).
+    pub long_lines: u64,
+    /// Lines each `--pattern` took, in the order given.
+    pub pattern_lines: Vec<u64>,
 }
 
 impl InputInfo {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::cmd::Result;
 use polars::prelude::*;
 
-use crate::analysis::summary::InputInfo;
+use crate::analysis::summary::{InputInfo, LogCounts};
 use crate::inputs::{self, Outcome, Skip, Sources};
 use crate::logs::{read_records, FileStats, LogOptions, Parser, Record};
 use crate::pipeline::{self, analyze_all_with};
@@ -103,10 +103,33 @@ pub fn errors_of(inputs: &[InputInfo]) -> Vec<String> {
     out
 }
 
-/// Whether a log file had anything recognised in it (a close, or a line that some
-/// format took but could not read).
+/// Whether a log file had anything recognised in it: a line some format or pattern took
+/// (a close, a line about something else, a close it could not read).
 fn recognised(f: &FileStats) -> bool {
-    f.records > 0 || f.half_matched_total > 0 || f.merged > 0
+    f.records > 0
+        || f.half_matched_total > 0
+        || f.merged > 0
+        || f.not_close_events > 0
+        || !f.lines_by_format.is_empty()
+}
+
+/// The per-file counts of the JSON report.
+fn log_counts(f: &FileStats) -> LogCounts {
+    let map = |m: &std::collections::BTreeMap<&'static str, u64>| {
+        m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    LogCounts {
+        lines: f.lines,
+        lines_by_format: map(&f.lines_by_format),
+        closes_by_format: map(&f.closes_by_format),
+        close_events: f.records,
+        merged: f.merged,
+        not_close_events: f.not_close_events,
+        half_matched: f.half_matched_total,
+        unmatched_lines: f.unmatched_lines,
+        long_lines: f.long_lines,
+        pattern_lines: f.pattern_lines.clone(),
+    }
 }
 
 /// Read the logs `sources` found: one [`InputInfo`] per file, the rows, and warnings.
@@ -121,7 +144,12 @@ fn collect_logs(
     let (rows, stats, problems) = read_files(&files, log_opts);
     for f in &stats {
         let name = f.path.display().to_string();
-        let kind = f.format.map_or("log", |x| x.as_str()).to_string();
+        let kind = match f.format {
+            Some(x) => x.as_str(),
+            None if !f.pattern_lines.iter().all(|n| *n == 0) => crate::logs::pattern::SOURCE,
+            None => "log",
+        }
+        .to_string();
         // Named, or named like a log: a log in which nothing is recognised is data the
         // report is missing. Found in a folder only because a line looked like a format
         // (source code quoting a library's message): not a log after all.
@@ -179,6 +207,7 @@ fn collect_logs(
             kind,
             sessions: f.records,
             outcome,
+            log: Some(log_counts(f)),
             ..InputInfo::default()
         });
     }
@@ -270,6 +299,7 @@ pub fn collect(
                 Some((error, offset)) => Outcome::Failed { error, offset },
                 None => Outcome::Read,
             },
+            log: None,
         });
         for w in r.sessions.iter().filter_map(|c| c.warning.as_ref()) {
             warnings.push(format!("{}: {w}", r.name));

@@ -165,7 +165,7 @@ pub fn read(
     mut out: SessionsOut,
     notice: &mut dyn FnMut(&[String], &[String]),
 ) -> Result<Read> {
-    let sources = inputs::classify(paths, how.logs.format.is_some());
+    let sources = inputs::classify(paths, how.logs);
     let got = collect::collect(&sources, how.options, how.logs, how.with_closes, how.spill)?;
     let errors = got.errors();
     let mut notes = got.warnings.clone();
