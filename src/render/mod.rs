@@ -7,6 +7,7 @@
 //! [`crate::cmd`].
 
 pub mod audit;
+pub mod dashboard;
 pub mod diagnosis;
 pub mod html;
 pub mod markdown;
