@@ -11,7 +11,8 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::columns::{f64s, strs, u16s, u64s};
+use crate::analysis::timeline::{timeline, Timeline};
+use crate::table::columns::{f64s, i64s, ns_expr, strs, u16s, u64s};
 
 // ---------------------------------------------------------------------------------
 // Histograms and reasons (for the HTML and Markdown reports)
@@ -201,6 +202,64 @@ pub struct Extras {
     pub idle: Histogram,
     pub reconnect_delay: Histogram,
     pub reasons: Vec<ReasonRow>,
+    /// Closes over the busiest stretch, when most closes fall in a small part of the
+    /// span (a few old log lines stretch a night's timeline over years).
+    pub busiest: Option<Busiest>,
+}
+
+/// The shortest stretch holding [`BUSIEST_SHARE`] of the closes, when it is under
+/// 1/[`BUSIEST_ZOOM`] of the whole span.
+#[derive(Debug, Clone, Serialize)]
+pub struct Busiest {
+    /// Closes in the stretch (as [`crate::analysis::timeline::timeline`] counts them).
+    pub timeline: Timeline,
+    /// Closes in the whole span.
+    pub of: u64,
+}
+
+/// Share of the closes the busiest stretch holds.
+pub const BUSIEST_SHARE: f64 = 0.9;
+/// The stretch is shown when the whole span is more than this many times longer.
+pub const BUSIEST_ZOOM: i64 = 20;
+
+/// The busiest stretch of closes (see [`Busiest`]), if the span is much longer.
+pub fn busiest(sessions: &DataFrame) -> PolarsResult<Option<Busiest>> {
+    let t_expr = || ns_expr("close_time").fill_null(ns_expr("end_time"));
+    let times = sessions
+        .clone()
+        .lazy()
+        .filter(col("close_code").is_not_null())
+        .select([t_expr().alias("t")])
+        .filter(col("t").is_not_null())
+        .collect()?;
+    let mut t: Vec<i64> = i64s(&times, "t")?.into_iter().flatten().collect();
+    t.sort_unstable();
+    let n = t.len();
+    if n < 10 {
+        return Ok(None);
+    }
+    let k = ((n as f64 * BUSIEST_SHARE).ceil() as usize).clamp(1, n);
+    let Some(i) = (0..=n - k).min_by_key(|i| t[i + k - 1] - t[*i]) else {
+        return Ok(None);
+    };
+    let (lo, hi) = (t[i], t[i + k - 1]);
+    if (hi - lo).saturating_mul(BUSIEST_ZOOM) >= t[n - 1] - t[0] {
+        return Ok(None);
+    }
+    let inside = sessions
+        .clone()
+        .lazy()
+        .filter(
+            col("close_code")
+                .is_not_null()
+                .and(t_expr().gt_eq(lit(lo)))
+                .and(t_expr().lt_eq(lit(hi))),
+        )
+        .collect()?;
+    Ok(Some(Busiest {
+        timeline: timeline(&inside)?,
+        of: n as u64,
+    }))
 }
 
 /// The series of each session: its close code, or [`OPEN_SERIES`].
@@ -269,5 +328,6 @@ pub fn extras(sessions: &DataFrame, rec: &DataFrame) -> PolarsResult<Extras> {
         idle,
         reconnect_delay: delay,
         reasons: top_reasons(sessions, 15)?,
+        busiest: busiest(sessions)?,
     })
 }

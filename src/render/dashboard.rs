@@ -453,6 +453,33 @@ impl TimeColumns {
         })
     }
 
+    /// One mark per column with spikes: (column, `incident` or `deploy` (incident wins),
+    /// every spike of the column in words).
+    pub fn marks(&self) -> Vec<(usize, &'static str, String)> {
+        let mut out: Vec<(usize, &'static str, String)> = Vec::new();
+        for (i, kind, n) in &self.spikes {
+            let codes = kind.codes();
+            let text = format!(
+                "{}: {} of {} and {}",
+                kind.as_str(),
+                count(*n, "close", "closes"),
+                codes[0],
+                codes[1]
+            );
+            match out.iter_mut().find(|m| m.0 == *i) {
+                Some(m) => {
+                    if *kind == SpikeKind::Incident {
+                        m.1 = kind.as_str();
+                    }
+                    m.2.push_str("; ");
+                    m.2.push_str(&text);
+                }
+                None => out.push((*i, kind.as_str(), text)),
+            }
+        }
+        out
+    }
+
     /// `10 s`, `1 min`, `1 h`, `7 days`.
     pub fn column(&self) -> String {
         let s = self.col_s;
@@ -564,6 +591,8 @@ pub struct Dashboard<'a> {
     /// What was left out, and why (one sentence each).
     pub not_shown: Vec<String>,
     pub timeline: Option<TimeColumns>,
+    /// The busiest stretch, when the span is much longer (closes in it, of all).
+    pub busiest: Option<(TimeColumns, u64, u64)>,
 }
 
 impl<'a> Dashboard<'a> {
@@ -579,6 +608,11 @@ impl<'a> Dashboard<'a> {
             .timeline
             .as_ref()
             .and_then(|t| TimeColumns::new(t, &palette));
+        let busiest = match (&timeline, &extras.busiest) {
+            (Some(_), Some(b)) => TimeColumns::new(&b.timeline, &palette)
+                .map(|c| (c, b.timeline.closes, b.of)),
+            _ => None,
+        };
         let mut s: Vec<(Section, String)> = Vec::new();
         let mut not_shown = Vec::new();
         let errors = match audit {
@@ -692,6 +726,7 @@ impl<'a> Dashboard<'a> {
             sections: s,
             not_shown,
             timeline,
+            busiest,
         }
     }
 
@@ -762,6 +797,166 @@ impl<'a> Dashboard<'a> {
             s.push("…".into());
         }
         format!("{} ({})", s.join(", "), count(f.len() as u64, "code", "codes"))
+    }
+}
+
+/// A small report built by hand for the views' tests: 10 sessions over one minute
+/// (2026-11-22 00:00:00 .. 00:01:00 UTC): 4 × 1000, 3 × 1006, 1 × 4001, 2 open; 5 of
+/// them log rows (gorilla) with no idle time; paths `/live` (6 sessions, 1 × 1006),
+/// `/x` (1 session) and 3 log rows without a path (2 × 1006); no reconnect.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::analysis::breakdown::{Breakdown, GroupBy, GroupRow};
+    use crate::analysis::charts::{Extras, Histogram, Missing};
+    use crate::analysis::percode::{CodeRow, EndingRow};
+    use crate::analysis::summary::{InputInfo, Quality, Reconnects, Report};
+    use crate::analysis::timeline::{Bucket, CodeCount, Spike, SpikeKind, Timeline};
+
+    pub const T0: i64 = 1_795_305_600 * 1_000_000_000;
+
+    fn code(c: u16, name: &str, n: u64, p50: f64) -> CodeRow {
+        CodeRow {
+            close_code: c,
+            close_code_name: name.into(),
+            sessions: n,
+            share: n as f64 / 10.0,
+            by_client: 0,
+            by_server: 0,
+            handshake_completed_rate: 0.0,
+            duration_p50_s: Some(p50),
+            duration_p95_s: Some(p50),
+            duration_p99_s: Some(p50),
+            meaning: "m".into(),
+        }
+    }
+
+    pub fn report() -> Report {
+        let ending = |e: &str, n: u64| EndingRow {
+            ending: e.into(),
+            sessions: n,
+            share: n as f64 / 10.0,
+            meaning: "m".into(),
+        };
+        let at = |s: i64| T0 + s * 1_000_000_000;
+        Report {
+            inputs: vec![InputInfo {
+                name: "a.pcap".into(),
+                kind: "capture".into(),
+                sessions: 10,
+                ..InputInfo::default()
+            }],
+            time_range: Some((
+                "2026-11-22T00:00:00.123456789Z".into(),
+                "2026-11-22T00:01:00.5Z".into(),
+            )),
+            time_span_s: Some(60.4),
+            sessions: 10,
+            refused_upgrades: 0,
+            endings: vec![
+                ending("normal", 4),
+                ending("abnormal", 3),
+                ending("announced", 1),
+                ending("open", 2),
+            ],
+            codes: vec![
+                code(1000, "Normal Closure", 4, 0.31),
+                code(1006, "Abnormal Closure", 3, 2.0),
+                code(4001, "Private use", 1, 0.004),
+            ],
+            refused: Vec::new(),
+            anomalies: Vec::new(),
+            quality: Quality::default(),
+            breakdowns: vec![Breakdown {
+                by: GroupBy::Path,
+                codes: vec![1000, 1006],
+                rows: vec![
+                    GroupRow {
+                        group: "/live".into(),
+                        sessions: 6,
+                        per_code: vec![3, 1],
+                        other: 2,
+                    },
+                    GroupRow {
+                        group: "(none)".into(),
+                        sessions: 3,
+                        per_code: vec![0, 2],
+                        other: 1,
+                    },
+                    GroupRow {
+                        group: "/x".into(),
+                        sessions: 1,
+                        per_code: vec![1, 0],
+                        other: 0,
+                    },
+                ],
+                folded: None,
+            }],
+            diagnosis: Default::default(),
+            reconnects: Reconnects {
+                window_s: 300.0,
+                by_code: Vec::new(),
+                flags: Default::default(),
+            },
+            timeline: Some(Timeline {
+                bucket_s: 1,
+                first_bucket: Some(at(0)),
+                last_bucket: Some(at(59)),
+                closes: 8,
+                buckets: vec![
+                    Bucket {
+                        start: at(0),
+                        closes: 2,
+                        codes: vec![CodeCount { close_code: 1000, closes: 2 }],
+                    },
+                    Bucket {
+                        start: at(30),
+                        closes: 5,
+                        codes: vec![
+                            CodeCount { close_code: 1006, closes: 3 },
+                            CodeCount { close_code: 1000, closes: 2 },
+                        ],
+                    },
+                    Bucket {
+                        start: at(59),
+                        closes: 1,
+                        codes: vec![CodeCount { close_code: 4001, closes: 1 }],
+                    },
+                ],
+                spikes: vec![Spike {
+                    bucket_start: at(30),
+                    kind: SpikeKind::Incident,
+                    closes: 3,
+                    median: 0.0,
+                }],
+                frame: Default::default(),
+            }),
+        }
+    }
+
+    pub fn extras() -> Extras {
+        let hist = |title: &str| Histogram {
+            title: title.into(),
+            unit: "sessions".into(),
+            bins: vec!["<10 ms".into(), "10-100 ms".into(), "0.1-1 s".into()],
+            series: vec!["1000".into(), "1006".into(), "open".into()],
+            counts: vec![vec![1, 0, 0], vec![0, 2, 0], vec![1, 0, 1]],
+            total: 5,
+            of: 10,
+            missing: vec![Missing {
+                source: "gorilla".into(),
+                sessions: 5,
+            }],
+        };
+        Extras {
+            duration: hist("Session duration by close code"),
+            idle: hist("Idle time before the end by close code"),
+            reconnect_delay: Histogram {
+                unit: "reconnects".into(),
+                ..Histogram::default()
+            },
+            reasons: Vec::new(),
+            busiest: None,
+        }
     }
 }
 

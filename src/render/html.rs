@@ -25,7 +25,7 @@ use crate::audit::{Audit, Verdict};
 use crate::render::audit::check_line;
 use crate::render::dashboard::{
     count, coverage, fold_histogram, group_rows, group_summary, nb, time_range, Dashboard, Key,
-    Palette, Section,
+    Palette, Section, TimeColumns,
 };
 use crate::render::diagnosis::render_diagnosis;
 use crate::text::{code_label, fit, fmt_duration, opt_duration, pct, sanitize};
@@ -261,9 +261,15 @@ fn legend(o: &mut String, keys: &[Key], pal: &Palette) {
 }
 
 fn histogram(o: &mut String, name: &str, h: &Histogram, x_title: &str, pal: &Palette) {
-    let (keys, counts) = fold_histogram(h, pal);
-    let ticks = h
-        .bins
+    let (keys, mut counts) = fold_histogram(h, pal);
+    // Bins past the largest value are left off (the last bin still says ">= ...").
+    let used = counts
+        .iter()
+        .rposition(|r| r.iter().any(|n| *n > 0))
+        .map_or(1, |i| i + 1);
+    counts.truncate(used);
+    let bins: Vec<String> = h.bins.iter().take(used).cloned().collect();
+    let ticks = bins
         .iter()
         .enumerate()
         .map(|(i, b)| (i, nb(b)))
@@ -273,7 +279,7 @@ fn histogram(o: &mut String, name: &str, h: &Histogram, x_title: &str, pal: &Pal
         &Columns {
             name,
             title: &h.title,
-            cats: h.bins.clone(),
+            cats: bins,
             ticks,
             keys: &keys,
             counts: &counts,
@@ -372,37 +378,21 @@ fn groups_chart(o: &mut String, name: &str, title: &str, b: &Breakdown, pal: &Pa
     o.push_str("</p>");
 }
 
-fn timeline_chart(o: &mut String, d: &Dashboard) {
-    let Some(t) = &d.timeline else { return };
+fn time_chart(o: &mut String, name: &str, title: &str, t: &TimeColumns, pal: &Palette) {
     let per = t.column();
     let cats: Vec<String> = (0..t.counts.len())
         .map(|i| format!("{} UTC (+{per})", t.start(i)))
         .collect();
     let marks = t
-        .spikes
-        .iter()
-        .map(|(i, kind, n)| {
-            let codes = kind.codes();
-            (
-                *i,
-                kind.as_str().to_string(),
-                format!(
-                    "{}: {} of {} and {} in the {} from {} UTC",
-                    kind.as_str(),
-                    count(*n, "close", "closes"),
-                    codes[0],
-                    codes[1],
-                    t.column(),
-                    t.start(*i)
-                ),
-            )
-        })
+        .marks()
+        .into_iter()
+        .map(|(i, label, text)| (i, label.to_string(), format!("{} UTC: {text}", t.start(i))))
         .collect();
     columns(
         o,
         &Columns {
-            name: "timeline",
-            title: "Closes over time by close code",
+            name,
+            title,
             cats,
             ticks: t.ticks.clone(),
             keys: &t.keys,
@@ -412,18 +402,36 @@ fn timeline_chart(o: &mut String, d: &Dashboard) {
             x_title: format!("{}; one column = {per}", t.axis),
             marks,
         },
-        &d.palette,
+        pal,
     );
-    legend(o, &t.keys, &d.palette);
-    let spikes = &d.report.timeline.as_ref().map(|t| t.spikes.len()).unwrap_or(0);
+}
+
+fn timeline_chart(o: &mut String, d: &Dashboard) {
+    let Some(t) = &d.timeline else { return };
+    let pal = &d.palette;
+    if let Some((b, n, of)) = &d.busiest {
+        let _ = write!(
+            o,
+            "<p class=\"note\">The busiest stretch: {} of {} closes, {} to {} UTC.</p>",
+            n,
+            of,
+            esc(&b.start(0)),
+            esc(&b.start(b.counts.len().saturating_sub(1)))
+        );
+        time_chart(o, "timeline-busiest", "Closes over the busiest stretch", b, pal);
+        o.push_str("<p class=\"note\">The whole span:</p>");
+    }
+    time_chart(o, "timeline", "Closes over time by close code", t, pal);
+    legend(o, &t.keys, pal);
+    let spikes = d.report.timeline.as_ref().map_or(0, |t| t.spikes.len()) as u64;
     let _ = write!(
         o,
-        "<p class=\"note\">{}Markers: a spike, where deploy codes (1001, 1012) or incident \
+        "<p class=\"note\">{}Marked: a spike, where deploy codes (1001, 1012) or incident \
          codes (1006, 1011) reached 3 times their median per bucket and at least 5.</p>",
-        if *spikes == 0 {
+        if spikes == 0 {
             "No spike. ".to_string()
         } else {
-            format!("{}. ", count(*spikes as u64, "spike", "spikes"))
+            format!("{}. ", count(spikes, "spike", "spikes"))
         }
     );
 }
@@ -957,6 +965,120 @@ mod tests {
             esc("<img src=x onerror=alert(1)>\"'&\x07"),
             "&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;\\x07"
         );
+    }
+
+    use crate::render::dashboard::fixture::{extras, report};
+    use crate::render::dashboard::COLOUR_1006;
+
+    fn page() -> String {
+        render_report(&report(), &extras())
+    }
+
+    /// The `<h2>` titles, in order.
+    pub(crate) fn headings(page: &str) -> Vec<String> {
+        page.match_indices("<h2>")
+            .map(|(i, _)| {
+                let rest = &page[i + 4..];
+                rest[..rest.find("</h2>").unwrap()].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_1006_colour_is_the_same_in_every_chart() {
+        let p = page();
+        let rects: Vec<&str> = p
+            .match_indices("data-series=\"1006\"")
+            .map(|(i, _)| &p[i..i + p[i..].find('>').unwrap()])
+            .collect();
+        // The code bar, the timeline column, two histogram columns, two path bars.
+        assert!(rects.len() >= 5, "{rects:?}");
+        for r in rects {
+            assert!(r.contains(&format!("fill=\"{COLOUR_1006}\"")), "{r}");
+        }
+    }
+
+    #[test]
+    fn number_cells_keep_their_units_and_do_not_wrap() {
+        let p = page();
+        assert!(p.contains("<td class=\"n\">310\u{a0}ms</td>"), "p50 of 1000");
+        assert!(!p.contains("310 ms"));
+        assert!(p.contains("td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"));
+    }
+
+    #[test]
+    fn banner_times_are_to_the_millisecond() {
+        let p = page();
+        assert!(
+            p.contains("2026-11-22 00:00:00.123 to 00:01:00.500 UTC (1m 00s)"),
+            "{}",
+            &p[p.find("<header").unwrap()..p.find("</header>").unwrap()]
+        );
+        assert!(!p.contains(".123456789"));
+    }
+
+    #[test]
+    fn no_empty_cards_and_what_is_left_out_is_said() {
+        let p = page();
+        // No reconnect in the report: no card, a line under "Not shown".
+        assert!(!p.contains("data-chart=\"reconnect\""));
+        assert!(!p.contains("<section id=\"reconnects\">"));
+        let not_shown = &p[p.find("<section id=\"not-shown\">").expect("not shown")..];
+        assert!(not_shown.contains("Reconnects: no session was followed"), "{not_shown}");
+        // Every section has something after its title.
+        for (i, _) in p.match_indices("</h2>") {
+            assert!(!p[i + 5..].starts_with("</section>"), "empty card at {i}");
+        }
+    }
+
+    #[test]
+    fn histograms_say_what_they_cover() {
+        let p = page();
+        assert!(
+            p.contains("Covers 5 of 10 sessions. 5 log rows (gorilla 5) have no idle time"),
+            "{p}"
+        );
+        // Bins past the largest value are not drawn; the drawn ones are labelled.
+        let idle = &p[p.find("data-chart=\"idle\"").unwrap()..];
+        let idle = &idle[..idle.find("</svg>").unwrap()];
+        assert!(idle.contains(">0.1-1\u{a0}s</text>"), "{idle}");
+        assert!(idle.contains(">sessions</text>"), "y-axis title");
+    }
+
+    #[test]
+    fn groups_count_in_words_and_the_none_group_comes_last_by_its_name() {
+        let p = page();
+        let paths = &p[p.find("data-chart=\"paths\"").unwrap()..];
+        let paths = &paths[..paths.find("</svg>").unwrap()];
+        assert!(paths.contains(">1 session · no 1006<"), "{paths}");
+        assert!(paths.contains(">6 sessions · 1 × 1006 (16.7%)<"), "{paths}");
+        assert!(!paths.contains("1 sessions"));
+        let live = paths.find(">/live<").unwrap();
+        let x = paths.find(">/x<").unwrap();
+        let none = paths.find(">no path: log rows<").expect("named");
+        assert!(live < x && x < none, "order: /live {live}, /x {x}, none {none}");
+        assert!(!paths.contains("(none)"));
+    }
+
+    #[test]
+    fn timeline_has_axis_titles_time_labels_and_a_spike_mark() {
+        let p = page();
+        let t = &p[p.find("data-chart=\"timeline\"").unwrap()..];
+        let t = &t[..t.find("</svg>").unwrap()];
+        assert!(t.contains(">closes per 1 s</text>"), "y title");
+        assert!(t.contains(">UTC, 2026-11-22; one column = 1 s</text>"), "x title");
+        assert!(t.contains(">00:00:30</text>"), "a clock label: {t}");
+        assert!(t.contains("data-mark=\"incident\""), "the spike is marked on the chart");
+        assert_eq!(t.matches("<rect class=\"bar\"").count(), 4, "2 + 1 + 1 stacked parts");
+    }
+
+    #[test]
+    fn the_page_loads_nothing_and_says_so() {
+        let p = page().to_ascii_lowercase();
+        assert!(!p.contains("<script") && !p.contains("http://") && !p.contains("https://"));
+        assert!(!p.contains(" src=") && !p.contains("<link") && !p.contains("url("));
+        assert!(p.contains("content-security-policy\" content=\"default-src 'none'"));
+        assert!(p.contains("this page loads nothing (no scripts, no network)"));
     }
 
     #[test]

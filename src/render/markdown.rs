@@ -21,6 +21,7 @@ use crate::inputs::Outcome;
 use crate::render::audit::check_line;
 use crate::render::dashboard::{
     count, coverage, fold_histogram, group_rows, nb, time_range, Dashboard, Key, Section,
+    TimeColumns,
 };
 use crate::render::diagnosis::render_diagnosis;
 use crate::text::{code_label, fit, fmt_duration, opt_duration, pct, sanitize};
@@ -121,7 +122,7 @@ fn histogram_table(o: &mut String, d: &Dashboard, h: &Histogram, what: &str) {
                 nb(&format!("{name} ×{n}"))
             })
             .collect();
-        let _ = writeln!(o, "| {} | {total} | {} |", nb(bin), parts.join(", "));
+        let _ = writeln!(o, "| {} | {total} | {} |", md(&nb(bin)), parts.join(", "));
     }
 }
 
@@ -144,6 +145,15 @@ fn sparkline(values: &[u64]) -> String {
 
 fn timeline_table(o: &mut String, d: &Dashboard) {
     let Some(t) = &d.timeline else { return };
+    if let Some((b, n, of)) = &d.busiest {
+        let _ = writeln!(o, "The busiest stretch: {n} of {of} closes.\n");
+        time_table(o, d, b);
+        let _ = writeln!(o, "\nThe whole span:\n");
+    }
+    time_table(o, d, t);
+}
+
+fn time_table(o: &mut String, d: &Dashboard, t: &TimeColumns) {
     let per = t.column();
     let last = t.counts.len().saturating_sub(1);
     let _ = writeln!(
@@ -184,20 +194,16 @@ fn timeline_table(o: &mut String, d: &Dashboard) {
             sparkline(&v)
         );
     }
-    if t.spikes.is_empty() {
+    let marks = t.marks();
+    if marks.is_empty() {
         let _ = writeln!(o, "\nNo spike.");
     } else {
         o.push('\n');
-        for (i, kind, n) in &t.spikes {
-            let codes = kind.codes();
+        for (i, label, text) in marks {
             let _ = writeln!(
                 o,
-                "- **{}** in the {per} from {} UTC: {} of {} and {}",
-                kind.as_str(),
-                t.start(*i),
-                count(*n, "close", "closes"),
-                codes[0],
-                codes[1]
+                "- **{label}** in the {per} from {} UTC ({text})",
+                t.start(i)
             );
         }
     }
@@ -551,6 +557,65 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::render::dashboard::fixture::{extras, report};
+
+    #[test]
+    fn same_sections_in_the_same_order_as_the_html() {
+        let (r, x) = (report(), extras());
+        let html = crate::render::html::render_report(&r, &x);
+        let md = render_report(&r, &x);
+        let h2: Vec<String> = html
+            .match_indices("<h2>")
+            .map(|(i, _)| {
+                let rest = &html[i + 4..];
+                rest[..rest.find("</h2>").unwrap()].to_string()
+            })
+            .collect();
+        let h2_md: Vec<String> = md
+            .lines()
+            .filter_map(|l| l.strip_prefix("## "))
+            .map(|l| l.replace('\\', ""))
+            .collect();
+        assert_eq!(h2_md, h2);
+        assert_eq!(
+            h2,
+            [
+                "Close codes",
+                "Closes over time",
+                "Paths by abnormal (1006) closes",
+                "Idle time before the end",
+                "Session duration",
+                "Endings",
+                "Inputs",
+                "Not shown"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ci_summary_without_raw_html_units_kept_and_counts_in_words() {
+        let md = render_report(&report(), &extras());
+        assert!(md.starts_with("# wsaudit: 10 WebSocket sessions\n\n**3 abnormal (1006), 30.0%**"));
+        assert!(md.contains("2026-11-22 00:00:00.123 to 00:01:00.500 UTC (1m 00s)"), "{md}");
+        let bare = md
+            .match_indices('<')
+            .filter(|(i, _)| !md[..*i].ends_with('\\'))
+            .count();
+        assert_eq!(bare, 0, "raw HTML:\n{md}");
+        assert!(md.contains("| \\<10\u{a0}ms | 1 | 1000\u{a0}×1 |"), "{md}");
+        assert!(md.contains("| 310\u{a0}ms |"), "{md}");
+        assert!(md.contains("| no path: log rows | 3 | 2\u{a0}(66.7%) |"), "{md}");
+        let none = md.find("| no path: log rows |").unwrap();
+        assert!(md.find("| /x |").unwrap() < none, "the group with no path comes last");
+        assert!(md.contains("Covers 5 of 10 sessions. 5 log rows (gorilla 5) have no idle time"));
+        assert!(md.contains("- **incident** in the 1 s from 2026-11-22 00:00:30 UTC"), "{md}");
+        // One sparkline character per second of the minute.
+        let line = md.lines().find(|l| l.starts_with("| 1006 Abnormal Closure | 3 | 3 |")).unwrap();
+        let spark = line.split('`').nth(1).unwrap();
+        assert_eq!(spark.chars().count(), 60, "{line}");
+        assert_eq!(spark.chars().nth(30), Some('█'));
+    }
 
     #[test]
     fn hostile_text_is_inert() {
