@@ -340,11 +340,11 @@ fn markdown_summary_has_verdict_changes_and_tables() {
     for heading in [
         "## Endings",
         "## Close codes",
-        "## Servers by abnormal (1006) rate",
-        "## Paths by abnormal (1006) rate",
+        "## Servers by abnormal (1006) closes",
+        "## Paths by abnormal (1006) closes",
         "## 1006 diagnosis",
         "## Reconnects",
-        "## Timeline",
+        "## Closes over time",
         "## Inputs",
     ] {
         assert!(text.contains(heading), "{heading} missing:\n{text}");

@@ -41,7 +41,9 @@ const PREFERRED: [(u16, &str); 6] = [
 /// Colours for the other codes, in order: Paul Tol's muted indigo, teal, wine and
 /// olive, Okabe-Ito's black and yellow, then the preferred colours of absent codes
 /// (never vermillion).
-const POOL: [&str; 6] = ["#332288", "#44AA99", "#882255", "#999933", "#000000", "#F0E442"];
+const POOL: [&str; 6] = [
+    "#332288", "#44AA99", "#882255", "#999933", "#000000", "#F0E442",
+];
 
 /// A series in the charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,8 +391,7 @@ impl TimeColumns {
             let i = ((b.start - first) / size) as usize;
             for c in &b.codes {
                 let k = pal.key(c.close_code);
-                if let (Some(row), Some(j)) =
-                    (counts.get_mut(i), keys.iter().position(|x| *x == k))
+                if let (Some(row), Some(j)) = (counts.get_mut(i), keys.iter().position(|x| *x == k))
                 {
                     row[j] += c.closes;
                 }
@@ -609,8 +610,9 @@ impl<'a> Dashboard<'a> {
             .as_ref()
             .and_then(|t| TimeColumns::new(t, &palette));
         let busiest = match (&timeline, &extras.busiest) {
-            (Some(_), Some(b)) => TimeColumns::new(&b.timeline, &palette)
-                .map(|c| (c, b.timeline.closes, b.of)),
+            (Some(_), Some(b)) => {
+                TimeColumns::new(&b.timeline, &palette).map(|c| (c, b.timeline.closes, b.of))
+            }
             _ => None,
         };
         let mut s: Vec<(Section, String)> = Vec::new();
@@ -796,7 +798,11 @@ impl<'a> Dashboard<'a> {
         if f.len() > max {
             s.push("…".into());
         }
-        format!("{} ({})", s.join(", "), count(f.len() as u64, "code", "codes"))
+        format!(
+            "{} ({})",
+            s.join(", "),
+            count(f.len() as u64, "code", "codes")
+        )
     }
 }
 
@@ -906,20 +912,32 @@ pub(crate) mod fixture {
                     Bucket {
                         start: at(0),
                         closes: 2,
-                        codes: vec![CodeCount { close_code: 1000, closes: 2 }],
+                        codes: vec![CodeCount {
+                            close_code: 1000,
+                            closes: 2,
+                        }],
                     },
                     Bucket {
                         start: at(30),
                         closes: 5,
                         codes: vec![
-                            CodeCount { close_code: 1006, closes: 3 },
-                            CodeCount { close_code: 1000, closes: 2 },
+                            CodeCount {
+                                close_code: 1006,
+                                closes: 3,
+                            },
+                            CodeCount {
+                                close_code: 1000,
+                                closes: 2,
+                            },
                         ],
                     },
                     Bucket {
                         start: at(59),
                         closes: 1,
-                        codes: vec![CodeCount { close_code: 4001, closes: 1 }],
+                        codes: vec![CodeCount {
+                            close_code: 4001,
+                            closes: 1,
+                        }],
                     },
                 ],
                 spikes: vec![Spike {
@@ -1072,7 +1090,10 @@ mod tests {
         assert_eq!(c.column(), "1 min");
         assert_eq!(c.axis, "UTC, 2026-11-22");
         let labels: Vec<&str> = c.ticks.iter().map(|t| t.1.as_str()).collect();
-        assert_eq!(labels, ["00:00", "00:10", "00:20", "00:30", "00:40", "00:50"]);
+        assert_eq!(
+            labels,
+            ["00:00", "00:10", "00:20", "00:30", "00:40", "00:50"]
+        );
         assert_eq!(c.keys, [Key::Code(1006), Key::Code(1000)]);
     }
 

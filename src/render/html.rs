@@ -94,7 +94,9 @@ fn hbars(o: &mut String, name: &str, title: &str, rows: &[HBar]) {
     svg_open(o, name, title, height);
     for (i, r) in rows.iter().enumerate() {
         let y = top + row_h * i as u32;
-        let w = ((r.value as f64 / max as f64) * plot as f64).round().max(1.0) as u32;
+        let w = ((r.value as f64 / max as f64) * plot as f64)
+            .round()
+            .max(1.0) as u32;
         let _ = write!(
             o,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"label\">{}</text>",
@@ -269,11 +271,7 @@ fn histogram(o: &mut String, name: &str, h: &Histogram, x_title: &str, pal: &Pal
         .map_or(1, |i| i + 1);
     counts.truncate(used);
     let bins: Vec<String> = h.bins.iter().take(used).cloned().collect();
-    let ticks = bins
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (i, nb(b)))
-        .collect();
+    let ticks = bins.iter().enumerate().map(|(i, b)| (i, nb(b))).collect();
     columns(
         o,
         &Columns {
@@ -418,7 +416,13 @@ fn timeline_chart(o: &mut String, d: &Dashboard) {
             esc(&b.start(0)),
             esc(&b.start(b.counts.len().saturating_sub(1)))
         );
-        time_chart(o, "timeline-busiest", "Closes over the busiest stretch", b, pal);
+        time_chart(
+            o,
+            "timeline-busiest",
+            "Closes over the busiest stretch",
+            b,
+            pal,
+        );
         o.push_str("<p class=\"note\">The whole span:</p>");
     }
     time_chart(o, "timeline", "Closes over time by close code", t, pal);
@@ -561,7 +565,11 @@ fn banner(o: &mut String, d: &Dashboard) {
     }
     o.push('.');
     if let Some(a) = d.audit {
-        let _ = write!(o, " Generated {}.", esc(&a.generated.replace(['T', 'Z'], " ")));
+        let _ = write!(
+            o,
+            " Generated {}.",
+            esc(&a.generated.replace(['T', 'Z'], " "))
+        );
     }
     o.push_str("</p></header>");
 }
@@ -589,12 +597,7 @@ fn page(d: &Dashboard) -> String {
     );
     banner(&mut o, d);
     for (sec, title) in &d.sections {
-        let _ = write!(
-            o,
-            "<section id=\"{}\"><h2>{}</h2>",
-            sec.id(),
-            esc(title)
-        );
+        let _ = write!(o, "<section id=\"{}\"><h2>{}</h2>", sec.id(), esc(title));
         section(&mut o, d, *sec, pal);
         o.push_str("</section>");
     }
@@ -694,7 +697,11 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
                             count(n, "session", "sessions"),
                             d.other_codes(8)
                         ),
-                        k => format!("{}: {} ({share})", pal.label(k), count(n, "session", "sessions")),
+                        k => format!(
+                            "{}: {} ({share})",
+                            pal.label(k),
+                            count(n, "session", "sessions")
+                        ),
                     };
                     HBar {
                         label,
@@ -758,7 +765,13 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
             let Some(b) = r.breakdowns.iter().find(|b| b.by == by) else {
                 return;
             };
-            groups_chart(o, what, &format!("{what}: share of each close code"), b, pal);
+            groups_chart(
+                o,
+                what,
+                &format!("{what}: share of each close code"),
+                b,
+                pal,
+            );
             let _ = write!(
                 o,
                 "<p class=\"note\">Each bar is one group's sessions (100 %), split by close \
@@ -776,8 +789,7 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
             for line in render_diagnosis(&r.diagnosis).lines() {
                 if let Some(rest) = line.strip_prefix("- ") {
                     items.push(rest.to_string());
-                } else if let (Some(rest), Some(last)) =
-                    (line.strip_prefix("  "), items.last_mut())
+                } else if let (Some(rest), Some(last)) = (line.strip_prefix("  "), items.last_mut())
                 {
                     last.push(' ');
                     last.push_str(rest);
@@ -823,7 +835,13 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
         Section::Reconnects => {
             let h = &x.reconnect_delay;
             if h.total > 0 {
-                histogram(o, "reconnect", h, "delay from the close to the next session", pal);
+                histogram(
+                    o,
+                    "reconnect",
+                    h,
+                    "delay from the close to the next session",
+                    pal,
+                );
             }
             table_head(
                 o,
@@ -927,7 +945,14 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
         Section::Inputs => {
             table_head(
                 o,
-                &["Input", "Kind", "#Packets", "#Sessions", "Outcome", "Problems"],
+                &[
+                    "Input",
+                    "Kind",
+                    "#Packets",
+                    "#Sessions",
+                    "Outcome",
+                    "Problems",
+                ],
             );
             for i in &r.inputs {
                 o.push_str("<tr>");
@@ -1001,9 +1026,14 @@ mod tests {
     #[test]
     fn number_cells_keep_their_units_and_do_not_wrap() {
         let p = page();
-        assert!(p.contains("<td class=\"n\">310\u{a0}ms</td>"), "p50 of 1000");
+        assert!(
+            p.contains("<td class=\"n\">310\u{a0}ms</td>"),
+            "p50 of 1000"
+        );
         assert!(!p.contains("310 ms"));
-        assert!(p.contains("td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"));
+        assert!(p.contains(
+            "td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+        ));
     }
 
     #[test]
@@ -1024,7 +1054,10 @@ mod tests {
         assert!(!p.contains("data-chart=\"reconnect\""));
         assert!(!p.contains("<section id=\"reconnects\">"));
         let not_shown = &p[p.find("<section id=\"not-shown\">").expect("not shown")..];
-        assert!(not_shown.contains("Reconnects: no session was followed"), "{not_shown}");
+        assert!(
+            not_shown.contains("Reconnects: no session was followed"),
+            "{not_shown}"
+        );
         // Every section has something after its title.
         for (i, _) in p.match_indices("</h2>") {
             assert!(!p[i + 5..].starts_with("</section>"), "empty card at {i}");
@@ -1056,7 +1089,10 @@ mod tests {
         let live = paths.find(">/live<").unwrap();
         let x = paths.find(">/x<").unwrap();
         let none = paths.find(">no path: log rows<").expect("named");
-        assert!(live < x && x < none, "order: /live {live}, /x {x}, none {none}");
+        assert!(
+            live < x && x < none,
+            "order: /live {live}, /x {x}, none {none}"
+        );
         assert!(!paths.contains("(none)"));
     }
 
@@ -1066,10 +1102,20 @@ mod tests {
         let t = &p[p.find("data-chart=\"timeline\"").unwrap()..];
         let t = &t[..t.find("</svg>").unwrap()];
         assert!(t.contains(">closes per 1 s</text>"), "y title");
-        assert!(t.contains(">UTC, 2026-11-22; one column = 1 s</text>"), "x title");
+        assert!(
+            t.contains(">UTC, 2026-11-22; one column = 1 s</text>"),
+            "x title"
+        );
         assert!(t.contains(">00:00:30</text>"), "a clock label: {t}");
-        assert!(t.contains("data-mark=\"incident\""), "the spike is marked on the chart");
-        assert_eq!(t.matches("<rect class=\"bar\"").count(), 4, "2 + 1 + 1 stacked parts");
+        assert!(
+            t.contains("data-mark=\"incident\""),
+            "the spike is marked on the chart"
+        );
+        assert_eq!(
+            t.matches("<rect class=\"bar\"").count(),
+            4,
+            "2 + 1 + 1 stacked parts"
+        );
     }
 
     #[test]

@@ -262,7 +262,10 @@ fn page(d: &Dashboard) -> String {
         line.push(md(&t));
     }
     if let Some(a) = d.audit {
-        line.push(format!("generated {}", a.generated.replace(['T', 'Z'], " ").trim()));
+        line.push(format!(
+            "generated {}",
+            a.generated.replace(['T', 'Z'], " ").trim()
+        ));
     }
     let _ = writeln!(o, "{}", line.join(" · "));
     for (sec, title) in &d.sections {
@@ -362,7 +365,10 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
                     md(&c.meaning)
                 );
             }
-            if let Some(open) = r.endings.iter().find(|e| e.ending == "open" && e.sessions > 0)
+            if let Some(open) = r
+                .endings
+                .iter()
+                .find(|e| e.ending == "open" && e.sessions > 0)
             {
                 let _ = writeln!(
                     o,
@@ -597,7 +603,10 @@ mod tests {
     fn a_ci_summary_without_raw_html_units_kept_and_counts_in_words() {
         let md = render_report(&report(), &extras());
         assert!(md.starts_with("# wsaudit: 10 WebSocket sessions\n\n**3 abnormal (1006), 30.0%**"));
-        assert!(md.contains("2026-11-22 00:00:00.123 to 00:01:00.500 UTC (1m 00s)"), "{md}");
+        assert!(
+            md.contains("2026-11-22 00:00:00.123 to 00:01:00.500 UTC (1m 00s)"),
+            "{md}"
+        );
         let bare = md
             .match_indices('<')
             .filter(|(i, _)| !md[..*i].ends_with('\\'))
@@ -605,13 +614,25 @@ mod tests {
         assert_eq!(bare, 0, "raw HTML:\n{md}");
         assert!(md.contains("| \\<10\u{a0}ms | 1 | 1000\u{a0}×1 |"), "{md}");
         assert!(md.contains("| 310\u{a0}ms |"), "{md}");
-        assert!(md.contains("| no path: log rows | 3 | 2\u{a0}(66.7%) |"), "{md}");
+        assert!(
+            md.contains("| no path: log rows | 3 | 2\u{a0}(66.7%) |"),
+            "{md}"
+        );
         let none = md.find("| no path: log rows |").unwrap();
-        assert!(md.find("| /x |").unwrap() < none, "the group with no path comes last");
+        assert!(
+            md.find("| /x |").unwrap() < none,
+            "the group with no path comes last"
+        );
         assert!(md.contains("Covers 5 of 10 sessions. 5 log rows (gorilla 5) have no idle time"));
-        assert!(md.contains("- **incident** in the 1 s from 2026-11-22 00:00:30 UTC"), "{md}");
+        assert!(
+            md.contains("- **incident** in the 1 s from 2026-11-22 00:00:30 UTC"),
+            "{md}"
+        );
         // One sparkline character per second of the minute.
-        let line = md.lines().find(|l| l.starts_with("| 1006 Abnormal Closure | 3 | 3 |")).unwrap();
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("| 1006 Abnormal Closure | 3 | 3 |"))
+            .unwrap();
         let spark = line.split('`').nth(1).unwrap();
         assert_eq!(spark.chars().count(), 60, "{line}");
         assert_eq!(spark.chars().nth(30), Some('█'));
