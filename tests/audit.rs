@@ -398,20 +398,21 @@ fn html_loads_nothing_and_escapes_a_hostile_close_reason() {
         "a load"
     );
     assert!(lower.contains("content-security-policy\" content=\"default-src 'none'"));
-    for chart in [
-        "codes",
-        "timeline",
-        "duration",
-        "idle",
-        "reconnect",
-        "servers",
-        "paths",
-    ] {
+    for chart in ["codes", "timeline", "duration", "idle", "servers", "paths"] {
         assert!(
             page.contains(&format!("data-chart=\"{chart}\"")),
             "{chart} chart missing"
         );
     }
+    // ws_python has no reconnect: no empty card, and the page says why (issue 18).
+    assert!(
+        !page.contains("data-chart=\"reconnect\""),
+        "an empty reconnect card"
+    );
+    assert!(
+        page.contains("<li>Reconnects: no session was followed by the same client"),
+        "why there is no reconnect chart"
+    );
     let md = std::fs::read_to_string(&md).unwrap();
     // Every `<` is backslash-escaped: Markdown renders it as text, never as a tag.
     let bare = md

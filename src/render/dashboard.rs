@@ -544,6 +544,7 @@ pub enum Section {
     Duration,
     Reconnects,
     Reasons,
+    CodeTable,
     Endings,
     Refused,
     Anomalies,
@@ -568,6 +569,7 @@ impl Section {
             Section::Duration => "duration",
             Section::Reconnects => "reconnects",
             Section::Reasons => "reasons",
+            Section::CodeTable => "code-table",
             Section::Endings => "endings",
             Section::Refused => "refused",
             Section::Anomalies => "anomalies",
@@ -702,6 +704,9 @@ impl<'a> Dashboard<'a> {
         }
         if !extras.reasons.is_empty() {
             s.push((Section::Reasons, "Most frequent close reasons".into()));
+        }
+        if !r.codes.is_empty() {
+            s.push((Section::CodeTable, "Close codes in detail".into()));
         }
         if !r.endings.is_empty() {
             s.push((Section::Endings, "Endings".into()));

@@ -723,6 +723,12 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
                     esc(&d.other_codes(12))
                 );
             }
+            o.push_str(
+                "<p class=\"note\">Every code with its meaning: \
+                 <a href=\"#code-table\">close codes in detail</a>.</p>",
+            );
+        }
+        Section::CodeTable => {
             table_head(
                 o,
                 &[

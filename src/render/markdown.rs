@@ -345,6 +345,24 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
             }
         }
         Section::Codes => {
+            let _ = writeln!(o, "| Code | Sessions | Share |\n|---|---:|---:|");
+            for (k, n) in d.code_bars() {
+                let name = match k {
+                    Key::Other => format!("{} other codes", d.palette.folded().len()),
+                    k => d.palette.label(k),
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {n} | {} |",
+                    md(&name),
+                    pct(n as f64 / r.sessions.max(1) as f64)
+                );
+            }
+            if !d.palette.folded().is_empty() {
+                let _ = writeln!(o, "\nOther codes: {}.", md(&d.other_codes(12)));
+            }
+        }
+        Section::CodeTable => {
             let _ = writeln!(
                 o,
                 "| Code | Sessions | Share | By client | By server | Echoed | Duration p50 | \
@@ -364,21 +382,6 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
                     nb(&opt_duration(c.duration_p95_s)),
                     md(&c.meaning)
                 );
-            }
-            if let Some(open) = r
-                .endings
-                .iter()
-                .find(|e| e.ending == "open" && e.sessions > 0)
-            {
-                let _ = writeln!(
-                    o,
-                    "\nOpen (no close yet): {} ({}).",
-                    count(open.sessions, "session", "sessions"),
-                    pct(open.share)
-                );
-            }
-            if !d.palette.folded().is_empty() {
-                let _ = writeln!(o, "\nOther codes: {}.", md(&d.other_codes(12)));
             }
             let _ = writeln!(
                 o,
@@ -592,6 +595,7 @@ mod tests {
                 "Paths by abnormal (1006) closes",
                 "Idle time before the end",
                 "Session duration",
+                "Close codes in detail",
                 "Endings",
                 "Inputs",
                 "Not shown"
