@@ -568,7 +568,7 @@ fn banner(o: &mut String, d: &Dashboard) {
         let _ = write!(
             o,
             " Generated {}.",
-            esc(&a.generated.replace(['T', 'Z'], " "))
+            esc(&a.generated.replace('T', " ").replace('Z', " UTC"))
         );
     }
     o.push_str("</p></header>");

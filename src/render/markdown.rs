@@ -264,7 +264,7 @@ fn page(d: &Dashboard) -> String {
     if let Some(a) = d.audit {
         line.push(format!(
             "generated {}",
-            a.generated.replace(['T', 'Z'], " ").trim()
+            a.generated.replace('T', " ").replace('Z', " UTC").trim()
         ));
     }
     let _ = writeln!(o, "{}", line.join(" · "));
