@@ -246,6 +246,7 @@ fn audit_html_renders_its_charts_in_chromium() {
     let page = dir.join("audit.html");
     let shot = dir.join("audit.png");
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&page);
     let o = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
         .args(["analyze", &fixture("ws_python.pcap"), "--sessions"])
         .arg(&base)
@@ -383,7 +384,9 @@ fn analyze_html_dashboard_renders_in_chromium() {
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("analyze.html");
     let shot = dir.join("analyze.png");
+    // Nothing from an earlier run may stand in for this one's output.
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&page);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut captures: Vec<String> = std::fs::read_dir(&fixtures)
         .unwrap()
