@@ -407,6 +407,8 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
                 } else if let Some(rest) = line.strip_prefix("  ") {
                     let _ = writeln!(o, "  {}", md(rest));
                 } else {
+                    // The section's title says it already.
+                    let line = line.strip_prefix("1006 diagnosis: ").unwrap_or(line);
                     let _ = writeln!(o, "{}\n", md(line));
                 }
             }
