@@ -96,6 +96,14 @@ pub struct ReportArgs {
     /// = + - @ tab or CR get a leading ' so spreadsheets do not run them as formulas.
     #[arg(long)]
     pub csv_raw: bool,
+    /// Write the report as one self-contained HTML dashboard to PATH (inline SVG charts;
+    /// no scripts, no network). With `audit`, the verdict, thresholds and changes on top.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Write the report as Markdown to PATH: the same sections as the HTML, as tables
+    /// (fits a CI job summary).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
     /// How the report is printed.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -222,12 +230,6 @@ pub struct AuditArgs {
     #[arg(long = "max-rate", value_name = "CODE_OR_ENDING=PERCENT",
           value_parser = crate::audit::parse_threshold)]
     pub max_rate: Vec<crate::audit::Threshold>,
-    /// Write a self-contained HTML report (inline SVG charts, no scripts, no network).
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
-    /// Write a Markdown summary.
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
     /// Write the merged session table to PATH (tomorrow night's --baseline).
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
@@ -296,7 +298,15 @@ impl ReportArgs {
     fn views(self) -> Result<Views> {
         check_outputs([&self.summary, &self.reconnects])?;
         check_window(self.window)?;
+        for p in [&self.html, &self.markdown].into_iter().flatten() {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                usage!("{}: the folder does not exist", p.display());
+            }
+        }
         Ok(Views {
+            html: self.html,
+            markdown: self.markdown,
             by: self.by,
             top: self.top,
             summary: self.summary,
@@ -356,6 +366,8 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
             ("--closes", &a.closes),
             ("--summary", &a.report.summary),
             ("--reconnects", &a.report.reconnects),
+            ("--html", &a.report.html),
+            ("--markdown", &a.report.markdown),
         ],
         &a.files,
     )?;
@@ -399,6 +411,8 @@ pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
             ("--sessions", &a.sessions),
             ("--summary", &a.report.summary),
             ("--reconnects", &a.report.reconnects),
+            ("--html", &a.report.html),
+            ("--markdown", &a.report.markdown),
         ],
         &a.paths,
     )?;
@@ -417,17 +431,11 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
             ("--sessions", &a.sessions),
             ("--summary", &a.report.summary),
             ("--reconnects", &a.report.reconnects),
-            ("--html", &a.html),
-            ("--markdown", &a.markdown),
+            ("--html", &a.report.html),
+            ("--markdown", &a.report.markdown),
         ],
         &a.paths,
     )?;
-    for p in [&a.html, &a.markdown].into_iter().flatten() {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-        if dir.is_some_and(|d| !d.is_dir()) {
-            usage!("{}: the folder does not exist", p.display());
-        }
-    }
     let views = a.report.views()?;
     if a.paths.iter().filter(|p| *p == "-").count() > 1 {
         usage!("standard input (-) can be given only once");
@@ -449,8 +457,8 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
         paths: a.paths,
         baseline: a.baseline,
         max_rate: a.max_rate,
-        html: a.html,
-        markdown: a.markdown,
+        html: views.html.clone(),
+        markdown: views.markdown.clone(),
         sessions: a.sessions,
         options: Options {
             limits: Limits::default(),

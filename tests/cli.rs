@@ -914,3 +914,170 @@ fn exports_write_through_fifos_and_devices_and_follow_symlinks() {
         .file_type()
         .is_char_device());
 }
+
+/// The `<h2>` titles of a page, in order.
+fn h2s(page: &str) -> Vec<String> {
+    page.match_indices("<h2>")
+        .map(|(i, _)| {
+            let rest = &page[i + 4..];
+            rest[..rest.find("</h2>").unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// Issue 18: `analyze --html/--markdown` write the audit's views without the verdict
+/// (same sections, same order); the Markdown has the HTML's sections; the terminal and
+/// JSON report still show only what was asked for. Counts from `demo.truth.json`.
+#[test]
+fn analyze_html_and_markdown_share_the_audit_views() {
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/demo.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let sessions = truth["sessions"].as_array().unwrap();
+    let abnormal = sessions
+        .iter()
+        .filter(|s| s["expected_ending"] == "abnormal")
+        .count();
+    let servers: std::collections::BTreeSet<&str> = sessions
+        .iter()
+        .map(|s| s["server"].as_str().unwrap())
+        .collect();
+
+    let (html, md, audit_html) = (
+        tmp("analyze.html"),
+        tmp("analyze.md"),
+        tmp("audit-views.html"),
+    );
+    let o = run(&[
+        "analyze",
+        "fixtures/demo.pcap",
+        "--format",
+        "json",
+        "--html",
+        html.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        json["breakdowns"].as_array().unwrap().len(),
+        0,
+        "no --by asked"
+    );
+    assert!(json["timeline"].is_null(), "no --timeline asked");
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    let banner = format!(
+        "<h1>{} WebSocket sessions: {abnormal} abnormal (1006), {:.1}%</h1>",
+        sessions.len(),
+        abnormal as f64 * 100.0 / sessions.len() as f64
+    );
+    assert!(page.contains(&banner), "{banner} not in the page");
+    for chart in [
+        "codes",
+        "timeline",
+        "servers",
+        "paths",
+        "idle",
+        "duration",
+        "reconnect",
+    ] {
+        assert!(page.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+    }
+    let server_chart = &page[page.find("data-chart=\"servers\"").unwrap()..];
+    let server_chart = &server_chart[..server_chart.find("</svg>").unwrap()];
+    for s in &servers {
+        assert!(
+            server_chart.contains(&format!(">{s}<")),
+            "server {s} charted"
+        );
+    }
+    let lower = page.to_ascii_lowercase();
+    assert!(
+        !lower.contains("<script") && !lower.contains("http://") && !lower.contains("https://")
+    );
+
+    // The audit page: the same views after its verdict, thresholds and changes.
+    let o = bin()
+        .args(["audit", "fixtures/demo.pcap", "-q", "--html"])
+        .arg(&audit_html)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let audit = h2s(&std::fs::read_to_string(&audit_html).unwrap());
+    assert_eq!(audit[0], "Changes", "{audit:?}");
+    assert_eq!(audit[1..], h2s(&page)[..], "the audit adds its part on top");
+
+    let text = std::fs::read_to_string(&md).unwrap();
+    let md_heads: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|l| l.replace('\\', ""))
+        .collect();
+    assert_eq!(
+        md_heads,
+        h2s(&page),
+        "Markdown: the HTML's sections in its order"
+    );
+    assert!(text.starts_with(&format!(
+        "# wsaudit: {} WebSocket sessions\n",
+        sessions.len()
+    )));
+}
+
+/// `report --html` works on exported tables, and a page in a missing folder is refused
+/// before anything is read.
+#[test]
+fn report_writes_the_dashboard_and_missing_folders_are_refused_first() {
+    let table = tmp("for-report.parquet");
+    run(&[
+        "analyze",
+        "fixtures/demo.pcap",
+        "-q",
+        "--sessions",
+        table.to_str().unwrap(),
+    ]);
+    let (html, md) = (tmp("report.html"), tmp("report.md"));
+    run(&[
+        "report",
+        table.to_str().unwrap(),
+        "-q",
+        "--html",
+        html.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("data-chart=\"codes\"") && page.contains("<h1>17 WebSocket sessions"));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.starts_with("# wsaudit: 17 WebSocket sessions\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n## Close codes\n"), "{text}");
+    let o = bin()
+        .args([
+            "analyze",
+            "fixtures/demo.pcap",
+            "--markdown",
+            "/nonexistent-dir/x.md",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("/nonexistent-dir/x.md: the folder does not exist"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -368,23 +368,10 @@ fn exports_and_report_are_the_same_when_sessions_spill_to_disk() {
 }
 
 /// Every fixture capture, and the fixture logs folder.
-/// Every fixture capture, and the log folders wsaudit reads without options (the
-/// `--pattern` fixtures and the noisy logs' raw generator outputs are left out: with no
-/// pattern given they are logs nothing recognises, an error by design).
+/// Every fixture capture, and the log folders wsaudit reads without options.
 fn fixture_inputs() -> Vec<PathBuf> {
     let mut v = common::fixture_captures();
-    for d in [
-        "go",
-        "jetty",
-        "mitmproxy",
-        "noisy",
-        "python-websockets",
-        "quoted",
-        "tomcat",
-        "tungstenite",
-    ] {
-        v.push(common::fixture("logs").join(d));
-    }
+    v.extend(common::fixture_log_folders());
     v
 }
 

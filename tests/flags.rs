@@ -31,6 +31,16 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "flags::help_lists_no_flag_the_table_lacks",
     ),
     ("analyze", "-h", "flags::help_lists_no_flag_the_table_lacks"),
+    (
+        "analyze",
+        "--html",
+        "cli::analyze_html_and_markdown_share_the_audit_views",
+    ),
+    (
+        "analyze",
+        "--markdown",
+        "cli::analyze_html_and_markdown_share_the_audit_views",
+    ),
     ("analyze", "-", "flags::stdin_dash_reads_one_capture"),
     (
         "analyze",
@@ -280,6 +290,16 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "flags::help_lists_no_flag_the_table_lacks",
     ),
     ("report", "-h", "flags::help_lists_no_flag_the_table_lacks"),
+    (
+        "report",
+        "--html",
+        "cli::report_writes_the_dashboard_and_missing_folders_are_refused_first",
+    ),
+    (
+        "report",
+        "--markdown",
+        "cli::report_writes_the_dashboard_and_missing_folders_are_refused_first",
+    ),
     (
         "report",
         "--sessions",

@@ -201,9 +201,11 @@ fn near(p: [u8; 3], q: [u8; 3]) -> bool {
     p.iter().zip(q).all(|(a, b)| a.abs_diff(b) <= 6)
 }
 
-#[test]
-fn audit_html_renders_its_charts_in_chromium() {
-    let Some(bin) = chromium() else {
+/// Chromium, or `None` after saying why the test skips (allowed under CI only when
+/// `.ci/run` reported a failed install).
+fn chromium_or_skip() -> Option<PathBuf> {
+    let bin = chromium();
+    if bin.is_none() {
         let marker = std::env::var("WSAUDIT_CHROMIUM_UNAVAILABLE").unwrap_or_default();
         assert!(
             !common::under_ci() || !marker.is_empty(),
@@ -216,6 +218,25 @@ fn audit_html_renders_its_charts_in_chromium() {
             format!(".ci/run could not install chromium ({marker})")
         };
         common::skip(&format!("{why}: the HTML was not opened in a browser"));
+    }
+    bin
+}
+
+/// The fill of every bar of series `code` in the DOM.
+fn fills<'a>(dom: &'a str, code: &str) -> Vec<&'a str> {
+    let key = format!("data-series=\"{code}\"");
+    dom.match_indices(&key)
+        .map(|(i, _)| {
+            let tag = &dom[i..i + dom[i..].find('>').unwrap()];
+            let f = tag.find("fill=\"").expect("a fill") + 6;
+            &tag[f..f + tag[f..].find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[test]
+fn audit_html_renders_its_charts_in_chromium() {
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     // Kept after the run (under target/), so a person can look at the screenshot.
@@ -225,6 +246,7 @@ fn audit_html_renders_its_charts_in_chromium() {
     let page = dir.join("audit.html");
     let shot = dir.join("audit.png");
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&page);
     let o = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
         .args(["analyze", &fixture("ws_python.pcap"), "--sessions"])
         .arg(&base)
@@ -336,11 +358,131 @@ fn audit_html_renders_its_charts_in_chromium() {
         colours.len()
     );
     let count = |rgb: [u8; 3]| px.iter().filter(|p| near(**p, rgb)).count();
-    // #c62828: the FAIL banner and the 1006 bars; #2e7d32: 1000 bars; #7b1fa2: 1012.
+    // #c62828: the FAIL banner; the palette's 1006 vermillion, 1000 bluish green and
+    // 1012 reddish purple (src/render/dashboard.rs).
     for (name, rgb, min) in [
-        ("red (FAIL banner, 1006)", [0xc6, 0x28, 0x28], 20_000),
-        ("green (1000)", [0x2e, 0x7d, 0x32], 2_000),
-        ("purple (1012)", [0x7b, 0x1f, 0xa2], 500),
+        ("red (FAIL banner)", [0xc6, 0x28, 0x28], 20_000),
+        ("vermillion (1006)", [0xd5, 0x5e, 0x00], 300),
+        ("bluish green (1000)", [0x00, 0x9e, 0x73], 2_000),
+        ("reddish purple (1012)", [0xcc, 0x79, 0xa7], 500),
+    ] {
+        let n = count(rgb);
+        assert!(n >= min, "{name}: {n} pixels");
+    }
+}
+
+/// Issue 18: the `analyze --html` dashboard over a mix of every fixture capture and the
+/// log fixtures, in chromium: the charts are drawn, 1006 is one colour everywhere, the
+/// log rows without a path come last under their name, the time axis is labelled, and
+/// the screenshot shows the palette's colours.
+#[test]
+fn analyze_html_dashboard_renders_in_chromium() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html_browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("analyze.html");
+    let shot = dir.join("analyze.png");
+    // Nothing from an earlier run may stand in for this one's output.
+    let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&page);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut captures: Vec<String> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .map(|p| p.display().to_string())
+        .collect();
+    captures.sort();
+    assert!(captures.len() >= 10, "{captures:?}");
+    let o = Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+        .arg("analyze")
+        .args(&captures)
+        .args(common::fixture_log_folders())
+        .args(["--format", "json", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let codes = report["codes"].as_array().unwrap().len();
+    assert!(codes > 12, "a mix with more codes than colours: {codes}");
+
+    let dom = run_chromium(
+        &bin,
+        &dir.join("profile-analyze"),
+        &["--dump-dom".to_string()],
+        &page,
+    );
+    // 12 coloured codes, one "other" bar, and open sessions if any.
+    let code_bars = bars(chart(&dom, "codes"));
+    assert!((13..=14).contains(&code_bars.len()), "{}", code_bars.len());
+    assert!(code_bars
+        .iter()
+        .any(|b| b.contains("data-series=\"other\"")));
+    for name in [
+        "timeline",
+        "servers",
+        "paths",
+        "idle",
+        "duration",
+        "reconnect",
+    ] {
+        assert!(!bars(chart(&dom, name)).is_empty(), "{name} has bars");
+    }
+    let f = fills(&dom, "1006");
+    assert!(f.len() >= 4, "1006 drawn in several charts: {f:?}");
+    assert!(
+        f.iter().all(|c| *c == "#D55E00"),
+        "one colour for 1006: {f:?}"
+    );
+    let paths = chart(&dom, "paths");
+    let key = "class=\"label\">";
+    let last_label = paths
+        .rmatch_indices(key)
+        .next()
+        .map(|(i, _)| {
+            let at = i + key.len();
+            &paths[at..at + paths[at..].find('<').unwrap()]
+        })
+        .unwrap();
+    assert_eq!(last_label, "no path: log rows");
+    let timeline = chart(&dom, "timeline");
+    assert!(timeline.contains(">closes per "), "y-axis title");
+    assert!(timeline.contains("; one column = "), "x-axis title");
+    let plural_one = dom
+        .match_indices("1 sessions")
+        .filter(|(i, _)| !dom[..*i].ends_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(plural_one, 0, "\"1 sessions\" instead of \"1 session\"");
+
+    run_chromium(
+        &bin,
+        &dir.join("profile-analyze-shot"),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1300,2400".to_string(),
+        ],
+        &page,
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    eprintln!("screenshot: {}", shot.display());
+    let (w, h, px) = decode_png(&png);
+    assert_eq!((w, h), (1300, 2400));
+    let count = |rgb: [u8; 3]| px.iter().filter(|p| near(**p, rgb)).count();
+    for (name, rgb, min) in [
+        ("banner (#263238)", [0x26, 0x32, 0x38], 20_000),
+        ("vermillion (1006)", [0xd5, 0x5e, 0x00], 500),
+        ("bluish green (1000)", [0x00, 0x9e, 0x73], 2_000),
+        ("sky blue (1001)", [0x56, 0xb4, 0xe9], 1_000),
+        ("grey (other codes)", [0x8c, 0x8c, 0x8c], 500),
     ] {
         let n = count(rgb);
         assert!(n >= min, "{name}: {n} pixels");

@@ -65,6 +65,10 @@ pub struct Views {
     pub path_raw: bool,
     /// The terminal's width in columns.
     pub width: usize,
+    /// `--html`: the dashboard.
+    pub html: Option<PathBuf>,
+    /// `--markdown`: the same views as Markdown.
+    pub markdown: Option<PathBuf>,
 }
 
 impl Views {
@@ -90,7 +94,12 @@ impl Views {
 
     /// Whether any report is computed (printed or exported).
     pub fn any_report(&self) -> bool {
-        !self.quiet || self.summary.is_some() || self.reconnects.is_some()
+        !self.quiet || self.summary.is_some() || self.reconnects.is_some() || self.pages()
+    }
+
+    /// Whether an HTML or Markdown page is written.
+    pub fn pages(&self) -> bool {
+        self.html.is_some() || self.markdown.is_some()
     }
 }
 
@@ -227,8 +236,8 @@ fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
     }
 }
 
-/// The per-code and reconnect exports, then the report printed; returns whether an
-/// export failed.
+/// The per-code and reconnect exports, the HTML and Markdown pages, then the report
+/// printed; returns whether an output failed.
 fn report(
     inputs: Vec<InputInfo>,
     time_range: Option<(i64, i64)>,
@@ -237,18 +246,44 @@ fn report(
     views: &Views,
 ) -> Result<bool> {
     let mut failures = Vec::new();
-    export_views(sessions, views, false, &mut failures)?;
-    for f in &failures {
-        say(f);
+    let rec = export_views(sessions, views, views.pages(), &mut failures)?;
+    let say_failures = |failures: &[String]| failures.iter().for_each(|f| say(f));
+    if views.quiet && !views.pages() {
+        say_failures(&failures);
+        return Ok(!failures.is_empty());
     }
+    let mut opts = views.report_options();
+    if views.pages() {
+        // The pages always chart servers, paths and closes over time.
+        for extra in [GroupBy::Server, GroupBy::Path] {
+            if !opts.by.contains(&extra) {
+                opts.by.push(extra);
+            }
+        }
+        opts.timeline = true;
+    }
+    let mut r = summary::build(inputs, time_range, sessions, refused, &opts)?;
+    if let Some(rec) = rec.filter(|_| views.pages()) {
+        let x = crate::analysis::charts::extras(sessions, &rec)?;
+        use crate::render::{html, markdown};
+        for (path, page) in [
+            (&views.html, html::render_report as fn(&_, &_) -> String),
+            (&views.markdown, markdown::render_report),
+        ] {
+            if let Some(p) = path {
+                if let Err(e) = write::write_text_atomic(p, &page(&r, &x)) {
+                    failures.push(with_causes(&e));
+                }
+            }
+        }
+    }
+    say_failures(&failures);
     if !views.quiet {
-        let r = summary::build(
-            inputs,
-            time_range,
-            sessions,
-            refused,
-            &views.report_options(),
-        )?;
+        // The terminal and JSON show what was asked for.
+        r.breakdowns.retain(|b| views.by.contains(&b.by));
+        if !views.timeline {
+            r.timeline = None;
+        }
         let text = match views.format {
             OutputFormat::Text => crate::render::report::render_text(&r, &views.style()),
             OutputFormat::Json => serde_json::to_string_pretty(&r)? + "\n",

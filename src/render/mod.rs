@@ -31,6 +31,7 @@ impl Default for Style {
 }
 
 pub mod audit;
+pub mod dashboard;
 pub mod diagnosis;
 pub mod html;
 pub mod markdown;

@@ -19,6 +19,26 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// Every capture in `fixtures/` (`.pcap`, `.pcapng`), sorted.
+/// The log fixture folders wsaudit reads without options: every library's real log,
+/// the quoted formats and the noisy mixes. Left out: `pattern/` (application logs only a
+/// `--pattern` reads: without one they are unrecognised logs, an error by design) and
+/// `gen/` (generators and their raw outputs).
+pub fn fixture_log_folders() -> Vec<PathBuf> {
+    [
+        "go",
+        "jetty",
+        "mitmproxy",
+        "noisy",
+        "python-websockets",
+        "quoted",
+        "tomcat",
+        "tungstenite",
+    ]
+    .iter()
+    .map(|d| fixture("logs").join(d))
+    .collect()
+}
+
 pub fn fixture_captures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures())
         .unwrap()
