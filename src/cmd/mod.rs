@@ -208,6 +208,12 @@ fn report(
     for f in &failures {
         say(f);
     }
+    // The last export is complete: put the run's exports in place together (a no-op
+    // unless the command opened a `write::ExportSet`).
+    if let Err(why) = write::commit_exports() {
+        say(&why);
+        failures.push(why);
+    }
     if !views.quiet {
         let r = summary::build(
             inputs,
