@@ -1706,6 +1706,26 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_partition_writer_removes_the_folders_it_made() {
+        let df = seventy_hours();
+        let out = scratch("blocked");
+        // DAY_NS is 2026-11-22 00:00 UTC (date -u -d @1795305600): the second day's
+        // folder cannot be made, a file is in the way.
+        std::fs::write(out.join("date=2026-11-23"), b"in the way").unwrap();
+        let mut w = PartitionWriter::new(&out, Partition::Hour, "t");
+        let err = w.write(&df);
+        drop(w);
+        assert!(err.is_err());
+        // The first day's folders it made are gone; the file in the way stays.
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["date=2026-11-23".to_string()]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    #[test]
     fn partition_writer_keeps_at_most_64_files_open_and_loses_no_rows() {
         let df = seventy_hours();
         let dir = scratch("seventy");
