@@ -234,7 +234,8 @@ fn a_capture_truncated_while_it_is_read_ends_with_a_clear_error() {
     // (threads, new length, moment as a fraction of a whole run): the sharded reader and
     // the sequential one; cut to nothing, to a length that is not a page boundary
     // (the kernel reads the rest of that page as zeros without a fault) and to one that is.
-    let cases: [(&str, fn(u64) -> u64, f64); 4] = [
+    type Cut = fn(u64) -> u64;
+    let cases: [(&str, Cut, f64); 4] = [
         ("2", |len| len / 3 + 1234, 0.5),
         ("2", |_| 0, 0.2),
         ("1", |len| (len / 2) & !4095, 0.7),
