@@ -4,7 +4,9 @@
 //! [`CaptureResult`], even when the file is unreadable or corrupt part-way: what was read
 //! before the problem is kept and the problem is in `errors`. [`analyze_all`] runs
 //! several inputs in parallel (rayon) and returns results in input order, so output is
-//! deterministic. Sessions get ids `<capture>#<n>`, numbered by start time.
+//! deterministic. Sessions get ids `<capture>#<n>`, numbered by start time. A plain
+//! capture is read through a guarded map (`capture::guard`): when it shrinks under the
+//! reader, workers skip the payloads past the new end and the input ends with an error.
 //!
 //! Finished sessions go to a [`SessionSink`], one per worker, as soon as their
 //! connection ends: [`analyze`] keeps them as records, while the table layer

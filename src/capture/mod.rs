@@ -6,7 +6,10 @@
 //! record if it can go on; every problem becomes a [`CaptureError`] carrying the byte
 //! offset where it was found, and what was read before a fatal error has already been
 //! handed on. Memory is bounded: a streamed reader holds at most one record
-//! ([`format::MAX_RECORD`]) plus one read buffer.
+//! ([`format::MAX_RECORD`]) plus one read buffer. A mapped file is a
+//! [`guard::GuardedMap`]: if it shrinks while it is read, reading stops at the first
+//! packet past the new end with a fatal `the file shrank to N bytes while being read`
+//! error instead of a SIGBUS; a file that cannot be mapped (`ulimit -v`) is streamed.
 
 pub mod format;
 pub mod guard;

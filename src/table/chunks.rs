@@ -2,7 +2,8 @@
 //!
 //! Contract: a [`TableSink`] (one per pipeline worker) turns finished sessions into
 //! session-table chunks of the schema of [`crate::table::session`] (spilling sorted runs
-//! to disk past its budget, see [`crate::table::run`]); [`merge_chunks`] puts in-memory
+//! to disk, see [`crate::table::run`], as the run's one [`SpillBudget`] shared by every
+//! sink says); [`merge_chunks`] puts in-memory
 //! chunks in session order with their ids, identical to
 //! [`sessions_frame`] over the records of
 //! `pipeline::analyze`. Merging spilled runs back is [`crate::table::spill`]'s.

@@ -8,6 +8,12 @@
 //! frame in any number of batches gives the same file as writing it at once (the same
 //! bytes in the text formats, the same rows, types and row groups in Parquet). Times are
 //! written as ISO 8601 UTC in text formats and as `TIMESTAMP(MICROS, UTC)` in Parquet.
+//!
+//! While an [`ExportSet`] is open (an `analyze` run), complete files wait and
+//! [`commit_exports`] renames them all together, holding off the interrupt handler
+//! ([`hold_renames`]); if one export of the set failed, none is renamed. Temporary files
+//! of processes that are gone are removed next to each target before it is written; a
+//! [`PartitionWriter`] that fails removes the folders it made.
 
 use std::collections::HashMap;
 use std::fs::File;
