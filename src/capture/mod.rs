@@ -370,7 +370,10 @@ pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Res
         return Ok(read_slice(&[], on_packet));
     }
     let map = match guard::GuardedMap::open(file.try_clone()?) {
-        Ok(map) => map,
+        Ok(map) => {
+            drop(file);
+            map
+        }
         Err(_) => return read_open_file(file, len, on_packet),
     };
     #[cfg(unix)]
