@@ -63,6 +63,7 @@ fn stop_cleanly_on_interrupt() {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 // Renames of the run's exports under way finish first (exports as a set).
+                write::note_interrupt();
                 let _renames = write::hold_renames();
                 write::remove_temp_files();
                 run::remove_spill_dirs();
@@ -132,6 +133,15 @@ fn main() -> ExitCode {
         Command::Compare { a, b } => print(&codes::compare(a, b)),
         Command::Audit(args) => cli::audit_config(args).and_then(cmd::audit::run),
     };
+    // An interrupt being handled now (its handler holds this while it cleans up, then
+    // exits 130) wins over a normal end, so a run that was told to stop says so.
+    let held = write::hold_renames();
+    if write::interrupted() {
+        drop(held);
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -679,12 +679,12 @@ fn sigterm_during_the_renames_leaves_the_whole_new_set() {
     let status = wait_with_timeout(&mut child, Duration::from_secs(60));
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let got = contents(&files);
     assert!(
         stderr.ends_with("wsaudit: interrupted after this run's exports were all in place\n"),
-        "{stderr}"
+        "{status:?} {got:?} stderr: {stderr}\ntrace:\n{}",
+        std::fs::read_to_string(&trace).unwrap_or_default()
     );
-    let _ = status;
-    let got = contents(&files);
     assert!(got[0].starts_with("capture,"), "{got:?}");
     assert!(got[1].starts_with("capture,"), "{got:?}");
     assert!(got[2].starts_with("session_id,"), "{got:?}");

@@ -345,6 +345,21 @@ pub fn hold_renames() -> MutexGuard<'static, ()> {
     RENAMING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Set by the interrupt handler before it waits for [`hold_renames`], so that a run
+/// ending at that moment lets the handler finish (and exit 130) instead of ending
+/// normally first: a lock is not fair, the ending thread could take it again.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The interrupt handler is about to clean up and exit.
+pub fn note_interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`note_interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Where the run's exports stood when it was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetStage {
