@@ -189,9 +189,10 @@ pub struct AnalyzeArgs {
     /// single file is read on one thread while its connections are spread over the others.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Finished sessions a worker holds in memory before writing them, sorted, to a run
-    /// file in --spill-dir; the exports are merged back from the runs (0: never spill,
-    /// and memory grows with the number of sessions).
+    /// Finished sessions the whole run holds in memory (all workers and captures
+    /// together) before workers write theirs, sorted, to run files in --spill-dir; the
+    /// exports are merged back from the runs (0: never spill, and memory grows with the
+    /// number of sessions).
     #[arg(long, value_name = "ROWS", default_value_t = crate::table::spill::SPILL_ROWS)]
     pub spill_after: usize,
     /// Folder for spilled runs (default: $TMPDIR, else /tmp); they are removed at the end.

@@ -3,7 +3,11 @@
 //! Exit codes: 0 every input read; 2 a problem with an input or an output (each printed
 //! as `wsaudit: <file>: <what> at byte <offset>`; everything else was still processed).
 //! A closed stdout (e.g. `| head`) is not an error. Ctrl-C (or SIGTERM) stops at once with
-//! exit code 130, removing any export that was still being written.
+//! exit code 130, removing any export that was still being written; while the exports
+//! of an `analyze` run are being renamed into place (one set), it waits for the renames
+//! to end, so either every previous file or every new one is there, and says which. Too few file
+//! descriptors (`ulimit -n`) is said once at start (exit 2) after the soft limit was
+//! raised as far as the hard one allows, instead of a panic deep inside polars.
 
 use std::process::ExitCode;
 
@@ -57,17 +61,68 @@ fn stop_cleanly_on_interrupt() {
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
+                // Renames of the run's exports under way finish first (exports as a set).
+                write::note_interrupt();
+                let _renames = write::hold_renames();
                 write::remove_temp_files();
                 run::remove_spill_dirs();
-                cmd::say("interrupted; no partial export was left behind");
+                cmd::say(match write::set_stage() {
+                    write::SetStage::NoSet => "interrupted; no partial export was left behind",
+                    write::SetStage::Before => {
+                        "interrupted; no export was replaced: every previous file is as it was"
+                    }
+                    write::SetStage::Done => {
+                        "interrupted after this run's exports were all in place"
+                    }
+                });
                 std::process::exit(130);
             }
         });
     }
 }
 
+/// Open files a run needs at least: stdin, stdout and stderr, the interrupt handler's
+/// socket pair, polars' I/O runtime (an epoll instance and two event descriptors, made
+/// on the first lazy query: with 8 allowed that panicked), an input and an export or
+/// two at once, and the spill files being merged.
+const MIN_OPEN_FILES: u64 = 16;
+
+/// Raise the soft limit on open files to the hard limit (as much as the operator allows;
+/// partitioned exports keep up to 64 files open), and refuse to start below
+/// [`MIN_OPEN_FILES`] with a message that says which limit and how to change it.
+fn enough_open_files() -> Result<(), String> {
+    // SAFETY: getrlimit/setrlimit on a zeroed struct of the right type.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Ok(());
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        if (lim.rlim_cur as u64) < MIN_OPEN_FILES {
+            return Err(format!(
+                "only {} open files are allowed (ulimit -n); wsaudit needs at least {MIN_OPEN_FILES}: \
+                 raise the limit (ulimit -n 1024) and run again",
+                lim.rlim_cur
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(why) = enough_open_files() {
+        cmd::say(&why);
+        return ExitCode::from(2);
+    }
     stop_cleanly_on_interrupt();
     let result = match cli.command {
         Command::Analyze(args) => cli::analyze_config(args).and_then(cmd::analyze::run),
@@ -77,6 +132,15 @@ fn main() -> ExitCode {
         Command::Compare { a, b } => print(&codes::compare(a, b)),
         Command::Audit(args) => cli::audit_config(args).and_then(cmd::audit::run),
     };
+    // An interrupt being handled now (its handler holds this while it cleans up, then
+    // exits 130) wins over a normal end, so a run that was told to stop says so.
+    let held = write::hold_renames();
+    if write::interrupted() {
+        drop(held);
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(code) => code,
         // `wsaudit ... | head`: the reader has all it wanted.

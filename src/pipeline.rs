@@ -4,7 +4,9 @@
 //! [`CaptureResult`], even when the file is unreadable or corrupt part-way: what was read
 //! before the problem is kept and the problem is in `errors`. [`analyze_all`] runs
 //! several inputs in parallel (rayon) and returns results in input order, so output is
-//! deterministic. Sessions get ids `<capture>#<n>`, numbered by start time.
+//! deterministic. Sessions get ids `<capture>#<n>`, numbered by start time. A plain
+//! capture is read through a guarded map (`capture::guard`): when it shrinks under the
+//! reader, workers skip the payloads past the new end and the input ends with an error.
 //!
 //! Finished sessions go to a [`SessionSink`], one per worker, as soon as their
 //! connection ends: [`analyze`] keeps them as records, while the table layer
@@ -251,7 +253,7 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
 /// packets and hands each segment to its connection's shard in capture order. Every
 /// connection is thus processed in order on one thread, exactly as sequentially.
 fn run_sharded<'m, K: SessionSink>(
-    map: &'m memmap2::Mmap,
+    map: &'m capture::guard::GuardedMap,
     cap: &Arc<str>,
     limits: Limits,
     shards: usize,
@@ -286,6 +288,11 @@ fn run_sharded<'m, K: SessionSink>(
                 let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
                 for mut batch in rx {
                     for (seg, ts) in &batch.segs {
+                        // Bytes past a shrunk file's end are zeros now, not the
+                        // capture: skip what lies there (capture::guard).
+                        if map.offset_of(seg.payload) + seg.payload.len() > map.limit() {
+                            continue;
+                        }
                         table.segment(seg, *ts, &mut |m, t: Tracker| kept.keep(t.finish(&m)));
                     }
                     progress.done_at.store(batch.end, Ordering::Relaxed);
@@ -304,9 +311,9 @@ fn run_sharded<'m, K: SessionSink>(
             });
         }
         drop(spare_tx);
-        let mut release = capture::MapReleaser::new(map);
+        let mut release = capture::MapReleaser::new(map.mmap());
         let mut next_check = 0usize;
-        let read = capture::read_slice(map, |pkt| {
+        let read = capture::read_guarded(map, |pkt| {
             let at = release.offset_of(pkt.data);
             if let Some(seg) = seen.packet(pkt) {
                 let out = &mut outboxes[shard_of(&seg, shards)];
@@ -386,21 +393,20 @@ fn run_sequential<K: SessionSink>(
     (read, vec![kept], evicted)
 }
 
-/// A plain (uncompressed) capture file, memory-mapped; `None` when it is compressed,
-/// empty or cannot be mapped (the streaming reader then handles it, errors included).
-fn map_plain(path: &std::path::Path) -> Option<memmap2::Mmap> {
+/// A plain (uncompressed) capture file, memory-mapped and guarded against shrinking
+/// (`capture::guard`); `None` when it is compressed, empty or cannot be mapped (an
+/// address-space limit): the streaming reader then handles it, errors included.
+fn map_plain(path: &std::path::Path) -> Option<capture::guard::GuardedMap> {
     let file = std::fs::File::open(path).ok()?;
     if file.metadata().ok()?.len() < 4 {
         return None;
     }
-    // SAFETY: read-only map for the duration of the analysis; a file truncated by
-    // another process meanwhile is the one hazard, as for every mmap reader.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let map = capture::guard::GuardedMap::open(file).ok()?;
     if capture::Compression::sniff(&map) != capture::Compression::None {
         return None;
     }
     #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
+    let _ = map.mmap().advise(memmap2::Advice::Sequential);
     Some(map)
 }
 
@@ -414,7 +420,7 @@ fn analyze_into<K: SessionSink>(
     let name = input.name();
     let cap: Arc<str> = Arc::from(name.as_str());
     let mut seen = Seen::new(progress);
-    let map: Option<memmap2::Mmap> = match (input, opts.shards) {
+    let map: Option<capture::guard::GuardedMap> = match (input, opts.shards) {
         (Input::Path(p), n) if n > 0 => map_plain(p),
         _ => None,
     };

@@ -6,9 +6,13 @@
 //! record if it can go on; every problem becomes a [`CaptureError`] carrying the byte
 //! offset where it was found, and what was read before a fatal error has already been
 //! handed on. Memory is bounded: a streamed reader holds at most one record
-//! ([`format::MAX_RECORD`]) plus one read buffer.
+//! ([`format::MAX_RECORD`]) plus one read buffer. A mapped file is a
+//! [`guard::GuardedMap`]: if it shrinks while it is read, reading stops at the first
+//! packet past the new end with a fatal `the file shrank to N bytes while being read`
+//! error instead of a SIGBUS; a file that cannot be mapped (`ulimit -v`) is streamed.
 
 pub mod format;
+pub mod guard;
 pub mod link;
 
 use std::fs::File;
@@ -54,6 +58,8 @@ struct Walker {
     parser: Parser,
     summary: ReadSummary,
     suppressed: u64,
+    /// Stopped because a packet ended past the intact bytes of a shrunk file.
+    shrunk: bool,
 }
 
 impl Walker {
@@ -62,6 +68,7 @@ impl Walker {
             parser: Parser::new(),
             summary: ReadSummary::default(),
             suppressed: 0,
+            shrunk: false,
         }
     }
 
@@ -85,10 +92,28 @@ impl Walker {
         base: u64,
         on_packet: &mut F,
     ) -> (usize, bool) {
+        self.walk_upto(window, base, on_packet, &mut |_| true)
+    }
+
+    /// [`Walker::walk`], handing on only packets for which `intact(end)` holds, `end`
+    /// being the window offset just past the packet's record; the first that fails
+    /// stops the walk (`shrunk`).
+    #[inline(always)]
+    fn walk_upto<'a, F: FnMut(&RawPacket<'a>), I: FnMut(usize) -> bool>(
+        &mut self,
+        window: &'a [u8],
+        base: u64,
+        on_packet: &mut F,
+        intact: &mut I,
+    ) -> (usize, bool) {
         let mut pos = 0usize;
         loop {
             match self.parser.next(&window[pos..]) {
                 Step::Packet(pkt, used) => {
+                    if !intact(pos + used) {
+                        self.shrunk = true;
+                        return (pos, true);
+                    }
                     prefetch(window, pos + used);
                     self.summary.packets += 1;
                     self.summary.bytes += pkt.data.len() as u64;
@@ -295,24 +320,94 @@ impl<'m> MapReleaser<'m> {
     }
 }
 
-/// Read a plain capture file, memory-mapped.
+/// How often (bytes read) a guarded reader asks the file system whether the file shrank.
+const RECHECK_STEP: usize = 1 << 20;
+
+/// Read a guarded map of a capture file: as [`read_slice`], but stopping at the first
+/// packet that ends past the file's intact bytes when the file shrinks under the reader
+/// (see [`guard`]); that ends the read with a fatal `the file shrank to N bytes while
+/// being read at byte M` error, M being where the reading stopped. A shrink seen only once
+/// the whole map was read fails the read too: the bytes read last may have been zeros.
+pub fn read_guarded<'a, F: FnMut(&RawPacket<'a>)>(
+    map: &'a guard::GuardedMap,
+    mut on_packet: F,
+) -> ReadSummary {
+    let mut w = Walker::new();
+    let mut next_check = RECHECK_STEP;
+    let mut intact = |end: usize| {
+        if end >= next_check {
+            next_check = end + RECHECK_STEP;
+            map.recheck();
+        }
+        end <= map.limit()
+    };
+    let data: &'a [u8] = map;
+    let (used, fatal) = w.walk_upto(data, 0, &mut on_packet, &mut intact);
+    // A shrink noticed only after the last packet still cut the read short when the map
+    // was read to its end: the last bytes may have been zeros.
+    if w.shrunk || map.recheck() < data.len() {
+        let now = map.current_len().unwrap_or(map.limit() as u64);
+        w.error(
+            used as u64,
+            format!("the file shrank to {now} bytes while being read"),
+            true,
+        );
+        return w.end(0, used as u64);
+    }
+    if fatal {
+        return w.end(0, used as u64);
+    }
+    w.end(data.len() - used, used as u64)
+}
+
+/// Read a plain capture file, memory-mapped and guarded ([`read_guarded`]); streamed
+/// ([`read_stream`]) when it cannot be mapped (an address-space limit such as
+/// `ulimit -v`) or guarded.
 pub fn read_file<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Result<ReadSummary> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok(read_slice(&[], on_packet));
     }
-    // SAFETY: the map is read-only and lives only for this call; a file truncated by
-    // another process while we read it is the one hazard, as for every mmap reader.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
+    let map = match guard::GuardedMap::open(file.try_clone()?) {
+        Ok(map) => {
+            drop(file);
+            map
+        }
+        Err(_) => return read_open_file(file, len, on_packet),
+    };
     #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    let mut release = MapReleaser::new(&map);
+    let _ = map.mmap().advise(memmap2::Advice::Sequential);
+    let mut release = MapReleaser::new(map.mmap());
     let mut on_packet = on_packet;
-    Ok(read_slice(&map, |pkt| {
+    Ok(read_guarded(&map, |pkt| {
         release.reached(pkt.data);
         on_packet(pkt)
     }))
+}
+
+/// Read an open plain capture file of `len` bytes as a stream; a file that shrank below
+/// `len` meanwhile ends with the same error as [`read_guarded`]'s.
+pub fn read_open_file<F: FnMut(&RawPacket<'_>)>(
+    file: File,
+    len: u64,
+    on_packet: F,
+) -> io::Result<ReadSummary> {
+    let probe = file.try_clone()?;
+    let mut summary = read_stream(file, on_packet)?;
+    let now = probe.metadata().map(|m| m.len()).unwrap_or(len);
+    if now < len {
+        let at = summary.errors.last().map_or(now, |e| e.offset);
+        if summary.errors.last().is_some_and(|e| e.fatal) {
+            summary.errors.pop();
+        }
+        summary.errors.push(CaptureError {
+            offset: at,
+            message: format!("the file shrank to {now} bytes while being read"),
+            fatal: true,
+        });
+    }
+    Ok(summary)
 }
 
 /// Read a capture from a stream (stdin, a decompressor) with bounded memory.

@@ -48,6 +48,9 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             .num_threads(n.max(1))
             .build_global()?;
     }
+    // Every export of this run is renamed into place together, after the last one is
+    // complete (in `report`); an error before that leaves every previous file as it was.
+    let _exports = crate::table::write::ExportSet::begin();
     let out = match (&cfg.sessions, cfg.partition_by) {
         (Some(dir), Some(by)) => {
             let tag = run_tag(&cfg.paths.iter().map(String::as_str).collect::<Vec<_>>());

@@ -21,7 +21,7 @@ use crate::analysis::summary::{InputInfo, LogCounts};
 use crate::inputs::{self, Outcome, Skip, Sources};
 use crate::logs::{read_records, FileStats, LogOptions, Parser, Record};
 use crate::pipeline::{self, analyze_all_with};
-use crate::table::chunks::{merge_chunks, SessionChunks, TableSink};
+use crate::table::chunks::{merge_chunks, SessionChunks, SpillBudget, TableSink};
 use crate::table::columns::conform_to;
 use crate::table::drain::Sessions;
 use crate::table::load;
@@ -270,12 +270,16 @@ pub fn collect(
     };
 
     let spill_dir = SpillDir::new(spill.dir.clone());
+    // One budget for every worker of every capture (table::chunks::SpillBudget).
+    let budget = SpillBudget::new(spill.rows.unwrap_or(usize::MAX));
     // (analyze_all divides by the input count when choosing shards: never call it empty.)
     let results = if sources.captures.is_empty() {
         Vec::new()
     } else {
         analyze_all_with(&sources.captures, opts, &|| match spill.rows {
-            Some(rows) => TableSink::new(with_closes).spilling(spill_dir.clone(), rows),
+            Some(_) => {
+                TableSink::new(with_closes).spilling_within(spill_dir.clone(), budget.clone())
+            }
             None => TableSink::new(with_closes),
         })
     };

@@ -247,8 +247,16 @@ fn report(
 ) -> Result<bool> {
     let mut failures = Vec::new();
     let rec = export_views(sessions, views, views.pages(), &mut failures)?;
+    // Once the last export is complete: put the run's exports in place together (a
+    // no-op unless the command opened a `write::ExportSet`), before the report is printed.
+    let commit = |failures: &mut Vec<String>| {
+        if let Err(why) = write::commit_exports() {
+            failures.push(why);
+        }
+    };
     let say_failures = |failures: &[String]| failures.iter().for_each(|f| say(f));
     if views.quiet && !views.pages() {
+        commit(&mut failures);
         say_failures(&failures);
         return Ok(!failures.is_empty());
     }
@@ -277,6 +285,7 @@ fn report(
             }
         }
     }
+    commit(&mut failures);
     say_failures(&failures);
     if !views.quiet {
         // The terminal and JSON show what was asked for.

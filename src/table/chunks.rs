@@ -2,12 +2,14 @@
 //!
 //! Contract: a [`TableSink`] (one per pipeline worker) turns finished sessions into
 //! session-table chunks of the schema of [`crate::table::session`] (spilling sorted runs
-//! to disk past its budget, see [`crate::table::run`]); [`merge_chunks`] puts in-memory
+//! to disk, see [`crate::table::run`], as the run's one [`SpillBudget`] shared by every
+//! sink says); [`merge_chunks`] puts in-memory
 //! chunks in session order with their ids, identical to
 //! [`sessions_frame`] over the records of
 //! `pipeline::analyze`. Merging spilled runs back is [`crate::table::spill`]'s.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use polars::prelude::*;
@@ -23,16 +25,64 @@ const CHUNK_ROWS: usize = 4096;
 
 /// A [`SessionSink`] that keeps sessions as session-table chunks instead of records
 /// (a row costs a few hundred bytes instead of a few KiB), with what numbering needs.
-/// With a [`SpillDir`], once it holds `spill_rows` rows it sorts them into session
-/// order and writes them to disk as a run (see [`crate::table::spill`]), so what a worker
-/// holds stays bounded however many sessions a capture has.
+/// With a [`SpillDir`] and a [`SpillBudget`], it sorts the rows it holds into session
+/// order and writes them to disk as a run (see [`crate::table::spill`]) when the budget
+/// says so, so what all sinks of a run hold together stays bounded however many sessions,
+/// workers and captures there are.
 pub struct TableSink {
     pending: Vec<SessionRecord>,
     out: SessionChunks,
     keep_closes: bool,
     chunk_rows: usize,
-    /// Where to spill, and after how many rows held.
-    spill: Option<(Arc<SpillDir>, usize)>,
+    /// Where to spill, and the budget this sink's rows count against.
+    spill: Option<(Arc<SpillDir>, Arc<SpillBudget>)>,
+}
+
+/// Sessions held in memory by every [`TableSink`] of a run together (records waiting for
+/// a chunk, and rows not spilled), shared by the sinks: the memory budget is the run's,
+/// not a worker's (with one budget per worker, `--threads 16` over four 1 GiB captures
+/// held 12 times the budget). The rule, for `total` sessions and `live` sinks still
+/// receiving sessions:
+///
+/// - a sink spills what it holds (checked at every session it receives) once it holds
+///   `total`, or once all sinks together hold `total` and it holds at least its share,
+///   `total / (2 * live)`;
+/// - a sink that finishes while others are still receiving spills what it holds if all
+///   sinks together hold more than `total / 2` (a finished sink's rows stay until the
+///   merge, and nobody else can spill them);
+///
+/// so finished sinks hold at most about `total / 2` and live ones below their shares
+/// hold less than `total / 2` together: about `total` in all, whatever the number of
+/// workers and captures. While a spill is being written its rows still count, and the
+/// other sinks go on up to their shares: then up to twice `total` (8 workers, budget
+/// 2,000: 2,500 seen; with a budget per worker they could hold 8 times it). With a
+/// single sink this is a spill every `total` sessions.
+#[derive(Debug)]
+pub struct SpillBudget {
+    total: usize,
+    held: AtomicUsize,
+    live: AtomicUsize,
+}
+
+impl SpillBudget {
+    /// A budget of `total` sessions in memory for the whole run.
+    pub fn new(total: usize) -> Arc<SpillBudget> {
+        Arc::new(SpillBudget {
+            total: total.max(1),
+            held: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+        })
+    }
+
+    /// Sessions held in memory by all sinks now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// What one live sink may hold before it spills when the run is at its budget.
+    fn share(&self) -> usize {
+        (self.total / (2 * self.live.load(Ordering::Relaxed).max(1))).max(1)
+    }
 }
 
 /// What a [`TableSink`] produced: chunks of session rows (without ids yet) and, when
@@ -164,15 +214,36 @@ impl TableSink {
         }
     }
 
-    /// Spill sorted runs into `dir` whenever `rows` or more rows are held in memory.
-    pub fn spilling(mut self, dir: Arc<SpillDir>, rows: usize) -> Self {
-        self.spill = Some((dir, rows.max(1)));
+    /// Spill sorted runs into `dir` whenever `rows` or more rows are held in memory
+    /// (a budget of its own: [`TableSink::spilling_within`] with a new [`SpillBudget`]).
+    pub fn spilling(self, dir: Arc<SpillDir>, rows: usize) -> Self {
+        self.spilling_within(dir, SpillBudget::new(rows))
+    }
+
+    /// Spill sorted runs into `dir` as the run's shared `budget` says (see
+    /// [`SpillBudget`]); the sink counts as live in it until it finishes.
+    pub fn spilling_within(mut self, dir: Arc<SpillDir>, budget: Arc<SpillBudget>) -> Self {
+        budget.live.fetch_add(1, Ordering::Relaxed);
+        self.spill = Some((dir, budget));
         self
     }
 
-    /// Rows held before a spill (never, without a spill folder).
-    fn spill_rows(&self) -> usize {
-        self.spill.as_ref().map_or(usize::MAX, |(_, rows)| *rows)
+    /// Sessions held before a chunk is made: a chunk, or less when this sink's part of
+    /// the budget is smaller (records cost more than rows).
+    fn chunk_limit(&self) -> usize {
+        match &self.spill {
+            Some((_, b)) => self.chunk_rows.min(2 * b.share()),
+            None => self.chunk_rows,
+        }
+    }
+
+    /// Whether the rows held should be spilled now (see [`SpillBudget`]).
+    fn over_budget(&self) -> bool {
+        let Some((_, b)) = &self.spill else {
+            return false;
+        };
+        let own = self.out.rows - self.out.spilled + self.pending.len();
+        own > 0 && (own >= b.total || (b.held() >= b.total && own >= b.share()))
     }
 
     fn flush(&mut self) {
@@ -192,7 +263,7 @@ impl TableSink {
             }
         }
         self.out.rows += n;
-        if self.out.rows - self.out.spilled >= self.spill_rows() {
+        if self.over_budget() {
             self.spill_now();
         }
     }
@@ -200,7 +271,7 @@ impl TableSink {
     /// Write the rows held in memory as one sorted run. If that fails, they stay in
     /// memory and spilling stops, with a warning.
     fn spill_now(&mut self) {
-        let Some((dir, _)) = self.spill.clone() else {
+        let Some((dir, budget)) = self.spill.clone() else {
             return;
         };
         let table = match stack(std::mem::take(&mut self.out.frames)) {
@@ -217,6 +288,8 @@ impl TableSink {
         match written {
             Ok(r) => {
                 self.out.runs.push(r);
+                let freed = self.out.rows - self.out.spilled;
+                budget.held.fetch_sub(freed, Ordering::Relaxed);
                 self.out.spilled = self.out.rows;
             }
             Err(e) => {
@@ -233,13 +306,21 @@ impl SessionSink for TableSink {
     type Out = SessionChunks;
     fn push(&mut self, session: SessionRecord) {
         self.pending.push(session);
-        // A spill budget below a chunk is honoured too (records cost more than rows).
-        if self.pending.len() >= self.chunk_rows.min(self.spill_rows()) {
+        if let Some((_, b)) = &self.spill {
+            b.held.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.pending.len() >= self.chunk_limit() || self.over_budget() {
             self.flush();
         }
     }
     fn finish(mut self) -> SessionChunks {
         self.flush();
+        if let Some((_, b)) = self.spill.clone() {
+            let others = b.live.fetch_sub(1, Ordering::Relaxed) > 1;
+            if others && b.held() > b.total / 2 && self.out.rows > self.out.spilled {
+                self.spill_now();
+            }
+        }
         self.out
     }
 }

@@ -4,7 +4,9 @@
 //! number within its sink in finishing order, kept as Arrow IPC files of `GROUP_ROWS`
 //! rows under one [`SpillDir`] per wsaudit run; each file is deleted once read back.
 //! The folder is made on the first spill, removed when dropped, and on Ctrl-C by
-//! [`remove_spill_dirs`]. Writing runs is the sinks' job ([`crate::table::chunks`]);
+//! [`remove_spill_dirs`]. A process killed outright (SIGKILL, a crash) cannot remove
+//! its folder: [`SpillDir::new`] removes the `wsaudit-spill-<pid>-<n>/` folders under
+//! its parent whose process no longer exists ([`pid_is_gone`]), never a live one's. Writing runs is the sinks' job ([`crate::table::chunks`]);
 //! merging them back is [`crate::table::spill`]'s.
 
 use std::collections::VecDeque;
@@ -40,6 +42,55 @@ pub fn remove_spill_dirs() {
     }
 }
 
+/// Whether no process `pid` exists on this machine (`kill(pid, 0)` says "no such
+/// process"). A process of another user, which we may not signal, still exists.
+pub(crate) fn pid_is_gone(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks whether the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// The pid in a scratch name `<prefix><pid><rest>` when `rest` is empty or starts with
+/// `-` (a spill folder: `-<n>`).
+fn pid_after(name: &str, prefix: &str) -> Option<u32> {
+    let rest = name.strip_prefix(prefix)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &rest[digits..];
+    if digits == 0 || !(tail.is_empty() || tail.starts_with('-')) {
+        return None;
+    }
+    rest[..digits].parse().ok()
+}
+
+/// Remove the spill folders under `parent` left by wsaudit processes that are gone.
+pub fn remove_stale_spill_dirs(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = pid_after(&name, crate::inputs::SPILL_PREFIX) else {
+            continue;
+        };
+        if pid_is_gone(pid) && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// The pid of an export's temporary file `.<target name>.wsaudit-tmp.<pid>`.
+pub(crate) fn temp_file_pid(name: &str, target: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_prefix(target)?;
+    let pid = pid_after(rest, crate::inputs::TEMP_MARK)?;
+    rest.ends_with(&pid.to_string()).then_some(pid)
+}
+
 pub(crate) fn io_error(path: &Path, e: std::io::Error) -> PolarsError {
     PolarsError::ComputeError(format!("{}: {e}", path.display()).into())
 }
@@ -53,8 +104,10 @@ pub struct SpillDir {
 }
 
 impl SpillDir {
-    /// A spill folder under `parent` (not made until something spills).
+    /// A spill folder under `parent` (not made until something spills); the folders of
+    /// dead wsaudit processes under `parent` are removed now.
     pub fn new(parent: PathBuf) -> Arc<SpillDir> {
+        remove_stale_spill_dirs(&parent);
         Arc::new(SpillDir {
             parent,
             dir: OnceLock::new(),

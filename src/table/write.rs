@@ -8,6 +8,12 @@
 //! frame in any number of batches gives the same file as writing it at once (the same
 //! bytes in the text formats, the same rows, types and row groups in Parquet). Times are
 //! written as ISO 8601 UTC in text formats and as `TIMESTAMP(MICROS, UTC)` in Parquet.
+//!
+//! While an [`ExportSet`] is open (an `analyze` run), complete files wait and
+//! [`commit_exports`] renames them all together, holding off the interrupt handler
+//! ([`hold_renames`]); if one export of the set failed, none is renamed. Temporary files
+//! of processes that are gone are removed next to each target before it is written; a
+//! [`PartitionWriter`] that fails removes the folders it made.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,6 +69,33 @@ fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 pub fn remove_temp_files() {
     for p in in_progress().drain(..) {
         let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Remove the temporary files of `path` (`.<name>.wsaudit-tmp.<pid>` next to it) left by
+/// wsaudit processes that are gone (killed outright: SIGKILL, a crash, a power cut);
+/// a live process's are never touched.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let name = name.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let entry = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = crate::table::run::temp_file_pid(&entry, &name) else {
+            continue;
+        };
+        if crate::table::run::pid_is_gone(pid) && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -170,6 +203,8 @@ struct AtomicFile {
     committed: bool,
     /// Written straight into `path` (not a regular file): no temporary, no rename.
     direct: bool,
+    /// Complete and handed to the open [`ExportSet`], which renames it (or removes it).
+    deferred: bool,
 }
 
 /// Where `path` really is: a symlink's target (relative targets resolved from the
@@ -198,6 +233,7 @@ impl AtomicFile {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(&real)
+                .inspect_err(|_| note_failed(path))
                 .at(path, "cannot write")?;
             return Ok(AtomicFile {
                 path: path.to_path_buf(),
@@ -205,9 +241,11 @@ impl AtomicFile {
                 sink: Sink(Arc::new(Mutex::new(BufWriter::new(file)))),
                 committed: false,
                 direct: true,
+                deferred: false,
             });
         }
         let path = real.as_path();
+        remove_stale_temp_files(path);
         let tmp = temp_path(path);
         in_progress().push(tmp.clone());
         match File::create(&tmp) {
@@ -217,16 +255,19 @@ impl AtomicFile {
                 sink: Sink(Arc::new(Mutex::new(BufWriter::new(file)))),
                 committed: false,
                 direct: false,
+                deferred: false,
             }),
             Err(e) => {
                 in_progress().retain(|p| *p != tmp);
+                note_failed(path);
                 Err(e).at(&tmp, "cannot create").at(path, "cannot write")
             }
         }
     }
 
-    /// Flush, sync and rename into place. Every other holder of the sink must be done
-    /// writing.
+    /// Flush, sync and rename into place (while an [`ExportSet`] is open: hand the
+    /// complete file to it, which renames it with the others). Every other holder of the
+    /// sink must be done writing.
     fn commit(mut self) -> Result<()> {
         if self.direct {
             // A pipe or a device: flushed, nothing to sync or rename.
@@ -239,6 +280,15 @@ impl AtomicFile {
             w.flush().and_then(|()| w.get_ref().sync_all())
         };
         synced.at(&self.path, "cannot write")?;
+        {
+            let mut set = export_set();
+            if set.open {
+                set.pending.push((self.tmp.clone(), self.path.clone()));
+                self.committed = true;
+                self.deferred = true;
+                return Ok(());
+            }
+        }
         std::fs::rename(&self.tmp, &self.path)
             .at(&self.path, "cannot move the finished file into place")?;
         self.committed = true;
@@ -248,13 +298,201 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.direct {
+        if self.direct || self.deferred {
             return;
         }
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
+            note_failed(&self.path);
         }
         in_progress().retain(|p| *p != self.tmp);
+    }
+}
+
+/// The state of the run's [`ExportSet`].
+struct SetState {
+    open: bool,
+    /// Complete temporary files and their targets, in the order they were finished.
+    pending: Vec<(PathBuf, PathBuf)>,
+    /// Exports of the set that failed (their temporary files are gone).
+    failed: Vec<PathBuf>,
+    /// Folders made for the set's files (partitions), parents first.
+    dirs: Vec<PathBuf>,
+    /// The renames were done.
+    committed: bool,
+}
+
+static EXPORT_SET: Mutex<SetState> = Mutex::new(SetState {
+    open: false,
+    pending: Vec::new(),
+    failed: Vec::new(),
+    dirs: Vec::new(),
+    committed: false,
+});
+
+fn export_set() -> MutexGuard<'static, SetState> {
+    EXPORT_SET.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held while a set's files are renamed into place, and by the interrupt handler
+/// ([`hold_renames`]) before it removes temporary files and exits: a Ctrl-C or SIGTERM
+/// during the renames waits until they are all done.
+static RENAMING: Mutex<()> = Mutex::new(());
+
+/// Wait for renames under way to end and keep new ones from starting (for the interrupt
+/// handler, which then exits).
+pub fn hold_renames() -> MutexGuard<'static, ()> {
+    RENAMING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Set by the interrupt handler before it waits for [`hold_renames`], so that a run
+/// ending at that moment lets the handler finish (and exit 130) instead of ending
+/// normally first: a lock is not fair, the ending thread could take it again.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The interrupt handler is about to clean up and exit.
+pub fn note_interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`note_interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Where the run's exports stood when it was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetStage {
+    /// No [`ExportSet`]: each export was renamed into place as it was finished.
+    NoSet,
+    /// Before the renames: every previous file is as it was.
+    Before,
+    /// After the renames: every export of the run is in place.
+    Done,
+}
+
+/// See [`SetStage`] (call with [`hold_renames`] held).
+pub fn set_stage() -> SetStage {
+    let set = export_set();
+    if set.committed {
+        SetStage::Done
+    } else if set.open {
+        SetStage::Before
+    } else {
+        SetStage::NoSet
+    }
+}
+
+/// The exports of one run as one set (issue 12): while it is open, every export is
+/// written completely to its temporary file and kept there; [`commit_exports`] then
+/// renames them all into place, back to back, with Ctrl-C and SIGTERM held off (the
+/// interrupt handler waits on [`hold_renames`]), so an interrupt leaves either every
+/// previous file or every new one. If any export of the set failed, none is renamed:
+/// the temporary files are removed and the previous files stay as they were. Dropped
+/// without a commit (an error, an early return), the same. FIFOs and devices are
+/// written through as always (they cannot wait). A set is process-wide: one per run.
+pub struct ExportSet(());
+
+impl ExportSet {
+    /// Open the run's set: from now on finished exports wait for [`commit_exports`].
+    pub fn begin() -> ExportSet {
+        let mut set = export_set();
+        set.open = true;
+        set.committed = false;
+        set.pending.clear();
+        set.failed.clear();
+        set.dirs.clear();
+        ExportSet(())
+    }
+}
+
+impl Drop for ExportSet {
+    fn drop(&mut self) {
+        let _held = hold_renames();
+        let mut set = export_set();
+        if set.open && !set.committed {
+            discard(&mut set);
+        }
+        set.open = false;
+    }
+}
+
+/// Remove the set's complete temporary files and the folders made for them.
+fn discard(set: &mut SetState) {
+    let pending = std::mem::take(&mut set.pending);
+    {
+        let mut live = in_progress();
+        for (tmp, _) in &pending {
+            let _ = std::fs::remove_file(tmp);
+            live.retain(|p| p != tmp);
+        }
+    }
+    for d in std::mem::take(&mut set.dirs).iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// An export of the open set (if any) failed: the set will replace nothing.
+fn note_failed(path: &Path) {
+    let mut set = export_set();
+    if set.open {
+        set.failed.push(path.to_path_buf());
+    }
+}
+
+/// Folders made for an export while a set is open, so a discarded set removes them too.
+fn note_dirs_made(dirs: &[PathBuf]) {
+    let mut set = export_set();
+    if set.open {
+        set.dirs.extend(dirs.iter().cloned());
+    }
+}
+
+/// Put the open set's exports in place (see [`ExportSet`]); nothing to do without one.
+/// `Err` says what happened when not every export was put in place: none (an export
+/// failed; the previous files are as they were), or all but the ones whose rename failed.
+pub fn commit_exports() -> std::result::Result<(), String> {
+    let _held = hold_renames();
+    let mut set = export_set();
+    if !set.open || set.committed {
+        return Ok(());
+    }
+    if !set.failed.is_empty() {
+        let n = set.failed.len() + set.pending.len();
+        let failed = set.failed.len();
+        discard(&mut set);
+        set.committed = false;
+        set.open = false;
+        return Err(format!(
+            "{failed} of the {n} exports failed (see above), so none was replaced: \
+             every previous file is as it was"
+        ));
+    }
+    let pending = std::mem::take(&mut set.pending);
+    let mut errors = Vec::new();
+    {
+        let mut live = in_progress();
+        for (tmp, path) in &pending {
+            if let Err(e) = std::fs::rename(tmp, path) {
+                let _ = std::fs::remove_file(tmp);
+                errors.push(format!(
+                    "{}: cannot move the finished file into place: {e}",
+                    path.display()
+                ));
+            }
+            live.retain(|p| p != tmp);
+        }
+    }
+    set.dirs.clear();
+    set.committed = true;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}; the other {} exports were replaced",
+            errors.join("; "),
+            pending.len() - errors.len()
+        ))
     }
 }
 
@@ -583,6 +821,10 @@ const PARTITION_COLUMN: &str = "__partition";
 /// least recently, and if that partition comes back its rows go to a new file,
 /// `part-<tag>-1.parquet`, then `-2`, ... (deterministic for the same batches). Rows
 /// come back from the partition's files in the order written.
+///
+/// A writer that fails (or is dropped unfinished) removes its unfinished files and the
+/// folders it made that are left empty (`date=…/hour=…/`, and `dir` itself if it made
+/// it), so a failed export leaves no empty partitions behind.
 pub struct PartitionWriter {
     dir: PathBuf,
     by: Partition,
@@ -594,6 +836,10 @@ pub struct PartitionWriter {
     written: Vec<PathBuf>,
     /// Counts writes, to find the least recently written partition.
     clock: u64,
+    /// Folders this writer made, parents first.
+    made: Vec<PathBuf>,
+    /// Finished without error: nothing to clean up.
+    done: bool,
 }
 
 struct OpenPartition {
@@ -613,6 +859,8 @@ impl PartitionWriter {
             started: HashMap::new(),
             written: Vec::new(),
             clock: 0,
+            made: Vec::new(),
+            done: false,
         }
     }
 
@@ -670,7 +918,18 @@ impl PartitionWriter {
             self.written.push(done.path);
         }
         let sub = self.dir.join(key);
-        std::fs::create_dir_all(&sub).at(&sub, "cannot create")?;
+        let mut missing: Vec<PathBuf> = sub
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        missing.reverse();
+        let made = std::fs::create_dir_all(&sub);
+        // Even after a failure some of them may exist now: made by us.
+        let ours: Vec<PathBuf> = missing.into_iter().filter(|d| d.is_dir()).collect();
+        note_dirs_made(&ours);
+        self.made.extend(ours);
+        made.at(&sub, "cannot create")?;
         let n = self.started.entry(key.to_string()).or_insert(0);
         let name = match *n {
             0 => format!("part-{}.parquet", self.tag),
@@ -690,23 +949,39 @@ impl PartitionWriter {
         Ok(())
     }
 
-    /// Finish every open file; returns all the files written, sorted by path.
-    pub fn finish(self) -> Result<Vec<PathBuf>> {
-        let PartitionWriter {
-            open,
-            mut written,
-            tag,
-            ..
-        } = self;
-        let mut open: Vec<(String, OpenPartition)> = open.into_iter().collect();
+    /// Finish every open file; returns all the files written, sorted by path. On an
+    /// error the files not yet finished are removed, and the folders left empty.
+    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+        let result = self.finish_all();
+        self.done = result.is_ok();
+        result
+    }
+
+    fn finish_all(&mut self) -> Result<Vec<PathBuf>> {
+        let mut open: Vec<(String, OpenPartition)> = self.open.drain().collect();
         open.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, p) in open {
             p.writer.finish()?;
-            written.push(p.path);
+            self.written.push(p.path);
         }
+        let mut written = std::mem::take(&mut self.written);
         written.sort();
-        remove_stale_parts(&written, &tag)?;
+        remove_stale_parts(&written, &self.tag)?;
         Ok(written)
+    }
+}
+
+impl Drop for PartitionWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // The unfinished files first (their writers remove them), then the folders
+        // that are empty now, deepest first.
+        self.open.clear();
+        for d in self.made.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -1449,6 +1724,26 @@ mod tests {
             most_open = most_open.max(open);
         }
         (w.finish().unwrap(), most_open)
+    }
+
+    #[test]
+    fn a_failed_partition_writer_removes_the_folders_it_made() {
+        let df = seventy_hours();
+        let out = scratch("blocked");
+        // DAY_NS is 2026-11-22 00:00 UTC (date -u -d @1795305600): the second day's
+        // folder cannot be made, a file is in the way.
+        std::fs::write(out.join("date=2026-11-23"), b"in the way").unwrap();
+        let mut w = PartitionWriter::new(&out, Partition::Hour, "t");
+        let err = w.write(&df);
+        drop(w);
+        assert!(err.is_err());
+        // The first day's folders it made are gone; the file in the way stays.
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["date=2026-11-23".to_string()]);
+        let _ = std::fs::remove_dir_all(&out);
     }
 
     #[test]
