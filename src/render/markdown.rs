@@ -4,7 +4,7 @@
 //!
 //! Contract: [`render_report`] (analyze, report) and [`render`] (audit: the verdict,
 //! thresholds and changes on top) write the sections of
-//! [`Dashboard`](crate::render::dashboard::Dashboard) in its order, the same as the HTML
+//! [`Dashboard`] in its order, the same as the HTML
 //! page: charts become tables (closes over time a sparkline per code). Every string that
 //! can come from the wire or from a file (reasons, hosts, paths, input names) goes
 //! through [`md`]: control characters become visible escapes and Markdown / HTML

@@ -6,7 +6,7 @@
 //! The folder is made on the first spill, removed when dropped, and on Ctrl-C by
 //! [`remove_spill_dirs`]. A process killed outright (SIGKILL, a crash) cannot remove
 //! its folder: [`SpillDir::new`] removes the `wsaudit-spill-<pid>-<n>/` folders under
-//! its parent whose process no longer exists ([`pid_is_gone`]), never a live one's. Writing runs is the sinks' job ([`crate::table::chunks`]);
+//! its parent whose process no longer exists (`pid_is_gone`), never a live one's. Writing runs is the sinks' job ([`crate::table::chunks`]);
 //! merging them back is [`crate::table::spill`]'s.
 
 use std::collections::VecDeque;
