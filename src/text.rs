@@ -61,6 +61,27 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
+/// For CSV cells: control characters (C0 but tab and line feed, DEL, C1) and
+/// bidirectional controls as visible escapes, like [`sanitize`]; tab and line feed stay
+/// (a CSV writer quotes them). A cell from the wire cannot set a terminal's title when
+/// the file is `cat`-ed (`ESC ] 0 ; ... BEL`), hide text behind a bare carriage return,
+/// or reorder what a spreadsheet shows (U+202E). Borrowed when nothing needs escaping.
+pub fn escape_for_csv(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = |c: char| (c.is_control() && c != '\t' && c != '\n') || is_bidi_control(c);
+    if !s.chars().any(risky) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if risky(c) {
+            out.push_str(&sanitize(c.encode_utf8(&mut [0; 4])));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Sanitize and cut to at most `width` characters (with `…` when cut).
 pub fn fit(s: &str, width: usize) -> String {
     let s = sanitize(s);

@@ -117,11 +117,33 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     write_table_with(df, path, true)
 }
 
-/// Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
-/// `@`, tab or carriage return) get a leading `'`, as OWASP recommends for CSV
-/// exports: a close reason or path from the wire must not become `=HYPERLINK(...)` in
-/// someone's spreadsheet. Only text columns are touched; numbers stay numbers.
+/// Text cells guarded for people who open a CSV: control and bidirectional characters
+/// are written as visible escapes ([`crate::text::escape_for_csv`]: `\x1b`, `\x0d`,
+/// `\u{202e}`; tab and line feed stay, quoted), then cells that a spreadsheet would run
+/// as a formula (starting with `=`, `+`, `-`, `@` or tab) get a leading `'`, as OWASP
+/// recommends for CSV exports: a close reason or path from the wire must not become
+/// `=HYPERLINK(...)` in someone's spreadsheet, nor set a terminal's title when the file
+/// is `cat`-ed. Only text columns are touched; numbers stay numbers. `--csv-raw` writes
+/// cells as they are.
 pub fn guard_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut escaped = df.clone();
+    let names: Vec<PlSmallStr> = df
+        .schema()
+        .iter()
+        .filter(|(_, dt)| **dt == DataType::String)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in names {
+        let ca = escaped.column(&name)?.str()?.clone();
+        if ca.iter().flatten().any(|s| {
+            s.chars()
+                .any(|c| c.is_control() || crate::text::is_bidi_control(c))
+        }) {
+            let out = ca.apply_values(crate::text::escape_for_csv);
+            escaped.with_column(out.into_column())?;
+        }
+    }
+    let df = &escaped;
     let exprs: Vec<Expr> = df
         .schema()
         .iter()
@@ -1060,6 +1082,50 @@ mod tests {
     use polars_io::SerReader;
 
     use super::*;
+
+    /// Issue 12: a guarded CSV carries no raw control or bidi characters from the wire
+    /// (`ESC ] 0 ; pwned BEL` would set a terminal's title when the file is `cat`-ed; a
+    /// bare CR hides what precedes it; U+202E reorders a name); tab and line feed stay,
+    /// quoted. `--csv-raw` writes the bytes as they are.
+    #[test]
+    fn guarded_csv_cells_escape_control_and_bidi_characters() {
+        let reasons = [
+            Some("\x1b]0;pwned\x07 bye"),
+            Some("a\0b"),
+            Some("shown\rhidden"),
+            Some("invoice \u{202e}fdp.exe"),
+            Some("tab\there\nand a line"),
+            Some("\x1b[2J=cmd"),
+            None,
+        ];
+        let df = DataFrame::new(
+            reasons.len(),
+            vec![Column::new("close_reason".into(), reasons.to_vec())],
+        )
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("wsaudit-csv-escape-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (guarded, raw) = (dir.join("g.csv"), dir.join("r.csv"));
+        write_table_with(&mut df.clone(), &guarded, true).unwrap();
+        write_table_with(&mut df.clone(), &raw, false).unwrap();
+        let g = std::fs::read_to_string(&guarded).unwrap();
+        let r = std::fs::read_to_string(&raw).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        for bad in ['\x1b', '\x07', '\0', '\r', '\u{202e}'] {
+            assert!(!g.contains(bad), "{bad:?} in the guarded CSV:\n{g}");
+            assert!(r.contains(bad), "{bad:?} kept with --csv-raw");
+        }
+        for want in [
+            "\\x1b]0;pwned\\x07 bye",
+            "a\\x00b",
+            "shown\\x0dhidden",
+            "invoice \\u{202e}fdp.exe",
+            "\"tab\there\nand a line\"",
+            "\\x1b[2J=cmd",
+        ] {
+            assert!(g.contains(want), "no {want:?} in:\n{g}");
+        }
+    }
     use crate::table::columns::{shared_str_col, strs, utc_ns};
 
     /// The column transforms the writer makes before polars writes a table, done again
@@ -1101,12 +1167,31 @@ mod tests {
                     return c.clone();
                 }
                 let ca = c.str().unwrap();
+                // Control and bidi characters escaped first (written out by hand here:
+                // ESC -> `\x1b`; tab and line feed kept), then the formula rule.
+                let escape = |s: &str| -> String {
+                    let mut out = String::new();
+                    for ch in s.chars() {
+                        let bidi = matches!(ch, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+                        if (ch.is_control() && ch != '\t' && ch != '\n') || bidi {
+                            let v = ch as u32;
+                            if v < 0x100 {
+                                out.push_str(&format!("\\x{v:02x}"));
+                            } else {
+                                out.push_str(&format!("\\u{{{v:x}}}"));
+                            }
+                        } else {
+                            out.push(ch);
+                        }
+                    }
+                    out
+                };
                 let cells: Vec<Option<String>> = (0..ca.len())
                     .map(|i| ca.get(i))
                     .map(|v| {
-                        v.map(|s| match s.chars().next() {
+                        v.map(escape).map(|s| match s.chars().next() {
                             Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-                            _ => s.to_string(),
+                            _ => s,
                         })
                     })
                     .collect();
