@@ -295,6 +295,16 @@ fn check_window(w: f64) -> Result<()> {
 }
 
 impl ReportArgs {
+    /// The outputs these flags name, with their flags (for [`check_output_paths`]).
+    fn outputs(&self) -> [(&'static str, &Option<PathBuf>); 4] {
+        [
+            ("--summary", &self.summary),
+            ("--reconnects", &self.reconnects),
+            ("--html", &self.html),
+            ("--markdown", &self.markdown),
+        ]
+    }
+
     /// The views these flags ask for (checked: outputs known, window positive).
     fn views(self) -> Result<Views> {
         check_outputs([&self.summary, &self.reconnects])?;
@@ -360,18 +370,13 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
             );
         }
     }
-    check_output_paths(
-        &[
-            ("--sessions", &a.sessions),
-            ("--refused", &a.refused),
-            ("--closes", &a.closes),
-            ("--summary", &a.report.summary),
-            ("--reconnects", &a.report.reconnects),
-            ("--html", &a.report.html),
-            ("--markdown", &a.report.markdown),
-        ],
-        &a.files,
-    )?;
+    let mut outputs = vec![
+        ("--sessions", &a.sessions),
+        ("--refused", &a.refused),
+        ("--closes", &a.closes),
+    ];
+    outputs.extend(a.report.outputs());
+    check_output_paths(&outputs, &a.files)?;
     check_outputs([&a.refused, &a.closes])?;
     let views = a.report.views()?;
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
@@ -407,16 +412,9 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
 /// Check a `report` command line into its run.
 pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
     check_outputs([&a.sessions])?;
-    check_output_paths(
-        &[
-            ("--sessions", &a.sessions),
-            ("--summary", &a.report.summary),
-            ("--reconnects", &a.report.reconnects),
-            ("--html", &a.report.html),
-            ("--markdown", &a.report.markdown),
-        ],
-        &a.paths,
-    )?;
+    let mut outputs = vec![("--sessions", &a.sessions)];
+    outputs.extend(a.report.outputs());
+    check_output_paths(&outputs, &a.paths)?;
     Ok(cmd::report::Config {
         paths: a.paths,
         sessions: a.sessions,
@@ -427,16 +425,9 @@ pub fn report_config(a: ReportCmdArgs) -> Result<cmd::report::Config> {
 /// Check an `audit` command line into its run.
 pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
     check_outputs([&a.sessions, &a.report.summary, &a.report.reconnects])?;
-    check_output_paths(
-        &[
-            ("--sessions", &a.sessions),
-            ("--summary", &a.report.summary),
-            ("--reconnects", &a.report.reconnects),
-            ("--html", &a.report.html),
-            ("--markdown", &a.report.markdown),
-        ],
-        &a.paths,
-    )?;
+    let mut outputs = vec![("--sessions", &a.sessions)];
+    outputs.extend(a.report.outputs());
+    check_output_paths(&outputs, &a.paths)?;
     let views = a.report.views()?;
     if a.paths.iter().filter(|p| *p == "-").count() > 1 {
         usage!("standard input (-) can be given only once");

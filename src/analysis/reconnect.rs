@@ -293,6 +293,21 @@ pub struct ReconnectRow {
     pub delay_p95_s: Option<f64>,
 }
 
+/// Codes after which reconnecting is the question (the client should come back, with
+/// the right delay): their rows are worth showing even when nobody reconnected.
+pub const RECONNECT_CODES: [u16; 5] = [1001, 1006, 1011, 1012, 1013];
+
+impl ReconnectRow {
+    /// Worth a row in a report: the code was followed by reconnects, or it is one of
+    /// [`RECONNECT_CODES`].
+    pub fn worth_showing(&self) -> bool {
+        self.reconnected > 0
+            || self
+                .close_code
+                .is_some_and(|c| RECONNECT_CODES.contains(&c))
+    }
+}
+
 /// The per-code table of [`reconnect_by_code`] as rows.
 pub fn reconnect_rows(by_code: &DataFrame) -> PolarsResult<Vec<ReconnectRow>> {
     let code = u64s(by_code, "close_code")?;

@@ -140,7 +140,14 @@ fn collect_logs(
     warnings: &mut Vec<String>,
 ) -> DataFrame {
     let files: Vec<PathBuf> = sources.logs.iter().map(|(p, _)| p.clone()).collect();
-    let listed = |p: &Path| sources.logs.iter().any(|(q, l)| *l && q == p);
+    // (A set: a folder may hold thousands of logs.)
+    let named: std::collections::HashSet<&Path> = sources
+        .logs
+        .iter()
+        .filter(|(_, l)| *l)
+        .map(|(p, _)| p.as_path())
+        .collect();
+    let listed = |p: &Path| named.contains(p);
     let (rows, stats, problems) = read_files(&files, log_opts);
     for f in &stats {
         let name = f.path.display().to_string();
@@ -334,10 +341,15 @@ pub fn collect(
     if !sources.tables.is_empty() {
         all_captures = false;
         let files: Vec<PathBuf> = sources.tables.iter().map(|(p, _)| p.clone()).collect();
-        let named = |p: &Path| sources.tables.iter().any(|(q, l)| *l && q == p);
-        let loaded = load::load(&files)?;
+        let listed: std::collections::HashSet<&Path> = sources
+            .tables
+            .iter()
+            .filter(|(_, l)| *l)
+            .map(|(p, _)| p.as_path())
+            .collect();
+        let named = |p: &Path| listed.contains(p);
         read_tables(
-            loaded,
+            &files,
             &named,
             &mut inputs,
             &mut warnings,
@@ -378,18 +390,19 @@ pub fn collect(
     })
 }
 
-/// Add what [`load::load`] read: one [`InputInfo`] per table file, its rows, and its
-/// notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
+/// Read table files ([`load::load`]) and add them: one [`InputInfo`] per file, its
+/// rows, and its notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
 /// `named` says it was named on the command line, and passed over with a note when it
 /// was found in a folder.
 pub fn read_tables(
-    loaded: load::Loaded,
+    files: &[PathBuf],
     named: &dyn Fn(&Path) -> bool,
     inputs: &mut Vec<InputInfo>,
     warnings: &mut Vec<String>,
     sessions: &mut DataFrame,
     refused: &mut DataFrame,
 ) -> Result<()> {
+    let loaded = load::load(files)?;
     for (f, kind, rows) in &loaded.files {
         inputs.push(table_input(f, *kind, *rows));
     }

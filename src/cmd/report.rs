@@ -9,7 +9,6 @@ use crate::cmd::Result;
 use crate::cmd::collect::{errors_of, read_tables, skipped_input};
 use crate::cmd::{export, report, say_all, Views};
 use crate::inputs;
-use crate::table::load;
 use crate::table::session::{refused_frame, sessions_frame};
 
 /// A checked `report` run.
@@ -26,14 +25,13 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     if let Some((what, why)) = found.problems.first() {
         usage!("{}: {why}", what.display());
     }
-    let loaded = load::load(&found.files)?;
     let mut inputs = Vec::new();
     let mut warnings = Vec::new();
     let mut sessions = sessions_frame(&[])?;
     let mut refused = refused_frame(&[])?;
     let named = |p: &Path| cfg.paths.iter().any(|a| Path::new(a) == p);
     read_tables(
-        loaded,
+        &found.files,
         &named,
         &mut inputs,
         &mut warnings,

@@ -13,6 +13,7 @@
 
 use crate::analysis::breakdown::{Breakdown, GroupBy, GroupRow};
 use crate::analysis::charts::{Extras, Histogram, OPEN_SERIES};
+use crate::analysis::reconnect::{ReconnectRow, RECONNECT_CODES};
 use crate::analysis::summary::Report;
 use crate::analysis::timeline::{SpikeKind, Timeline};
 use crate::audit::Audit;
@@ -574,9 +575,6 @@ impl Section {
     }
 }
 
-/// Codes whose reconnects are worth a row even when nobody reconnected.
-pub const RECONNECT_CODES: [u16; 5] = [1001, 1006, 1011, 1012, 1013];
-
 /// The page: what is shown, in which order, with which colours.
 pub struct Dashboard<'a> {
     pub report: &'a Report,
@@ -731,17 +729,37 @@ impl<'a> Dashboard<'a> {
         }
     }
 
-    /// The reconnect rows worth showing: codes followed by reconnects, and the codes
-    /// where reconnecting matters ([`RECONNECT_CODES`]).
-    pub fn reconnect_rows(&self) -> Vec<&'a crate::analysis::reconnect::ReconnectRow> {
+    /// The reconnect rows worth showing ([`ReconnectRow::worth_showing`]).
+    pub fn reconnect_rows(&self) -> Vec<&'a ReconnectRow> {
         self.report
             .reconnects
             .by_code
             .iter()
-            .filter(|x| {
-                x.reconnected > 0 || x.close_code.is_some_and(|c| RECONNECT_CODES.contains(&c))
-            })
+            .filter(|x| x.worth_showing())
             .collect()
+    }
+
+    /// The sentence under the reconnect table, the same on every page: what a reconnect
+    /// is, which rows are shown, and the flags raised.
+    pub fn reconnect_note(&self) -> String {
+        let r = &self.report.reconnects;
+        let codes: Vec<String> = RECONNECT_CODES.iter().map(u16::to_string).collect();
+        let mut s = format!(
+            "A reconnect: the same client's next session to the same server, host and path \
+             within {}. Rows: codes followed by reconnects, and {} when they occur.",
+            fmt_duration(r.window_s),
+            codes.join(", ")
+        );
+        let f = &r.flags;
+        if !f.is_empty() {
+            s.push_str(&format!(
+                " {}, {} without backoff, {} that did not come back after 1012.",
+                count(f.storms.len() as u64, "reconnect storm", "reconnect storms"),
+                count(f.no_backoff.len() as u64, "reconnect", "reconnects"),
+                count(f.never_came_back.len() as u64, "client", "clients")
+            ));
+        }
+        s
     }
 
     /// The problems to list under [`Section::Errors`].

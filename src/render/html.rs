@@ -28,7 +28,7 @@ use crate::render::dashboard::{
     Palette, Section, TimeColumns,
 };
 use crate::render::diagnosis::render_diagnosis;
-use crate::text::{code_label, fit, fmt_duration, opt_duration, pct, sanitize};
+use crate::text::{code_label, fit, opt_duration, pct, sanitize};
 
 /// Text and attribute values made inert in HTML.
 pub fn esc(s: &str) -> String {
@@ -875,24 +875,7 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
                 o.push_str("</tr>");
             }
             o.push_str("</tbody></table>");
-            let _ = write!(
-                o,
-                "<p class=\"note\">A reconnect: the same client's next session to the same \
-                 server, host and path within {}. Rows: codes followed by reconnects, and \
-                 1001, 1006, 1011, 1012, 1013 when they occur.",
-                esc(&fmt_duration(r.reconnects.window_s))
-            );
-            let f = &r.reconnects.flags;
-            if !f.is_empty() {
-                let _ = write!(
-                    o,
-                    " {}, {} without backoff, {} that did not come back after 1012.",
-                    count(f.storms.len() as u64, "reconnect storm", "reconnect storms"),
-                    count(f.no_backoff.len() as u64, "reconnect", "reconnects"),
-                    count(f.never_came_back.len() as u64, "client", "clients")
-                );
-            }
-            o.push_str("</p>");
+            let _ = write!(o, "<p class=\"note\">{}</p>", esc(&d.reconnect_note()));
         }
         Section::Reasons => {
             table_head(o, &["Code", "Reason (as sent)", "#Sessions"]);

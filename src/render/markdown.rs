@@ -24,7 +24,7 @@ use crate::render::dashboard::{
     TimeColumns,
 };
 use crate::render::diagnosis::render_diagnosis;
-use crate::text::{code_label, fit, fmt_duration, opt_duration, pct, sanitize};
+use crate::text::{code_label, fit, opt_duration, pct, sanitize};
 
 /// Text made inert in Markdown (and in the HTML a Markdown renderer makes of it).
 pub fn md(s: &str) -> String {
@@ -461,24 +461,7 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
                     nb(&opt_duration(row.delay_p95_s))
                 );
             }
-            let _ = write!(
-                o,
-                "\nA reconnect: the same client's next session to the same server, host and \
-                 path within {}. Rows: codes followed by reconnects, and 1001, 1006, 1011, \
-                 1012, 1013 when they occur.",
-                fmt_duration(r.reconnects.window_s)
-            );
-            let f = &r.reconnects.flags;
-            if !f.is_empty() {
-                let _ = write!(
-                    o,
-                    " {}, {} without backoff, {} that did not come back after 1012.",
-                    count(f.storms.len() as u64, "reconnect storm", "reconnect storms"),
-                    count(f.no_backoff.len() as u64, "reconnect", "reconnects"),
-                    count(f.never_came_back.len() as u64, "client", "clients")
-                );
-            }
-            o.push('\n');
+            let _ = writeln!(o, "\n{}", d.reconnect_note());
         }
         Section::Reasons => {
             let _ = writeln!(o, "| Code | Reason (as sent) | Sessions |\n|---|---|---:|");

@@ -18,13 +18,10 @@ fn ip(v: &Option<String>) -> String {
 /// At most this many examples per flag in the terminal.
 const EXAMPLES: usize = 3;
 
-/// Codes after which reconnecting is the question (the client should come back, with
-/// the right delay): their rows are shown even when nobody reconnected.
-pub const RECONNECT_CODES: &[u16] = &[1001, 1006, 1011, 1012, 1013];
-
 /// The "Reconnects" section: the per-code rows (of
 /// [`reconnect_by_code`](crate::analysis::reconnect::reconnect_by_code)) for codes that
-/// were followed by reconnects or where reconnecting matters ([`RECONNECT_CODES`]), at
+/// were followed by reconnects or where reconnecting matters
+/// ([`ReconnectRow::worth_showing`]), at
 /// most `style.top` of them, and the flags; lines at most `style.width` columns.
 /// `window_s` is the window the reconnects were matched in.
 pub fn render_reconnects(
@@ -43,10 +40,7 @@ pub fn render_reconnects(
         "",
         "  ",
     ));
-    let shown: Vec<&ReconnectRow> = by_code
-        .iter()
-        .filter(|x| x.reconnected > 0 || x.close_code.is_some_and(|c| RECONNECT_CODES.contains(&c)))
-        .collect();
+    let shown: Vec<&ReconnectRow> = by_code.iter().filter(|x| x.worth_showing()).collect();
     if by_code.is_empty() {
         let _ = writeln!(o, "No ended sessions.");
     } else if shown.is_empty() {
