@@ -211,15 +211,20 @@ fn columns(o: &mut String, c: &Columns, pal: &Palette) {
         let total = totals.get(*i).copied().unwrap_or(0);
         let x = left as f64 + slot * *i as f64 + slot / 2.0;
         let y = (top + plot_h) as f64 - total as f64 / max as f64 * plot_h as f64 - 3.0;
+        // The label starts right of the y axis (at the first column it ran into the
+        // axis's numbers): about 6.5 px per character at the mark's font size.
+        let half = label.chars().count() as f64 * 3.25 + 2.0;
+        let label_x = x.max(left as f64 + half);
         let _ = write!(
             o,
             "<g class=\"mark\" data-mark=\"{}\"><title>{}</title>\
              <path d=\"M{:.1} {:.1}l-5 -8h10z\"/>\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
             esc(label),
             esc(tip),
             x,
             y,
+            label_x,
             (y - 11.0).max(10.0),
             esc(label)
         );
@@ -363,7 +368,7 @@ fn groups_chart(o: &mut String, name: &str, title: &str, b: &Breakdown, pal: &Pa
     o.push_str("<p class=\"legend\">");
     for k in &used {
         let label = match k {
-            Key::Other => "other codes, or open".to_string(),
+            Key::Other => "other codes, open, or no code (access logs)".to_string(),
             k => pal.label(*k),
         };
         let _ = write!(
