@@ -3,9 +3,8 @@
 //!
 //! Contract: see the module above. [`H2Conn::feed`] takes any split of a direction's
 //! bytes and gives the same events (DATA pieces aside, which follow the split); it
-//! never panics and holds at most [`H2Conn::heap_bytes`] of heap, which stays under
-//! `2 * (MAX_HEADER_BLOCK + HPACK table and scratch) + MAX_TRACKED_STREAMS` slots
-//! whatever the input. Each direction keeps: where it is in the preface and in the
+//! never panics, and the heap it holds ([`H2Conn::heap_bytes`]) stays under
+//! [`MAX_HEAP_BYTES`] whatever the input. Each direction keeps: where it is in the preface and in the
 //! current frame (header bytes, the few bytes before a body, how much body and padding
 //! is left), the header block it is assembling, and its HPACK decoder. The connection
 //! keeps the highest stream ids seen (to tell new streams from old and idle ones) and
@@ -34,6 +33,12 @@ pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
 /// Most a decoded header list may total (name + value + 32 per field, RFC 9113
 /// section 6.5.2's measure); beyond, the block gives no event (HPACK stays in step).
 pub const MAX_HEADER_LIST: usize = 64 * 1024;
+/// What [`H2Conn::heap_bytes`] never exceeds between calls, whatever the input: per
+/// direction a header block buffer (its capacity at most twice [`MAX_HEADER_BLOCK`]
+/// as a `Vec` grows) and an HPACK decoder (table bytes, their slots and scratch:
+/// under three times [`hpack::MAX_TABLE_SIZE`]), plus the tracked streams. About 1.4 MiB.
+pub const MAX_HEAP_BYTES: usize = 2 * (2 * MAX_HEADER_BLOCK + 3 * hpack::MAX_TABLE_SIZE)
+    + 2 * MAX_TRACKED_STREAMS * std::mem::size_of::<Tracked>();
 /// Regular header fields kept from one block (only for extended CONNECT streams).
 const MAX_KEPT_FIELDS: usize = 32;
 /// A header block buffer above this capacity is given back after use.
@@ -1537,13 +1542,6 @@ pub(crate) mod tests {
         assert_eq!(anomalies(&ev), Vec::<&str>::new());
     }
 
-    /// The same checks as the fuzz target: every DATA payload byte of a tracked stream
-    /// comes out once, memory stays bounded.
-    fn bound() -> usize {
-        2 * (MAX_HEADER_BLOCK + hpack::MAX_TABLE_SIZE * 2 + 64 * 1024)
-            + MAX_TRACKED_STREAMS * std::mem::size_of::<Tracked>() * 2
-    }
-
     #[test]
     fn a_million_streams_keep_memory_bounded() {
         let mut conn = H2Conn::new();
@@ -1575,7 +1573,7 @@ pub(crate) mod tests {
         assert_eq!(conn.tracked_streams(), MAX_TRACKED_STREAMS);
         assert_eq!(conn.stats().streams_seen, 1_000_300);
         assert_eq!(conn.stats().streams_tracked, 256);
-        assert!(conn.heap_bytes() < bound(), "{}", conn.heap_bytes());
+        assert!(conn.heap_bytes() < MAX_HEAP_BYTES, "{}", conn.heap_bytes());
     }
 
     #[test]
@@ -1630,7 +1628,7 @@ pub(crate) mod tests {
                 E::Anomaly(C, None, "hpack_stopped"),
             ]
         );
-        assert!(conn.heap_bytes() < bound());
+        assert!(conn.heap_bytes() < MAX_HEAP_BYTES);
     }
 
     #[test]
@@ -1778,5 +1776,102 @@ pub(crate) mod tests {
         assert_eq!(tracked, vec![1, 3, 7]);
         assert_eq!(conn.stats().streams_seen, 4);
         assert_eq!(conn.tracked_streams(), 0);
+    }
+}
+
+/// Seeds for the `h2` fuzz target, from the frames of the tests above.
+#[cfg(test)]
+mod seeds {
+    use super::tests::*;
+    use super::*;
+    use Side::{Client as C, Server as S};
+
+    /// The fuzz target's layout (fuzz/src/lib.rs `h2`): config byte 0, then records
+    /// of side, u16 length, bytes.
+    fn encode(records: &[(Side, &[u8])]) -> Vec<u8> {
+        let mut v = vec![0u8];
+        for (side, bytes) in records {
+            for piece in bytes.chunks(u16::MAX as usize) {
+                v.push(if *side == S { 0x80 } else { 0 });
+                v.extend_from_slice(&(piece.len() as u16).to_le_bytes());
+                v.extend_from_slice(piece);
+            }
+        }
+        v
+    }
+
+    fn all() -> Vec<(&'static str, Vec<u8>)> {
+        let mut out = Vec::new();
+        let start = client_start();
+        let mut c = start.clone();
+        c.extend(headers(1, 0, &connect_block("/chat", "example.com")));
+        c.extend(data(1, flags::PADDED, b"\x02\x81\x02hi\0\0"));
+        let mut s = server_start();
+        s.extend(headers(1, 0, &status_block("200")));
+        s.extend(data(1, flags::END_STREAM, b"\x88\x02\x03\xe8"));
+        out.push(("connect", encode(&[(C, &c), (S, &s)])));
+        // A DATA frame with END_STREAM alone in a record (tests/regressions/h2-1.bin).
+        let mut s = server_start();
+        s.extend(headers(1, 0, &status_block("200")));
+        let end = data(1, flags::END_STREAM, &[b'x'; 100]);
+        out.push(("end-stream", encode(&[(C, &c), (S, &s), (S, &end)])));
+        let block = connect_block("/cont", "example.com");
+        let mut c = start.clone();
+        c.extend(frame(1, 0, 1, &block[..10]));
+        c.extend(frame(9, flags::END_HEADERS, 1, &block[10..]));
+        c.extend(frame(3, 0, 1, &8u32.to_be_bytes()));
+        out.push(("continuation-rst", encode(&[(C, &c), (S, &server_start())])));
+        let mut c = start.clone();
+        let mut b = int(0x20, 5, 1 << 31);
+        b.extend(connect_block("/no", "e"));
+        c.extend(headers(1, 0, &b));
+        out.push(("size-2-pow-31", encode(&[(C, &c)])));
+        let mut c = start.clone();
+        let mut b = connect_block("/bomb", "e");
+        b.extend(hlit("x-big", &"v".repeat(4000)));
+        b.extend(std::iter::repeat_n(0xbe, 20));
+        c.extend(headers(1, 0, &b));
+        out.push(("list-bomb", encode(&[(C, &c)])));
+        let mut c = start.clone();
+        c.extend(frame(0x42, 0xff, 5, b"unknown"));
+        c.extend(frame(6, 0, 0, &[0; 8]));
+        c.extend(frame(8, 0, 0, &[0, 0, 1, 0]));
+        c.extend(frame(2, 0, 1, &[0, 0, 0, 0, 15]));
+        c.extend(frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 2]));
+        out.push(("control", encode(&[(C, &c)])));
+        // The real exchange, chunk by chunk.
+        let bin = include_bytes!("../../tests/data/h2/exchange.bin");
+        let mut v = vec![0u8];
+        let mut i = 0;
+        while i + 5 <= bin.len() {
+            let len = u32::from_be_bytes([bin[i + 1], bin[i + 2], bin[i + 3], bin[i + 4]]);
+            v.push(if bin[i] == 0 { 0 } else { 0x80 });
+            v.extend_from_slice(&(len as u16).to_le_bytes());
+            v.extend_from_slice(&bin[i + 5..i + 5 + len as usize]);
+            i += 5 + len as usize;
+        }
+        out.push(("python-h2", v));
+        out
+    }
+
+    #[test]
+    #[ignore = "writes fuzz/seeds/h2/: run with --ignored to regenerate them"]
+    fn write_fuzz_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/h2");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in all() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn seeds_are_what_the_tests_feed() {
+        // The committed seeds are the ones this file makes (regenerate with
+        // `cargo test --no-default-features --lib write_fuzz_seeds -- --ignored`).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/h2");
+        for (name, bytes) in all() {
+            let saved = std::fs::read(dir.join(name)).unwrap_or_default();
+            assert!(saved == bytes, "fuzz/seeds/h2/{name} is stale or missing");
+        }
     }
 }

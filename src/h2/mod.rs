@@ -26,7 +26,9 @@ pub mod frame;
 pub mod hpack;
 mod huffman;
 
-pub use conn::{H2Conn, H2Stats, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_TRACKED_STREAMS};
+pub use conn::{
+    H2Conn, H2Stats, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_HEAP_BYTES, MAX_TRACKED_STREAMS,
+};
 pub use frame::error_code_name;
 
 use crate::http::{Request, Response};
