@@ -6,7 +6,8 @@
 //! ```text
 //! capture file(s) ─► capture (packets) ─► capture::link (TCP segments)
 //!   ─► tcp (per-connection in-order byte streams, gaps, ends)
-//!   ─► http (upgrade) ─► ws (frames, Close payloads, anomalies)
+//!   ─► http (upgrade) │ h2 (HTTP/2 frames, HPACK, extended CONNECT streams)
+//!   ─► ws (frames, Close payloads, anomalies)
 //!   ─► session (one record per session, classified ending)
 //! log file(s) ─► logs (the same session records)
 //! pipeline: the capture stages wired and sharded; inputs: what each path is
@@ -30,6 +31,7 @@ pub mod cli;
 #[cfg(feature = "report")]
 pub mod cmd;
 pub mod codes;
+pub mod h2;
 pub mod http;
 pub mod inputs;
 pub mod logs;

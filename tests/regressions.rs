@@ -29,6 +29,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("logs_json", harness::logs_json),
     ("logs_access", harness::logs_access),
     ("logs_file", harness::logs_file),
+    ("h2", harness::h2),
 ];
 
 fn dir() -> PathBuf {
@@ -192,4 +193,9 @@ fn every_target_has_a_regression_test() {
             "no {t}_regressions test"
         );
     }
+}
+
+#[test]
+fn h2_regressions() {
+    replay("h2");
 }

@@ -1342,3 +1342,125 @@ pub fn logs_file(data: &[u8]) {
         check!(r.line >= 1 && r.line <= stats.lines, "line number in range");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// h2
+
+/// One event of an `H2Conn`, owned; DATA pieces of one stream that follow each other
+/// are merged (pieces follow the feed's split, their bytes do not).
+#[derive(Debug, PartialEq)]
+enum H2Owned {
+    Data(Side, u32, Vec<u8>, bool),
+    Other(String),
+}
+
+/// `H2Conn`. Layout: byte 0 = config (bit 0: the client stream starts with the
+/// connection preface, which the harness writes), then records: a control byte `r`
+/// (bit 7: 0 client, 1 server; bits 5 and 6 both set: a gap on that side first), a
+/// little-endian u16 length, and that many bytes for that side (fewer at the end).
+///
+/// Checks: no panic; between calls the heap held stays under `h2::MAX_HEAP_BYTES` and
+/// at most `MAX_TRACKED_STREAMS` streams are tracked; Response, Data and RstStream come
+/// only for streams that had a Request; a side's DATA bytes out are at most its bytes
+/// in; anomaly names are `h2_`/`hpack_` names; and splitting every record in two gives
+/// the same events (DATA pieces merged).
+pub fn h2(data: &[u8]) {
+    use wsaudit::h2::{H2Conn, H2Event, MAX_HEAP_BYTES, MAX_TRACKED_STREAMS, PREFACE};
+    let mut b = Bytes::new(data);
+    let cfg = b.u8();
+    let mut records: Vec<(Side, bool, &[u8])> = Vec::new();
+    if cfg & 1 != 0 {
+        records.push((Side::Client, false, &PREFACE[..]));
+    }
+    while !b.done() {
+        let r = b.u8();
+        let side = if r & 0x80 != 0 {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        let n = usize::from(b.u16());
+        records.push((side, r & 0x60 == 0x60, b.take(n)));
+    }
+
+    let run = |split: bool| -> Vec<H2Owned> {
+        let mut conn = H2Conn::new();
+        let mut events: Vec<H2Owned> = Vec::new();
+        let mut requested = std::collections::HashSet::new();
+        let (mut fed, mut out) = ([0usize; 2], [0usize; 2]);
+        let mut on_event = |e: H2Event<'_>| {
+            let known = |s: &u32| requested.contains(s);
+            match &e {
+                H2Event::Request { stream, .. } => {
+                    requested.insert(*stream);
+                }
+                H2Event::Response { stream, .. } | H2Event::RstStream { stream, .. } => {
+                    check!(
+                        known(stream),
+                        "an event on stream {stream} without a Request"
+                    )
+                }
+                H2Event::Data { stream, .. } => {
+                    check!(known(stream), "DATA on stream {stream} without a Request")
+                }
+                H2Event::Anomaly { name, .. } => check!(
+                    name.starts_with("h2_") || name.starts_with("hpack_"),
+                    "anomaly name {name}"
+                ),
+                _ => {}
+            }
+            if let H2Event::Data {
+                side,
+                stream,
+                data,
+                end_stream,
+            } = e
+            {
+                out[side as usize] += data.len();
+                if let Some(H2Owned::Data(s, id, d, false)) = events.last_mut() {
+                    if *s == side && *id == stream {
+                        d.extend_from_slice(data);
+                        if end_stream {
+                            let (s, id, d) = (*s, *id, std::mem::take(d));
+                            *events.last_mut().unwrap() = H2Owned::Data(s, id, d, true);
+                        }
+                        return;
+                    }
+                }
+                events.push(H2Owned::Data(side, stream, data.to_vec(), end_stream));
+            } else {
+                events.push(H2Owned::Other(format!("{e:?}")));
+            }
+        };
+        for (side, gap, bytes) in &records {
+            if *gap {
+                conn.gap(*side, &mut on_event);
+            }
+            fed[*side as usize] += bytes.len();
+            if split {
+                let (a, c) = bytes.split_at(bytes.len() / 2);
+                conn.feed(*side, a, &mut on_event);
+                conn.feed(*side, c, &mut on_event);
+            } else {
+                conn.feed(*side, bytes, &mut on_event);
+            }
+            check!(
+                conn.heap_bytes() <= MAX_HEAP_BYTES,
+                "heap {} over the bound",
+                conn.heap_bytes()
+            );
+            check!(
+                conn.tracked_streams() <= MAX_TRACKED_STREAMS,
+                "too many streams tracked"
+            );
+        }
+        check!(
+            out[0] <= fed[0] && out[1] <= fed[1],
+            "more DATA out than bytes in"
+        );
+        events
+    };
+    let whole = run(false);
+    let split = run(true);
+    check!(whole == split, "splitting records changed the events");
+}

@@ -62,6 +62,17 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// The fields wsaudit keeps, from `(name, value)` pairs: how HTTP/2 hands over a
+    /// header list (RFC 9113 section 8.2). Names match case-insensitively, values are
+    /// capped and repeated fields joined exactly as for an HTTP/1.1 head.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Headers {
+        let mut h = Headers::default();
+        for (name, value) in pairs {
+            h.set(name, value);
+        }
+        h
+    }
+
     fn set(&mut self, name: &[u8], value: &[u8]) {
         let v = || Some(clip(value));
         let slot = match name.len() {
@@ -390,5 +401,22 @@ mod tests {
     fn garbage_is_not_http() {
         assert_eq!(parse_request(b"\x00\x01\r\n\r\n"), Err(NotHttp));
         assert_eq!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Err(NotHttp));
+    }
+
+    #[test]
+    fn pairs_give_the_same_fields_as_a_head() {
+        let h = Headers::from_pairs([
+            (&b"Sec-WebSocket-Protocol"[..], &b"chat"[..]),
+            (b"user-agent", b"curl/8"),
+            (b"sec-websocket-protocol", b"superchat"),
+            (b"x-other", b"ignored"),
+        ]);
+        let head = parse_request(
+            b"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat\r\nUser-Agent: curl/8\r\n\
+              sec-websocket-protocol: superchat\r\nX-Other: ignored\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(h, head.headers);
+        assert_eq!(h.protocol.as_deref(), Some("chat, superchat"));
     }
 }
