@@ -128,6 +128,11 @@ pub struct LogArgs {
     /// time, session, peer, duration.
     #[arg(long = "pattern", value_name = "REGEX")]
     pub patterns: Vec<String>,
+    /// TLS key log (the NSS format SSLKEYLOGFILE writes), to decrypt wss and HTTPS
+    /// connections; repeatable; folders and globs work. Key logs among the inputs are
+    /// found by their content and used too.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<String>,
 }
 
 impl LogArgs {
@@ -387,6 +392,7 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
     }
     Ok(cmd::analyze::Config {
         logs: a.logs.options()?,
+        keylogs: a.logs.keylogs.clone(),
         paths: a.files,
         sessions: a.sessions,
         partition_by: a.partition_by,
@@ -404,6 +410,7 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
             },
             progress: progress(views.quiet),
             shards: crate::pipeline::AUTO_SHARDS,
+            ..Options::default()
         },
         views,
     })
@@ -446,6 +453,7 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
     }
     Ok(cmd::audit::Config {
         logs: a.logs.options()?,
+        keylogs: a.logs.keylogs.clone(),
         paths: a.paths,
         baseline: a.baseline,
         max_rate: a.max_rate,
@@ -456,6 +464,7 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
             limits: Limits::default(),
             progress: progress(views.quiet),
             shards: crate::pipeline::AUTO_SHARDS,
+            ..Options::default()
         },
         views,
     })

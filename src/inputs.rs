@@ -35,6 +35,9 @@ pub struct Sources {
     pub unknown: Vec<(String, String)>,
     /// Files and folders passed over on purpose (with why): notes, never errors.
     pub skipped: Vec<(PathBuf, Skip)>,
+    /// TLS key logs (`--keylog`, and key logs found among the inputs), and whether each
+    /// was named (a named one without a single secret is an error).
+    pub keylogs: Vec<(PathBuf, bool)>,
 }
 
 /// What became of one input. The report lists every input with it (`--format json`:
@@ -547,6 +550,8 @@ enum Kind {
     Capture,
     Table,
     Log,
+    /// An NSS key log (`SSLKEYLOGFILE`): secrets for TLS connections.
+    KeyLog,
     /// Not clearly anything (why; only passed over inside folders).
     Other(String),
 }
@@ -601,6 +606,9 @@ fn kind_of_file(p: &Path, opts: &logs::LogOptions, listed: bool) -> Kind {
         // Damaged, empty or not a capture at all: said with its byte offset.
         return Kind::Capture;
     }
+    if !force_log && crate::tls::KeyLog::sniff(&head) {
+        return Kind::KeyLog;
+    }
     if force_log || looks_like_text(&head) || (head.is_empty() && is_log_name(p)) {
         // In a folder, a text file counts as a log only when it is named like one or its
         // first lines show a known format (READMEs and scripts next to the logs are not
@@ -651,6 +659,7 @@ pub fn classify(paths: &[String], opts: &logs::LogOptions) -> Sources {
         Kind::Capture => s.captures.push(Input::Path(p.to_path_buf())),
         Kind::Table => s.tables.push((p.to_path_buf(), listed)),
         Kind::Log => s.logs.push((p.to_path_buf(), listed)),
+        Kind::KeyLog => s.keylogs.push((p.to_path_buf(), listed)),
         Kind::Other(why) => s.skipped.push((p.to_path_buf(), Skip::NotInput(why))),
     };
     let dir_or_file = |s: &mut Sources, w: &mut Walker, p: &Path| {
@@ -685,6 +694,84 @@ pub fn classify(paths: &[String], opts: &logs::LogOptions) -> Sources {
     }
     s.skipped.extend(w.skipped);
     s
+}
+
+impl Sources {
+    /// Add the `--keylog` arguments: files (read as key logs whatever they hold),
+    /// folders (the key logs inside, found by their first line) and globs.
+    pub fn add_keylogs(&mut self, args: &[String]) {
+        let mut w = Walker::default();
+        let one = |s: &mut Sources, p: &Path, listed: bool| {
+            if listed {
+                s.keylogs.push((p.to_path_buf(), true));
+                return;
+            }
+            match decoded_head(p) {
+                Ok(head) if crate::tls::KeyLog::sniff(&head) => {
+                    s.keylogs.push((p.to_path_buf(), false))
+                }
+                _ => s.skipped.push((
+                    p.to_path_buf(),
+                    Skip::NotInput("in a --keylog folder, but not a key log".into()),
+                )),
+            }
+        };
+        for a in args {
+            let paths = match resolve(a) {
+                Arg::Path(p) => vec![p],
+                Arg::Glob(found) => found,
+                Arg::Stdin => {
+                    self.unknown
+                        .push((a.clone(), "--keylog cannot read standard input".into()));
+                    continue;
+                }
+                Arg::NoMatch => {
+                    self.unknown
+                        .push((a.clone(), "no key log file matches".into()));
+                    continue;
+                }
+                Arg::BadPattern(e) => {
+                    self.unknown.push((a.clone(), format!("bad pattern: {e}")));
+                    continue;
+                }
+                Arg::Missing => {
+                    self.unknown
+                        .push((a.clone(), "no such key log file or folder".into()));
+                    continue;
+                }
+            };
+            for p in paths {
+                if p.is_dir() {
+                    let mut files = Vec::new();
+                    w.walk(&p, &mut files);
+                    for f in files {
+                        one(self, &f, false);
+                    }
+                } else if w.take_named(&p) && !self.keylogs.iter().any(|(k, _)| *k == p) {
+                    one(self, &p, true);
+                }
+            }
+        }
+        for (d, e) in std::mem::take(&mut w.unlisted) {
+            self.unknown
+                .push((d.display().to_string(), format!("cannot list folder: {e}")));
+        }
+        self.skipped.extend(std::mem::take(&mut w.skipped));
+    }
+}
+
+/// Read a (possibly compressed) key log file whole.
+pub fn read_keylog(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut r = open_decoded(path)?;
+    let mut buf = Vec::new();
+    // Key logs are text of a few hundred bytes per connection; a file bigger than this
+    // is not one a run can hold (and is said so, not read into memory whole).
+    const MAX: u64 = 1 << 30;
+    (&mut r).take(MAX + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX {
+        return Err(std::io::Error::other("larger than 1 GiB; not read"));
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]

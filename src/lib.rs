@@ -6,6 +6,7 @@
 //! ```text
 //! capture file(s) ─► capture (packets) ─► capture::link (TCP segments)
 //!   ─► tcp (per-connection in-order byte streams, gaps, ends)
+//!   ─► tls (records decrypted with a key log, alerts, handshake facts)
 //!   ─► http (upgrade) │ h2 (HTTP/2 frames, HPACK, extended CONNECT streams)
 //!   ─► ws (frames, Close payloads, anomalies)
 //!   ─► session (one record per session, classified ending)
@@ -43,6 +44,7 @@ pub mod session;
 pub mod table;
 pub mod tcp;
 pub mod text;
+pub mod tls;
 pub mod ws;
 
 /// Which endpoint sent a byte stream.

@@ -20,9 +20,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::capture::{self, link, CaptureError, ReadSummary};
-use crate::session::tracker::{ConnOutput, Tracker};
+use crate::session::conn::{Conn, TlsCount};
+use crate::session::tracker::ConnOutput;
 use crate::session::{RefusedUpgrade, SessionRecord};
 use crate::tcp::{ConnTable, Limits};
+use crate::tls::KeyStore;
 
 /// [`Options::shards`] value that lets [`analyze_all`] choose from the core count.
 pub const AUTO_SHARDS: usize = usize::MAX;
@@ -55,9 +57,12 @@ impl Input {
 }
 
 /// Knobs of one analysis run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub limits: Limits,
+    /// The secrets of the run's key logs, for TLS connections; secrets found in
+    /// captures (pcapng Decryption Secrets Blocks) are added to it as they are read.
+    pub keys: Arc<KeyStore>,
     /// Show a progress bar on stderr (the caller decides: a terminal, not `--quiet`).
     pub progress: bool,
     /// Worker threads per capture for the TCP and WebSocket stages (0: all stages on
@@ -106,6 +111,41 @@ pub struct CaptureResult<S = Vec<SessionRecord>> {
     pub evicted: u64,
     /// Connections ignored because an HTTP head outgrew `http::MAX_HEAD`.
     pub oversized_heads: u64,
+    /// TLS connections, and how many of them could be decrypted.
+    pub tls: TlsCounts,
+}
+
+/// How the TLS connections of a capture went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TlsCounts {
+    pub connections: u64,
+    pub decrypted: u64,
+    /// No secrets for their client random in the key logs.
+    pub no_key: u64,
+    /// A suite or version this tool does not decrypt (CBC suites, ...).
+    pub unsupported: u64,
+    /// The capture did not hold their handshake.
+    pub no_handshake: u64,
+}
+
+impl TlsCounts {
+    fn count(&mut self, c: TlsCount) {
+        self.connections += 1;
+        match c {
+            TlsCount::Decrypted => self.decrypted += 1,
+            TlsCount::NoKey => self.no_key += 1,
+            TlsCount::Unsupported => self.unsupported += 1,
+            TlsCount::NoHandshake => self.no_handshake += 1,
+        }
+    }
+
+    pub fn add(&mut self, o: &TlsCounts) {
+        self.connections += o.connections;
+        self.decrypted += o.decrypted;
+        self.no_key += o.no_key;
+        self.unsupported += o.unsupported;
+        self.no_handshake += o.no_handshake;
+    }
 }
 
 impl<S> CaptureResult<S> {
@@ -128,6 +168,7 @@ pub fn analyze(input: &Input, opts: &Options) -> CaptureResult {
 
 /// What the reading side sees of every packet, whichever mode runs the stages.
 struct Seen<'p> {
+    keys: &'p KeyStore,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
     segments: u64,
@@ -136,8 +177,9 @@ struct Seen<'p> {
 }
 
 impl<'p> Seen<'p> {
-    fn new(progress: Option<&'p indicatif::ProgressBar>) -> Self {
+    fn new(keys: &'p KeyStore, progress: Option<&'p indicatif::ProgressBar>) -> Self {
         Seen {
+            keys,
             first_ts: None,
             last_ts: None,
             segments: 0,
@@ -148,6 +190,10 @@ impl<'p> Seen<'p> {
 
     /// Account for one packet and decode it down to TCP.
     fn packet<'a>(&mut self, pkt: &capture::RawPacket<'a>) -> Option<link::Segment<'a>> {
+        if pkt.tls_keys {
+            self.keys.add_embedded(pkt.data);
+            return None;
+        }
         if let Some(pb) = self.progress {
             self.unreported += pkt.data.len() as u64 + 16;
             if self.unreported >= PROGRESS_STEP {
@@ -168,14 +214,27 @@ struct Kept<K> {
     sink: K,
     refused: Vec<RefusedUpgrade>,
     oversized_heads: u64,
+    tls: TlsCounts,
 }
 
 impl<K: SessionSink> Kept<K> {
+    fn new(sink: K) -> Self {
+        Kept {
+            sink,
+            refused: Vec::new(),
+            oversized_heads: 0,
+            tls: TlsCounts::default(),
+        }
+    }
+
     /// Keep what a finished connection produced, if anything: most connections of a
     /// busy capture (or a SYN flood) are no WebSocket session.
     fn keep(&mut self, o: ConnOutput) {
-        if let Some(s) = o.session {
+        for s in o.sessions {
             self.sink.push(s);
+        }
+        if let Some(c) = o.tls {
+            self.tls.count(c);
         }
         self.refused.extend(o.refused);
         self.oversized_heads += u64::from(o.oversized_head);
@@ -255,6 +314,7 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
 fn run_sharded<'m, K: SessionSink>(
     map: &'m capture::guard::GuardedMap,
     cap: &Arc<str>,
+    keys: &Arc<KeyStore>,
     limits: Limits,
     shards: usize,
     seen: &mut Seen<'_>,
@@ -279,13 +339,11 @@ fn run_sharded<'m, K: SessionSink>(
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'m>>(8);
             let cap = cap.clone();
             let spare_tx = spare_tx.clone();
-            let mut kept = Kept {
-                sink: sink(),
-                refused: Vec::new(),
-                oversized_heads: 0,
-            };
+            let mut kept = Kept::new(sink());
+            let keys = keys.clone();
             workers.push(scope.spawn(move || {
-                let mut table = ConnTable::new(per_shard, |_, _| Tracker::new(cap.clone()));
+                let mut table =
+                    ConnTable::new(per_shard, |_, _| Conn::new(cap.clone(), keys.clone()));
                 for mut batch in rx {
                     for (seg, ts) in &batch.segs {
                         // Bytes past a shrunk file's end are zeros now, not the
@@ -293,14 +351,14 @@ fn run_sharded<'m, K: SessionSink>(
                         if map.offset_of(seg.payload) + seg.payload.len() > map.limit() {
                             continue;
                         }
-                        table.segment(seg, *ts, &mut |m, t: Tracker| kept.keep(t.finish(&m)));
+                        table.segment(seg, *ts, &mut |m, c: Conn| kept.keep(c.finish(&m)));
                     }
                     progress.done_at.store(batch.end, Ordering::Relaxed);
                     progress.done.fetch_add(1, Ordering::Release);
                     batch.segs.clear();
                     let _ = spare_tx.send(batch.segs);
                 }
-                let evicted = table.finish(&mut |m, t: Tracker| kept.keep(t.finish(&m)));
+                let evicted = table.finish(&mut |m, c: Conn| kept.keep(c.finish(&m)));
                 (kept, evicted)
             }));
             outboxes.push(Outbox {
@@ -366,21 +424,18 @@ fn run_sharded<'m, K: SessionSink>(
 fn run_sequential<K: SessionSink>(
     input: &Input,
     cap: &Arc<str>,
+    keys: &Arc<KeyStore>,
     limits: Limits,
     seen: &mut Seen<'_>,
     sink: &(dyn Fn() -> K + Sync),
 ) -> (io::Result<capture::ReadSummary>, Vec<Kept<K>>, u64) {
-    let mut kept = Kept {
-        sink: sink(),
-        refused: Vec::new(),
-        oversized_heads: 0,
-    };
-    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
+    let mut kept = Kept::new(sink());
+    let mut table = ConnTable::new(limits, |_, _| Conn::new(cap.clone(), keys.clone()));
     let read = {
         let mut on_packet = |pkt: &capture::RawPacket<'_>| {
             if let Some(seg) = seen.packet(pkt) {
-                table.segment(&seg, pkt.ts_ns, &mut |meta, tracker: Tracker| {
-                    kept.keep(tracker.finish(&meta));
+                table.segment(&seg, pkt.ts_ns, &mut |meta, conn: Conn| {
+                    kept.keep(conn.finish(&meta));
                 });
             }
         };
@@ -389,7 +444,7 @@ fn run_sequential<K: SessionSink>(
             Input::Stdin => capture::read_any_stream(io::stdin().lock(), &mut on_packet),
         }
     };
-    let evicted = table.finish(&mut |meta, tracker: Tracker| kept.keep(tracker.finish(&meta)));
+    let evicted = table.finish(&mut |meta, conn: Conn| kept.keep(conn.finish(&meta)));
     (read, vec![kept], evicted)
 }
 
@@ -419,17 +474,25 @@ fn analyze_into<K: SessionSink>(
 ) -> CaptureResult<Vec<K::Out>> {
     let name = input.name();
     let cap: Arc<str> = Arc::from(name.as_str());
-    let mut seen = Seen::new(progress);
+    let mut seen = Seen::new(&opts.keys, progress);
     let map: Option<capture::guard::GuardedMap> = match (input, opts.shards) {
         (Input::Path(p), n) if n > 0 => map_plain(p),
         _ => None,
     };
     let (read, kept, evicted) = match &map {
         Some(map) => {
-            let (r, k, e) = run_sharded(map, &cap, opts.limits, opts.shards, &mut seen, sink);
+            let (r, k, e) = run_sharded(
+                map,
+                &cap,
+                &opts.keys,
+                opts.limits,
+                opts.shards,
+                &mut seen,
+                sink,
+            );
             (Ok(r), k, e)
         }
-        None => run_sequential(input, &cap, opts.limits, &mut seen, sink),
+        None => run_sequential(input, &cap, &opts.keys, opts.limits, &mut seen, sink),
     };
     let (read, io_error) = match read {
         Ok(r) => (r, None),
@@ -438,10 +501,12 @@ fn analyze_into<K: SessionSink>(
     let mut parts = Vec::with_capacity(kept.len());
     let mut refused: Vec<RefusedUpgrade> = Vec::new();
     let mut oversized_heads = 0;
+    let mut tls = TlsCounts::default();
     for k in kept {
         parts.push(k.sink.finish());
         refused.extend(k.refused);
         oversized_heads += k.oversized_heads;
+        tls.add(&k.tls);
     }
     refused.sort_by_key(|r| (r.time, r.client, r.server));
     CaptureResult {
@@ -455,6 +520,7 @@ fn analyze_into<K: SessionSink>(
         tcp_segments: seen.segments,
         evicted,
         oversized_heads,
+        tls,
     }
 }
 
@@ -491,6 +557,7 @@ fn analyze_with(
         tcp_segments: r.tcp_segments,
         evicted: r.evicted,
         oversized_heads: r.oversized_heads,
+        tls: r.tls,
     }
 }
 
@@ -536,7 +603,7 @@ fn run_all<R: Send>(
     });
     // Several files: one thread each. Fewer files than cores: shard within each file.
     let threads = rayon::current_num_threads();
-    let mut opts = *opts;
+    let mut opts = opts.clone();
     if opts.shards == usize::MAX {
         opts.shards = if threads <= 1 || inputs.is_empty() || inputs.len() >= threads {
             0

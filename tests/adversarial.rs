@@ -101,6 +101,7 @@ impl Cap {
             limits,
             progress: false,
             shards: 0,
+            ..Options::default()
         };
         let r = analyze(&Input::Path(path.clone()), &opts);
         let _ = std::fs::remove_file(&path);

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The floors, lowest first. A floor may use any floor before it in this list.
 const FLOORS: &[&str] = &[
-    "lib", "ws", "codes", "text", "capture", "tcp", "http", "h2", "session", "logs", "pipeline",
-    "inputs", "table", "analysis", "audit", "render", "cmd", "cli", "main",
+    "lib", "ws", "codes", "text", "capture", "tcp", "tls", "http", "h2", "session", "logs",
+    "pipeline", "inputs", "table", "analysis", "audit", "render", "cmd", "cli", "main",
 ];
 
 fn src() -> PathBuf {

@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use wsaudit::capture::{self, link};
 use wsaudit::http;
-use wsaudit::session::tracker::{ConnOutput, Tracker};
+use wsaudit::session::conn::Conn;
+use wsaudit::session::tracker::ConnOutput;
 use wsaudit::session::{CloseFrame, Ending, Initiator, SessionRecord, TcpEnd, CLIENT, SERVER};
 use wsaudit::tcp::{
     Chunk, ConnMeta, ConnTable, Dir, EndKind, Limits, Reassembler, Release, SeqNumber,
@@ -690,9 +691,9 @@ struct Run {
 }
 
 impl Run {
-    fn done(&mut self, meta: ConnMeta, t: Tracker) {
+    fn done(&mut self, meta: ConnMeta, t: Conn) {
         let out = t.finish(&meta);
-        if let Some(s) = &out.session {
+        for s in &out.sessions {
             check_session(&meta, s);
         }
         for r in &out.refused {
@@ -995,7 +996,7 @@ fn addr(i: u8) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
-/// `tcp::ConnTable` with a `session::tracker::Tracker` per connection, fed segments
+/// `tcp::ConnTable` with a `session::conn::Conn` per connection, fed segments
 /// decoded from the input. Layout: byte 0 → `max_conns` (1 to 8), byte 1 →
 /// `max_buffered` (`* 64` bytes), then segments: byte `a` (src = `addr(a & 15)`, dst =
 /// `addr(a >> 4)`), flags byte (bit 0 SYN, 1 ACK, 2 FIN, 3 RST; bits 4-5: time step 0,
@@ -1020,7 +1021,12 @@ pub fn conn_table(data: &[u8]) {
         limits,
         outputs: Vec::new(),
     };
-    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
+    let mut table = ConnTable::new(limits, |_, _| {
+        Conn::new(
+            cap.clone(),
+            std::sync::Arc::new(wsaudit::tls::KeyStore::default()),
+        )
+    });
     let mut ts = 1_700_000_000_000_000_000i64;
     let isn = |a: u8| 0xfff0_0000u32.wrapping_add(u32::from(a) << 24);
     let mut n = 0;
@@ -1071,7 +1077,7 @@ pub fn conn_table(data: &[u8]) {
 const LINKTYPES: [u32; 5] = [1, 101, 113, 276, 0];
 
 /// The pipeline of `pipeline.rs`'s `run_sequential` (read_slice, link::decode,
-/// ConnTable<Tracker>) over a pcap built from the input. Layout: byte 0 picks the link
+/// ConnTable<Conn>) over a pcap built from the input. Layout: byte 0 picks the link
 /// type (`LINKTYPES[b % 5]`: Ethernet, raw IP, Linux SLL, SLL2, BSD NULL), byte 1 →
 /// `max_conns` (1 to 16), then packets: u16 length (capped at what is left), one byte of
 /// time step (ms), a snap byte (`n > 0`: the record says the packet was `n` bytes longer
@@ -1110,7 +1116,12 @@ pub fn pipeline(data: &[u8]) {
         limits,
         outputs: Vec::new(),
     };
-    let mut table = ConnTable::new(limits, |_, _| Tracker::new(cap.clone()));
+    let mut table = ConnTable::new(limits, |_, _| {
+        Conn::new(
+            cap.clone(),
+            std::sync::Arc::new(wsaudit::tls::KeyStore::default()),
+        )
+    });
     let summary = capture::read_slice(&pcap, |pkt| {
         if let Some(seg) = link::decode(pkt.linktype, pkt.data) {
             table.segment(&seg, pkt.ts_ns, &mut |m, t| run.done(m, t));

@@ -173,6 +173,7 @@ pub fn ending_meaning(e: Ending) -> &'static str {
         Ending::NoStatus => "first Close had no code (1005)",
         Ending::Abnormal => "TCP ended, no Close frame (1006)",
         Ending::Open => "still open when the capture ended",
+        Ending::Undecrypted => "TLS with no key in the key logs: not read",
     }
 }
 

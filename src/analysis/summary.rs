@@ -44,6 +44,12 @@ pub struct InputInfo {
     /// A log file: what its lines were (absent for captures and tables).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogCounts>,
+    /// A capture with TLS connections: how many, and how many were decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::pipeline::TlsCounts>,
+    /// A key log: the lines that gave a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keylog_secrets: Option<u64>,
 }
 
 /// What the lines of one log file were. Every non-empty line is counted once:
@@ -156,7 +162,15 @@ pub struct Report {
     /// First and last time seen (UTC, ISO 8601).
     pub time_range: Option<(String, String)>,
     pub time_span_s: Option<f64>,
+    /// WebSocket sessions read (TLS connections that could not be decrypted are not
+    /// among them).
     pub sessions: u64,
+    /// Rows of TLS connections with no key (or an unsupported suite): ending
+    /// `undecrypted`, in no figure of the report.
+    pub undecrypted: u64,
+    /// The captures' TLS connections (absent when no capture held one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::pipeline::TlsCounts>,
     pub refused_upgrades: u64,
     pub endings: Vec<EndingRow>,
     pub codes: Vec<CodeRow>,
@@ -188,11 +202,31 @@ pub fn build(
     refused: &DataFrame,
     opts: &ReportOptions,
 ) -> PolarsResult<Report> {
+    // TLS connections that could not be decrypted are rows of the table, but not
+    // sessions anyone could read: every figure below is over the readable sessions,
+    // and the undecrypted ones are counted apart (never a rate over unread data).
+    let undecrypted_mask =
+        str_ca(sessions, "ending")?.equal(crate::session::Ending::Undecrypted.as_str());
+    let undecrypted = undecrypted_mask.sum().unwrap_or(0) as u64;
+    let readable;
+    let all_rows = sessions;
+    let sessions = if undecrypted > 0 {
+        readable = sessions.filter(&!undecrypted_mask)?;
+        &readable
+    } else {
+        sessions
+    };
+    let mut tls: Option<crate::pipeline::TlsCounts> = None;
+    for i in &inputs {
+        if let Some(t) = &i.tls {
+            tls.get_or_insert_with(Default::default).add(t);
+        }
+    }
     let time_range = match time_range {
         Some(r) => Some(r),
         None => {
-            let starts = i64s(sessions, "start_time")?;
-            let ends = i64s(sessions, "end_time")?;
+            let starts = i64s(all_rows, "start_time")?;
+            let ends = i64s(all_rows, "end_time")?;
             let lo = starts.iter().chain(ends.iter()).flatten().min().copied();
             let hi = starts.iter().chain(ends.iter()).flatten().max().copied();
             lo.zip(hi)
@@ -237,6 +271,8 @@ pub fn build(
         time_range: time_range.map(|(a, b)| (iso_time(a), iso_time(b))),
         time_span_s: time_range.map(|(a, b)| (b - a) as f64 / 1e9),
         sessions: sessions.height() as u64,
+        undecrypted,
+        tls,
         refused_upgrades: refused.height() as u64,
         endings: per_ending(sessions)?,
         codes: per_code(sessions)?,

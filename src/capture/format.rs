@@ -8,7 +8,7 @@
 //! and errors are the same whichever way the bytes arrive.
 
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
-use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, SecretsType};
 use pcap_parser::{Linktype, OptionCode, PcapError};
 
 /// Timestamp units per second for an `if_tsresol` value: 10^r, or 2^(r & 0x7f) when the
@@ -39,6 +39,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire; larger than `data.len()` when snaplen cut it.
     pub orig_len: u32,
+    /// Not a packet: `data` is the TLS key log text of a pcapng Decryption Secrets
+    /// Block, handed on in file order so that the packets after it can use it.
+    pub tls_keys: bool,
 }
 
 /// What the parser found at the start of the window.
@@ -199,6 +202,7 @@ impl Parser {
                                 linktype: *linktype,
                                 data: rec.data,
                                 orig_len: rec.origlen,
+                                tls_keys: false,
                             },
                             used,
                         )
@@ -399,6 +403,7 @@ impl Parser {
                         linktype: iface.linktype,
                         data,
                         orig_len: epb.origlen,
+                        tls_keys: false,
                     },
                     block_len,
                 )
@@ -421,6 +426,20 @@ impl Parser {
                         linktype: iface.linktype,
                         data,
                         orig_len: spb.origlen,
+                        tls_keys: false,
+                    },
+                    block_len,
+                )
+            }
+            Block::DecryptionSecrets(dsb) if dsb.secrets_type == SecretsType::TlsKeyLog => {
+                let n = (dsb.secrets_len as usize).min(dsb.data.len());
+                Step::Packet(
+                    RawPacket {
+                        ts_ns: 0,
+                        linktype: Linktype::NULL,
+                        data: &dsb.data[..n],
+                        orig_len: n as u32,
+                        tls_keys: true,
                     },
                     block_len,
                 )

@@ -115,6 +115,11 @@ impl Walker {
                         return (pos, true);
                     }
                     prefetch(window, pos + used);
+                    if pkt.tls_keys {
+                        on_packet(&pkt);
+                        pos += used;
+                        continue;
+                    }
                     self.summary.packets += 1;
                     self.summary.bytes += pkt.data.len() as u64;
                     if (pkt.data.len() as u64) < pkt.orig_len as u64 {

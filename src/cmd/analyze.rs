@@ -20,6 +20,8 @@ pub struct Config {
     /// As given: captures, logs, tables, folders, globs, `-`.
     pub paths: Vec<String>,
     pub logs: LogOptions,
+    /// `--keylog` arguments.
+    pub keylogs: Vec<String>,
     pub sessions: Option<PathBuf>,
     pub partition_by: Option<Partition>,
     pub refused: Option<PathBuf>,
@@ -61,6 +63,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     };
     let how = Reading {
         options: &cfg.options,
+        keylogs: &cfg.keylogs,
         logs: &cfg.logs,
         spill: &cfg.spill,
         with_closes: cfg.closes.is_some(),

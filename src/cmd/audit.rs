@@ -33,6 +33,8 @@ pub struct Config {
     /// As given: captures, logs, tables, folders, globs, `-`.
     pub paths: Vec<String>,
     pub logs: LogOptions,
+    /// `--keylog` arguments.
+    pub keylogs: Vec<String>,
     /// An earlier night: a session table (file or folder) or a `--summary` export.
     pub baseline: Option<PathBuf>,
     pub max_rate: Vec<Threshold>,
@@ -64,6 +66,7 @@ pub fn load_baseline(
     }
     let how = Reading {
         options: pipe,
+        keylogs: &[],
         logs: &LogOptions::default(),
         spill: &SpillOptions::default(),
         with_closes: false,
@@ -105,6 +108,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
     };
     let how = Reading {
         options: pipe,
+        keylogs: &args.keylogs,
         logs: &args.logs,
         spill: &SpillOptions::default(),
         with_closes: false,

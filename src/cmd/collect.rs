@@ -29,6 +29,7 @@ use crate::table::run::SpillDir;
 use crate::table::session::records_frame;
 use crate::table::session::{self, sessions_frame};
 use crate::table::spill::{SessionStream, SpillOptions};
+use crate::tls::{KeyLog, KeyStore};
 
 /// What a session or refused-upgrade table read back contributes to the report.
 pub fn table_input(file: &Path, kind: load::TableKind, rows: usize) -> InputInfo {
@@ -68,6 +69,68 @@ pub fn skipped_input(path: &Path, why: &Skip) -> InputInfo {
         },
         ..InputInfo::default()
     }
+}
+
+/// Read the run's key logs into one [`KeyLog`], with one input row each: `keylog`,
+/// read (bad lines are counted as problems, never fatal), or failed (unreadable, or
+/// named on the command line and holding no secret at all).
+fn read_keylogs(files: &[(PathBuf, bool)], inputs: &mut Vec<InputInfo>) -> KeyLog {
+    let mut all = KeyLog::new();
+    for (path, named) in files {
+        let name = path.display().to_string();
+        let bytes = match inputs::read_keylog(path) {
+            Ok(b) => b,
+            Err(e) => {
+                inputs.push(failed_input(
+                    name,
+                    "keylog",
+                    format!("cannot read: {e}"),
+                    None,
+                ));
+                continue;
+            }
+        };
+        let mut one = KeyLog::new();
+        let found = one.parse(&bytes);
+        let st = &one.stats;
+        let mut problems = Vec::new();
+        if st.bad_lines > 0 {
+            let lines: Vec<String> = st.first_bad.iter().map(u64::to_string).collect();
+            problems.push(format!(
+                "{} line(s) are not key log lines (line {}{})",
+                st.bad_lines,
+                lines.join(", "),
+                if st.bad_lines as usize > lines.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ));
+        }
+        if st.unsupported_lines > 0 {
+            problems.push(format!(
+                "{} RSA pre-master line(s) not used (they need the server's private key)",
+                st.unsupported_lines
+            ));
+        }
+        let outcome = if found == 0 && *named {
+            Outcome::Unrecognised {
+                why: "no key log line (CLIENT_RANDOM, *_TRAFFIC_SECRET_*) in it".into(),
+            }
+        } else {
+            Outcome::Read
+        };
+        inputs.push(InputInfo {
+            name,
+            kind: "keylog".into(),
+            problems,
+            outcome,
+            keylog_secrets: Some(found),
+            ..InputInfo::default()
+        });
+        all.extend(&one);
+    }
+    all
 }
 
 /// Everything read, merged.
@@ -264,6 +327,16 @@ pub fn collect(
         .iter()
         .map(|(a, why)| failed_input(a.clone(), "argument", why.clone(), None))
         .collect();
+    // Key logs first: every capture's TLS connections look their secrets up in them.
+    let keylog = read_keylogs(&sources.keylogs, &mut inputs);
+    let mut with_keys;
+    let opts = if keylog.is_empty() {
+        opts
+    } else {
+        with_keys = opts.clone();
+        with_keys.keys = std::sync::Arc::new(KeyStore::new(keylog));
+        &with_keys
+    };
     let mut log_inputs = Vec::new();
     let log_rows = if sources.logs.is_empty() {
         None
@@ -306,11 +379,13 @@ pub fn collect(
             problems: r.problems(),
             evicted_connections: r.evicted,
             oversized_heads: r.oversized_heads,
+            tls: (r.tls.connections > 0).then_some(r.tls),
             outcome: match first {
                 Some((error, offset)) => Outcome::Failed { error, offset },
                 None => Outcome::Read,
             },
             log: None,
+            keylog_secrets: None,
         });
         for w in r.sessions.iter().filter_map(|c| c.warning.as_ref()) {
             warnings.push(format!("{}: {w}", r.name));

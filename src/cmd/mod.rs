@@ -140,6 +140,8 @@ pub fn print(text: &str) -> Result<()> {
 /// How a run reads its inputs.
 pub struct Reading<'a> {
     pub options: &'a pipeline::Options,
+    /// `--keylog` arguments: files, folders, globs.
+    pub keylogs: &'a [String],
     pub logs: &'a LogOptions,
     pub spill: &'a SpillOptions,
     /// Keep the captures' Close-frame table (`--closes`).
@@ -174,7 +176,8 @@ pub fn read(
     mut out: SessionsOut,
     notice: &mut dyn FnMut(&[String], &[String]),
 ) -> Result<Read> {
-    let sources = inputs::classify(paths, how.logs);
+    let mut sources = inputs::classify(paths, how.logs);
+    sources.add_keylogs(how.keylogs);
     let got = collect::collect(&sources, how.options, how.logs, how.with_closes, how.spill)?;
     let errors = got.errors();
     let mut notes = got.warnings.clone();

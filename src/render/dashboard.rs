@@ -876,6 +876,8 @@ pub(crate) mod fixture {
             )),
             time_span_s: Some(60.4),
             sessions: 10,
+            undecrypted: 0,
+            tls: None,
             refused_upgrades: 0,
             endings: vec![
                 ending("normal", 4),

@@ -23,6 +23,42 @@ use crate::render::timeline::render_timeline;
 use crate::render::Style;
 use crate::text::{fmt_duration, opt_duration, pct, wrap, Column, Table};
 
+/// The TLS line under the session count: how many TLS connections, how many were
+/// decrypted, and what the undecrypted ones mean for the figures.
+pub fn tls_line(r: &Report) -> Option<String> {
+    let mut line = match &r.tls {
+        Some(t) => {
+            let mut parts = vec![format!("decrypted {}", t.decrypted)];
+            if t.no_key > 0 {
+                parts.push(format!("no key {}", t.no_key));
+            }
+            if t.unsupported > 0 {
+                parts.push(format!("unsupported suite {}", t.unsupported));
+            }
+            if t.no_handshake > 0 {
+                parts.push(format!("handshake not captured {}", t.no_handshake));
+            }
+            format!("TLS connections: {} ({})", t.connections, parts.join(", "))
+        }
+        None if r.undecrypted > 0 => "TLS connections not decrypted:".to_string(),
+        None => return None,
+    };
+    if r.undecrypted > 0 {
+        let n = r.undecrypted;
+        let (s, are) = if n == 1 { ("", "is") } else { ("s", "are") };
+        line.push_str(&format!(
+            ". {n} undecrypted connection{s} {are} in no figure below"
+        ));
+        let keys_would_help = r.tls.is_none_or(|t| t.no_key > 0);
+        line.push_str(if keys_would_help {
+            "; give the key log with --keylog (what SSLKEYLOGFILE writes) to read them."
+        } else {
+            "."
+        });
+    }
+    Some(line)
+}
+
 fn render_breakdown(o: &mut String, b: &Breakdown, style: &Style) {
     // As many code columns as fit beside a name column of at least 21 (1006 kept when
     // present); the codes left out count in "other".
@@ -278,6 +314,9 @@ pub fn render_text(r: &Report, style: &Style) -> String {
         "WebSocket sessions: {}    refused upgrades: {}",
         r.sessions, r.refused_upgrades
     );
+    if let Some(line) = tls_line(r) {
+        o.push_str(&wrap(&line, style.width, "", "  "));
+    }
 
     if !r.endings.is_empty() {
         let table = Table {

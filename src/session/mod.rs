@@ -6,6 +6,9 @@
 //! codes each side observed (RFC 6455 section 7.1.5). [`tracker`] builds records from a
 //! connection's byte streams.
 
+pub mod conn;
+pub mod h2;
+pub mod stream;
 pub mod tracker;
 
 use std::fmt;
@@ -24,15 +27,19 @@ pub enum Ending {
     Abnormal,
     /// The capture ended while the session was still open.
     Open,
+    /// A TLS connection with no key to read it: whether it carried a WebSocket, and how
+    /// that ended, is unknown (not 1006, not a guess).
+    Undecrypted,
 }
 
 impl Ending {
-    pub const ALL: [Ending; 5] = [
+    pub const ALL: [Ending; 6] = [
         Ending::Normal,
         Ending::Announced,
         Ending::NoStatus,
         Ending::Abnormal,
         Ending::Open,
+        Ending::Undecrypted,
     ];
     /// The ending a close code means when a library or a log reports it (the code an
     /// endpoint observes, RFC 6455 7.1.5): 1000 `normal`, 1005 (a Close without a code)
@@ -55,6 +62,7 @@ impl Ending {
             Ending::NoStatus => "no_status",
             Ending::Abnormal => "abnormal",
             Ending::Open => "open",
+            Ending::Undecrypted => "undecrypted",
         }
     }
 }
@@ -230,6 +238,41 @@ pub struct SessionRecord {
     pub limit_hit: bool,
     /// Anomaly names with their counts, sorted by name.
     pub anomalies: Vec<(&'static str, u32)>,
+    /// The TLS layer under the session (`None`: plain TCP).
+    pub tls: Option<Box<TlsInfo>>,
+    /// `1.1` (an Upgrade) or `2` (an RFC 8441 extended CONNECT stream); `None` when no
+    /// HTTP was read (an undecrypted TLS connection).
+    pub http_version: Option<&'static str>,
+    /// The HTTP/2 stream that carried the session.
+    pub h2: Option<H2Info>,
+}
+
+/// What the TLS layer under a session showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.3`, `TLSv1.2`, ...
+    pub version: Option<&'static str>,
+    /// The IANA name of the negotiated suite.
+    pub cipher: Option<String>,
+    pub sni: Option<String>,
+    /// The negotiated ALPN protocol, when it could be seen.
+    pub alpn: Option<String>,
+    /// `close_notify` sent by [client, server].
+    pub close_notify: [bool; 2],
+    /// The first other alert sent by [client, server], by name (`fatal:
+    /// bad_record_mac`); `encrypted` when one was sent but could not be read.
+    pub alert: [Option<String>; 2],
+    /// Whether the connection was decrypted; `None` when its handshake was not seen.
+    pub decrypted: Option<bool>,
+}
+
+/// The HTTP/2 stream of a session (RFC 8441).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct H2Info {
+    pub stream_id: u32,
+    /// How the stream ended at the HTTP/2 layer: `end_stream`, `rst_stream:<error>`
+    /// (by whom), `goaway:<error> last_stream_id=<n>`; `None` while open.
+    pub end: Option<String>,
 }
 
 /// Index into the per-side arrays of [`SessionRecord`].
@@ -348,11 +391,25 @@ mod tests {
         let endings: Vec<String> = Ending::ALL.iter().map(|e| e.to_string()).collect();
         assert_eq!(
             endings,
-            ["normal", "announced", "no_status", "abnormal", "open"]
+            [
+                "normal",
+                "announced",
+                "no_status",
+                "abnormal",
+                "open",
+                "undecrypted"
+            ]
         );
         assert_eq!(
             Ending::ALL.map(Ending::as_str),
-            ["normal", "announced", "no_status", "abnormal", "open"]
+            [
+                "normal",
+                "announced",
+                "no_status",
+                "abnormal",
+                "open",
+                "undecrypted"
+            ]
         );
         assert_eq!(
             [Initiator::Client, Initiator::Server, Initiator::None].map(Initiator::as_str),
@@ -413,6 +470,9 @@ mod tests {
             truncated: false,
             limit_hit: false,
             anomalies: Vec::new(),
+            tls: None,
+            http_version: Some("1.1"),
+            h2: None,
         }
     }
 

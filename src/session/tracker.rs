@@ -11,35 +11,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{
-    classify, CloseFrame, Initiator, RefusedUpgrade, SessionRecord, TcpEnd, CLIENT, SERVER,
-};
+use super::stream::{Carrier, WsStream};
+use super::{RefusedUpgrade, SessionRecord, TcpEnd, CLIENT, SERVER};
 use crate::http::{self, Request, Response};
 use crate::tcp::{ConnMeta, Dir, EndKind, Release, StreamHandler};
-use crate::ws::{DirectionDecoder, WsEvent};
-use crate::Side;
-
-/// Close frames kept per session for the close table (the first of each side is always
-/// kept; the rest are rare and only counted as anomalies).
-const MAX_CLOSES_KEPT: usize = 8;
 
 enum Phase {
     Http,
-    WebSocket(Box<WsState>),
+    WebSocket(Box<WsStream>),
     Ignored,
-}
-
-struct WsState {
-    request: Request,
-    response: Response,
-    established: i64,
-    /// Indexed by [`CLIENT`] / [`SERVER`].
-    dec: [DirectionDecoder; 2],
-    events: Vec<WsEvent>,
-    closes: Vec<(Initiator, CloseFrame)>,
-    first_close: [Option<CloseFrame>; 2],
-    /// Pings sent by each side not yet answered by a Pong from the other.
-    pending_pings: [u64; 2],
 }
 
 /// The application state of one connection; see the module docs.
@@ -67,11 +47,15 @@ pub struct Tracker {
 /// What one connection produced.
 #[derive(Debug, Default)]
 pub struct ConnOutput {
-    pub session: Option<SessionRecord>,
+    /// The WebSocket sessions the connection carried (one for HTTP/1.1; none when it
+    /// carried none).
+    pub sessions: Vec<SessionRecord>,
     pub refused: Vec<RefusedUpgrade>,
     /// An HTTP head outgrew the cap, so whatever it was (an upgrade or not) was not
     /// read: counted per capture, since no session row can carry it.
     pub oversized_head: bool,
+    /// How the connection's TLS went, when it was TLS (set by [`super::conn::Conn`]).
+    pub tls: Option<super::conn::TlsCount>,
 }
 
 impl Tracker {
@@ -267,24 +251,11 @@ impl Tracker {
             (None, _) => self.anomaly("missing_websocket_key"),
             (_, None) => self.anomaly("missing_accept_header"),
         }
-        let mut state = Box::new(WsState {
-            request,
-            response,
-            established: ts,
-            dec: [
-                DirectionDecoder::new(Side::Client, deflate),
-                DirectionDecoder::new(Side::Server, deflate),
-            ],
-            events: Vec::new(),
-            closes: Vec::new(),
-            first_close: [None, None],
-            pending_pings: [0, 0],
-        });
+        let mut state = Box::new(WsStream::new(request, response, ts, deflate));
         // Bytes that arrived with the heads (e.g. a first frame in the 101's segment).
         let client_rest = std::mem::take(&mut self.buf[cdir as usize]);
         let server_rest = std::mem::take(&mut self.buf[cdir.other() as usize]);
         self.buf = [Vec::new(), Vec::new()];
-        self.phase = Phase::Ignored; // placeholder while we borrow
         if !server_rest.is_empty() {
             self.anomaly("data_with_upgrade_response");
         }
@@ -293,49 +264,12 @@ impl Tracker {
         self.phase = Phase::WebSocket(state);
     }
 
-    fn feed_ws(&mut self, st: &mut WsState, side: usize, data: &[u8], ts: i64) {
+    fn feed_ws(&mut self, st: &mut WsStream, side: usize, data: &[u8], ts: i64) {
         if data.is_empty() {
             return;
         }
-        st.events.clear();
-        st.dec[side].feed(data, ts, &mut st.events);
-        self.take_events(st, side);
-    }
-
-    fn take_events(&mut self, st: &mut WsState, side: usize) {
         self.order += 1;
-        let who = if side == CLIENT {
-            Initiator::Client
-        } else {
-            Initiator::Server
-        };
-        for ev in st.events.drain(..) {
-            match ev {
-                WsEvent::Close { ts, payload } => {
-                    let frame = CloseFrame {
-                        ts,
-                        order: self.order,
-                        code: payload.code,
-                        reason: payload.reason,
-                        payload_len: payload.payload_len,
-                    };
-                    if st.first_close[side].is_none() {
-                        st.first_close[side] = Some(frame.clone());
-                    }
-                    if st.closes.len() < MAX_CLOSES_KEPT {
-                        st.closes.push((who, frame));
-                    }
-                }
-                WsEvent::Ping { .. } => st.pending_pings[side] += 1,
-                WsEvent::Pong { .. } => {
-                    let other = 1 - side;
-                    st.pending_pings[other] = st.pending_pings[other].saturating_sub(1);
-                }
-                WsEvent::Anomaly { kind, .. } => {
-                    *self.anomalies.entry(kind.as_str()).or_insert(0) += 1;
-                }
-            }
-        }
+        st.feed(side, data, ts, self.order);
     }
 
     /// The connection is over (or the capture ended): build what it produced.
@@ -348,87 +282,55 @@ impl Tracker {
             r.server = server;
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Ignored);
-        let Phase::WebSocket(mut st) = phase else {
+        let Phase::WebSocket(st) = phase else {
             return ConnOutput {
-                session: None,
+                sessions: Vec::new(),
                 refused: self.refused,
                 oversized_head: self.oversized_head,
+                tls: None,
             };
         };
         let tcp_ended = meta.first_end.is_some() && meta.release != Release::Evicted;
-        for side in [CLIENT, SERVER] {
-            st.events.clear();
-            st.dec[side].finish(meta.last_ts, &mut st.events);
-            self.take_events(&mut st, side);
-        }
-        let outcome = classify(
-            st.first_close[CLIENT].as_ref(),
-            st.first_close[SERVER].as_ref(),
-            tcp_ended,
-        );
-        let (tcp_end, tcp_end_time) = match meta.first_end {
-            Some((dir, kind, ts)) => {
-                let is_client = dir == cdir;
-                let e = match (is_client, kind) {
-                    (true, EndKind::Fin) => TcpEnd::ClientFin,
-                    (false, EndKind::Fin) => TcpEnd::ServerFin,
-                    (true, EndKind::Rst) => TcpEnd::ClientRst,
-                    (false, EndKind::Rst) => TcpEnd::ServerRst,
-                };
-                (e, Some(ts))
-            }
-            None => (TcpEnd::None, None),
-        };
-        let end_time = tcp_end_time.unwrap_or(meta.last_ts);
-        let stats = [
-            st.dec[CLIENT].stats().clone(),
-            st.dec[SERVER].stats().clone(),
-        ];
-        let last_frame_time = stats.iter().filter_map(|s| s.last_frame_ts).max();
-        let req = &st.request;
-        let resp = &st.response;
-        let mut anomalies: Vec<(&'static str, u32)> = self.anomalies.into_iter().collect();
-        anomalies.sort();
-        let record = SessionRecord {
-            capture: self.capture.to_string(),
-            source: "capture".into(),
-            session_id: String::new(),
+        let (tcp_end, tcp_end_time) = tcp_end(meta, cdir);
+        let carrier = Carrier {
+            capture: &self.capture,
             client,
             server,
             start_time: meta.start_ts,
-            established_time: Some(st.established),
-            end_time,
-            host: req.headers.host.clone(),
-            path: Some(req.target.clone()),
-            user_agent: req.headers.user_agent.clone(),
-            origin: req.headers.origin.clone(),
-            subprotocol: resp.headers.protocol.clone(),
-            extensions: resp.headers.extensions.clone(),
-            permessage_deflate: http::has_permessage_deflate(resp.headers.extensions.as_deref()),
-            outcome,
-            client_close: st.first_close[CLIENT].clone(),
-            server_close: st.first_close[SERVER].clone(),
-            closes: std::mem::take(&mut st.closes),
+            ended: tcp_ended,
+            end_time: tcp_end_time.unwrap_or(meta.last_ts),
             tcp_end,
             tcp_end_time,
-            last_frame_time,
-            frames: [stats[0].frames, stats[1].frames],
-            messages: [stats[0].messages, stats[1].messages],
-            bytes: [stats[0].payload_bytes, stats[1].payload_bytes],
-            pings: [stats[0].pings, stats[1].pings],
-            pongs: [stats[0].pongs, stats[1].pongs],
-            unanswered_pings: st.pending_pings.iter().sum(),
             gap: meta.gaps > 0,
             midstream: meta.midstream(),
             truncated: meta.snapped_segments > 0,
             limit_hit: meta.buffer_limit_hit || meta.release == Release::Evicted,
-            anomalies,
         };
+        let record = st.record(&carrier, meta.last_ts, self.order, &self.anomalies);
         ConnOutput {
             oversized_head: self.oversized_head,
-            session: Some(record),
+            sessions: vec![record],
             refused: self.refused,
+            tls: None,
         }
+    }
+}
+
+/// Which side ended TCP first, and how, with its time; `cdir` is the client's
+/// direction.
+pub fn tcp_end(meta: &ConnMeta, cdir: Dir) -> (TcpEnd, Option<i64>) {
+    match meta.first_end {
+        Some((dir, kind, ts)) => {
+            let is_client = dir == cdir;
+            let e = match (is_client, kind) {
+                (true, EndKind::Fin) => TcpEnd::ClientFin,
+                (false, EndKind::Fin) => TcpEnd::ServerFin,
+                (true, EndKind::Rst) => TcpEnd::ClientRst,
+                (false, EndKind::Rst) => TcpEnd::ServerRst,
+            };
+            (e, Some(ts))
+        }
+        None => (TcpEnd::None, None),
     }
 }
 
@@ -478,9 +380,8 @@ impl StreamHandler for Tracker {
                 else {
                     return;
                 };
-                st.events.clear();
-                st.dec[side].gap(len, ts, &mut st.events);
-                self.take_events(&mut st, side);
+                self.order += 1;
+                st.gap(side, len, ts, self.order);
                 self.phase = Phase::WebSocket(st);
             }
         }
@@ -595,7 +496,10 @@ mod tests {
     fn session(t: Tracker, m: &ConnMeta) -> SessionRecord {
         let out = t.finish(m);
         assert!(out.refused.is_empty() && !out.oversized_head);
-        out.session.expect("a WebSocket session")
+        out.sessions
+            .into_iter()
+            .next()
+            .expect("a WebSocket session")
     }
 
     #[test]
@@ -908,7 +812,11 @@ mod tests {
             (r.client, r.server),
             (C.parse().unwrap(), S.parse().unwrap())
         );
-        let s = out.session.expect("the retry's session");
+        let s = out
+            .sessions
+            .into_iter()
+            .next()
+            .expect("the retry's session");
         assert_eq!(s.path.as_deref(), Some("/second"));
         assert_eq!(s.established_time, Some(40));
         assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
@@ -921,7 +829,7 @@ mod tests {
         t.on_data(Dir::Resp, b"HTTP/1.1 403 Forbidden\r\n\r\n", 20);
         assert!(!t.wants_data());
         let out = t.finish(&meta(None, Release::CaptureEnd));
-        assert!(out.session.is_none());
+        assert!(out.sessions.is_empty());
         assert_eq!(out.refused.len(), 1);
         assert_eq!(out.refused[0].status, 403);
         // 204 has no body: the connection may still upgrade afterwards.
@@ -933,7 +841,10 @@ mod tests {
         t.on_data(Dir::Resp, &switching(""), 40);
         let out = t.finish(&meta(None, Release::CaptureEnd));
         assert_eq!(out.refused.len(), 1);
-        assert_eq!(out.session.unwrap().path.as_deref(), Some("/b"));
+        assert_eq!(
+            out.sessions.into_iter().next().unwrap().path.as_deref(),
+            Some("/b")
+        );
     }
 
     #[test]
@@ -945,7 +856,10 @@ mod tests {
         t.on_data(Dir::Resp, &answer, 20);
         let out = t.finish(&meta(None, Release::CaptureEnd));
         assert!(out.refused.is_empty());
-        assert_eq!(out.session.unwrap().established_time, Some(20));
+        assert_eq!(
+            out.sessions.into_iter().next().unwrap().established_time,
+            Some(20)
+        );
     }
 
     #[test]
@@ -959,14 +873,17 @@ mod tests {
             t.on_data(Dir::Orig, first, 10);
             assert!(!t.wants_data(), "{first:?}");
             let out = t.finish(&meta(None, Release::CaptureEnd));
-            assert!(out.session.is_none() && out.refused.is_empty() && !out.oversized_head);
+            assert!(out.sessions.is_empty() && out.refused.is_empty() && !out.oversized_head);
         }
         // A request answered by something that is not HTTP.
         let mut t = tracker();
         t.on_data(Dir::Orig, &request("/", ""), 10);
         t.on_data(Dir::Resp, b"\x00\x01binary", 20);
         assert!(!t.wants_data());
-        assert!(t.finish(&meta(None, Release::CaptureEnd)).session.is_none());
+        assert!(t
+            .finish(&meta(None, Release::CaptureEnd))
+            .sessions
+            .is_empty());
     }
 
     #[test]
@@ -977,7 +894,7 @@ mod tests {
         t.on_data(Dir::Orig, &big, 10);
         assert!(!t.wants_data());
         let out = t.finish(&meta(None, Release::CaptureEnd));
-        assert!(out.oversized_head && out.session.is_none());
+        assert!(out.oversized_head && out.sessions.is_empty());
         // The same for an answer.
         let mut big = b"HTTP/1.1 101 Switching Protocols\r\nX-Long: ".to_vec();
         big.resize(http::MAX_HEAD + 10, b'a');
@@ -986,7 +903,7 @@ mod tests {
         t.on_data(Dir::Resp, &big, 20);
         assert!(!t.wants_data());
         let out = t.finish(&meta(None, Release::CaptureEnd));
-        assert!(out.oversized_head && out.session.is_none());
+        assert!(out.oversized_head && out.sessions.is_empty());
         // Up to the cap, a head is still waited for.
         let mut big = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
         big.resize(http::MAX_HEAD, b'a');
@@ -1077,7 +994,7 @@ mod tests {
         t.on_gap(Dir::Resp, 50, 21);
         assert!(!t.wants_data());
         let out = t.finish(&meta(None, Release::CaptureEnd));
-        assert!(out.session.is_none());
+        assert!(out.sessions.is_empty());
         assert_eq!(out.refused.len(), 1);
         assert_eq!((out.refused[0].status, out.refused[0].time), (403, 21));
         assert_eq!(out.refused[0].path.as_deref(), Some("/no"));
@@ -1126,7 +1043,11 @@ mod tests {
         let out = t.finish(&meta(None, Release::CaptureEnd));
         assert_eq!(out.refused.len(), 1);
         assert_eq!(out.refused[0].status, 401);
-        let s = out.session.expect("the retry's session");
+        let s = out
+            .sessions
+            .into_iter()
+            .next()
+            .expect("the retry's session");
         assert_eq!(
             (s.path.as_deref(), s.established_time),
             (Some("/second"), Some(40))
@@ -1159,6 +1080,6 @@ mod tests {
         t.on_data(Dir::Resp, b"a", 21);
         assert!(!t.wants_data());
         let out = t.finish(&meta(None, Release::CaptureEnd));
-        assert!(out.oversized_head && out.session.is_none());
+        assert!(out.oversized_head && out.sessions.is_empty());
     }
 }

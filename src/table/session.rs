@@ -229,6 +229,19 @@ session_columns! {
     limit_hit: val(|r| Some(r.limit_hit), none),
     anomalies: text_owned(|r| Some(r.anomaly_names()), none),
     anomaly_count: val(|r| Some(r.anomalies.iter().map(|(_, n)| *n).sum::<u32>()), none),
+    transport: text(|r| Some(if r.tls.is_some() { "tls" } else { "tcp" }), none),
+    http_version: text(|r| r.http_version, none),
+    tls_version: text(|r| r.tls.as_ref().and_then(|t| t.version), none),
+    tls_cipher: text(|r| r.tls.as_ref().and_then(|t| t.cipher.as_deref()), none),
+    sni: text(|r| r.tls.as_ref().and_then(|t| t.sni.as_deref()), none),
+    alpn: text(|r| r.tls.as_ref().and_then(|t| t.alpn.as_deref()), none),
+    h2_stream_id: val(|r| r.h2.as_ref().map(|h| h.stream_id), none),
+    h2_end: text(|r| r.h2.as_ref().and_then(|h| h.end.as_deref()), none),
+    tls_close_notify_client: val(|r| r.tls.as_ref().filter(|t| t.decrypted == Some(true)).map(|t| t.close_notify[CLIENT]), none),
+    tls_close_notify_server: val(|r| r.tls.as_ref().filter(|t| t.decrypted == Some(true)).map(|t| t.close_notify[SERVER]), none),
+    tls_alert_client: text(|r| r.tls.as_ref().and_then(|t| t.alert[CLIENT].as_deref()), none),
+    tls_alert_server: text(|r| r.tls.as_ref().and_then(|t| t.alert[SERVER].as_deref()), none),
+    decrypted: val(|r| r.tls.as_ref().and_then(|t| t.decrypted), none),
 }
 
 /// Session-table columns no report reads. When a table too big for memory is merged
@@ -257,6 +270,16 @@ pub const NOT_REPORTED: &[&str] = &[
     "pongs_client",
     "pongs_server",
     "anomaly_count",
+    "http_version",
+    "tls_version",
+    "tls_cipher",
+    "alpn",
+    "h2_stream_id",
+    "h2_end",
+    "tls_close_notify_client",
+    "tls_close_notify_server",
+    "tls_alert_client",
+    "tls_alert_server",
 ];
 
 fn time_col(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {

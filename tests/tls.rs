@@ -1,0 +1,428 @@
+//! wss and RFC 8441 fixtures (`fixtures/tls/`): real libraries and browsers over TLS (and
+//! HTTP/2), captured with tcpdump, with the key logs they wrote and the truth they
+//! reported (`fixtures/tls/README.md`). Every session is compared with its truth row
+//! by row, with the key log and without it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::Value;
+use wsaudit::pipeline::{analyze, Input, Options};
+use wsaudit::session::SessionRecord;
+use wsaudit::tls::{KeyLog, KeyStore};
+
+fn tls_fixtures() -> PathBuf {
+    common::fixtures().join("tls")
+}
+
+fn truth_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(tls_fixtures())
+        .expect("fixtures/tls")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 3, "the TLS fixtures are missing");
+    v
+}
+
+fn load(truth: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap()
+}
+
+fn capture_of(t: &Value) -> PathBuf {
+    tls_fixtures().join(t["capture"].as_str().unwrap())
+}
+
+/// The key log named by the truth (`None` when the capture embeds it, or has none).
+fn keys_of(t: &Value) -> Option<PathBuf> {
+    match t["keylog"].as_str() {
+        Some("dsb") | None => None,
+        Some(k) => Some(tls_fixtures().join(k)),
+    }
+}
+
+fn run(capture: &Path, keylog: Option<&Path>) -> wsaudit::pipeline::CaptureResult {
+    let mut log = KeyLog::new();
+    if let Some(k) = keylog {
+        log.parse(&std::fs::read(k).unwrap());
+    }
+    let opts = Options {
+        keys: Arc::new(KeyStore::new(log)),
+        shards: 0,
+        ..Options::default()
+    };
+    analyze(&Input::Path(capture.to_path_buf()), &opts)
+}
+
+fn addr(s: &SessionRecord) -> String {
+    s.client.to_string()
+}
+
+/// What a truth session expects, as the session table spells it.
+fn expected_ending(ts: &Value) -> String {
+    if ts["decryptable"] == Value::Bool(false) {
+        "undecrypted".into()
+    } else {
+        ts["expected_ending"].as_str().unwrap().to_string()
+    }
+}
+
+fn h2_end_kind(s: &SessionRecord) -> Option<String> {
+    s.h2.as_ref()
+        .and_then(|h| h.end.as_deref())
+        .map(|e| e.split_whitespace().next().unwrap_or("").to_string())
+}
+
+fn check(errs: &mut Vec<String>, what: &str, want: String, got: String) {
+    if want != got {
+        errs.push(format!("{what}: truth {want}, wsaudit {got}"));
+    }
+}
+
+fn opt_str(v: &Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| "null".into())
+}
+
+fn find<'a>(sessions: &'a [SessionRecord], ts: &Value) -> Option<&'a SessionRecord> {
+    let client = ts["client"].as_str().unwrap();
+    let stream = ts["h2_stream_id"].as_u64();
+    sessions
+        .iter()
+        .find(|s| addr(s) == client && s.h2.as_ref().map(|h| h.stream_id as u64) == stream)
+}
+
+#[test]
+fn with_the_key_log_every_session_matches_its_truth() {
+    let mut failures = Vec::new();
+    for truth in truth_files() {
+        let t = load(&truth);
+        let name = t["capture"].as_str().unwrap().to_string();
+        let r = run(&capture_of(&t), keys_of(&t).as_deref());
+        assert!(!r.failed(), "{name}: {:?}", r.problems());
+        let want_sessions = t["sessions"].as_array().unwrap();
+        let mut errs = Vec::new();
+        check(
+            &mut errs,
+            "TLS connections",
+            t["tls_connections"].as_u64().unwrap_or(0).to_string(),
+            r.tls.connections.to_string(),
+        );
+        check(
+            &mut errs,
+            "rows",
+            want_sessions.len().to_string(),
+            r.sessions.len().to_string(),
+        );
+        for ts in want_sessions {
+            let who = format!(
+                "{} stream {}",
+                ts["client"].as_str().unwrap(),
+                opt_str(&ts["h2_stream_id"])
+            );
+            let Some(s) = find(&r.sessions, ts) else {
+                errs.push(format!("{who}: no session"));
+                continue;
+            };
+            let mut e = Vec::new();
+            check(
+                &mut e,
+                "ending",
+                expected_ending(ts),
+                s.outcome.ending.to_string(),
+            );
+            if expected_ending(ts) != "undecrypted" {
+                check(
+                    &mut e,
+                    "close_code",
+                    opt_str(
+                        &ts["expected_close_code"]
+                            .as_u64()
+                            .map(|c| c.to_string())
+                            .into(),
+                    ),
+                    opt_str(&s.outcome.close_code.map(|c| c.to_string()).into()),
+                );
+                check(
+                    &mut e,
+                    "initiator",
+                    opt_str(&ts["initiator"]),
+                    s.outcome.initiator.as_str().into(),
+                );
+                check(
+                    &mut e,
+                    "path",
+                    opt_str(&ts["path"]),
+                    opt_str(&s.path.clone().into()),
+                );
+                check(
+                    &mut e,
+                    "http_version",
+                    opt_str(&ts["http_version"]),
+                    opt_str(&s.http_version.into()),
+                );
+            }
+            let tls = s.tls.as_deref();
+            check(
+                &mut e,
+                "transport",
+                opt_str(&ts["transport"]),
+                if tls.is_some() { "tls" } else { "tcp" }.into(),
+            );
+            if ts["transport"] == "tls" {
+                let tls = tls.cloned().unwrap_or_default();
+                check(
+                    &mut e,
+                    "tls_version",
+                    opt_str(&ts["tls_version"]),
+                    opt_str(&tls.version.into()),
+                );
+                check(
+                    &mut e,
+                    "tls_cipher",
+                    opt_str(&ts["tls_cipher"]),
+                    opt_str(&tls.cipher.clone().into()),
+                );
+                check(
+                    &mut e,
+                    "sni",
+                    opt_str(&ts["sni"]),
+                    opt_str(&tls.sni.clone().into()),
+                );
+                if expected_ending(ts) != "undecrypted" {
+                    check(
+                        &mut e,
+                        "alpn",
+                        opt_str(&ts["alpn"]),
+                        opt_str(&tls.alpn.clone().into()),
+                    );
+                    for (i, side) in ["client", "server"].iter().enumerate() {
+                        let key = format!("tls_close_notify_{side}");
+                        if let Some(b) = ts[&key].as_bool() {
+                            check(&mut e, &key, b.to_string(), tls.close_notify[i].to_string());
+                        }
+                    }
+                }
+                check(
+                    &mut e,
+                    "decrypted",
+                    (ts["decryptable"] != Value::Bool(false)).to_string(),
+                    opt_str(&tls.decrypted.map(|b| b.to_string()).into()),
+                );
+            }
+            if let Some(kind) = ts["h2_end"]["kind"].as_str() {
+                check(
+                    &mut e,
+                    "h2_end",
+                    kind.to_string(),
+                    opt_str(&h2_end_kind(s).into()),
+                );
+            }
+            errs.extend(e.into_iter().map(|x| format!("{who}: {x}")));
+        }
+        if let Some(refused) = t["refused"].as_array() {
+            check(
+                &mut errs,
+                "refused",
+                refused.len().to_string(),
+                r.refused.len().to_string(),
+            );
+            for rf in refused {
+                let found = r.refused.iter().any(|x| {
+                    x.client.to_string() == rf["client"].as_str().unwrap()
+                        && x.status as u64 == rf["status"].as_u64().unwrap()
+                });
+                if !found {
+                    errs.push(format!("refused {rf}: not found"));
+                }
+            }
+        }
+        if !errs.is_empty() {
+            failures.push(format!("{name}:\n  {}", errs.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn without_a_key_log_every_tls_connection_is_one_undecrypted_row_with_its_handshake() {
+    for truth in truth_files() {
+        let t = load(&truth);
+        let tls_conns = t["tls_connections"].as_u64().unwrap_or(0);
+        if tls_conns == 0 || t["keylog"] == "dsb" {
+            continue;
+        }
+        let name = t["capture"].as_str().unwrap();
+        let r = run(&capture_of(&t), None);
+        assert!(!r.failed(), "{name}");
+        assert_eq!(r.tls.connections, tls_conns, "{name}");
+        assert_eq!(r.tls.decrypted, 0, "{name}");
+        let rows: Vec<&SessionRecord> = r.sessions.iter().collect();
+        assert_eq!(
+            rows.len() as u64,
+            tls_conns,
+            "{name}: one row per TLS connection"
+        );
+        for s in rows {
+            assert_eq!(
+                s.outcome.ending.as_str(),
+                "undecrypted",
+                "{name} {}",
+                addr(s)
+            );
+            assert_eq!(s.outcome.close_code, None, "{name}: never a guessed 1006");
+            let tls = s.tls.as_deref().expect("a TLS row");
+            assert_eq!(tls.decrypted, Some(false), "{name}");
+            // What the handshake shows without keys is still reported.
+            if let Some(ts) = t["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|ts| ts["client"].as_str() == Some(&addr(s)))
+            {
+                assert_eq!(
+                    Some(tls.version.unwrap_or("")),
+                    ts["tls_version"].as_str(),
+                    "{name}"
+                );
+                assert_eq!(tls.cipher.as_deref(), ts["tls_cipher"].as_str(), "{name}");
+                assert_eq!(tls.sni.as_deref(), ts["sni"].as_str(), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_damaged_record_is_an_anomaly_on_its_session_not_a_crash() {
+    // Flip one byte inside the server's first application-data record of a TLS 1.3
+    // fixture: that direction stops decrypting (tls_record_auth_failed); nothing panics
+    // and the other sessions are unaffected.
+    let t = load(&tls_fixtures().join("wss_py13.truth.json"));
+    let cap = capture_of(&t);
+    let pkts = common::packets(&cap);
+    let mut out = Vec::new();
+    let mut hit = None;
+    for (i, p) in pkts.iter().enumerate() {
+        let mut p = p.clone();
+        // The first record of type 23 from the server port after a few packets.
+        if hit.is_none() && i > 8 {
+            if let Some(at) = find_app_record(&p.data, 8843) {
+                p.data[at + 10] ^= 0x55;
+                hit = Some(i);
+            }
+        }
+        out.push(p);
+    }
+    assert!(hit.is_some(), "no server application-data record found");
+    let dir = common::TempDir::new("tls-damaged");
+    let path = dir.file("damaged.pcap", &common::pcap(false, false, 1, &out));
+    let r = run(&path, keys_of(&t).as_deref());
+    assert!(!r.failed());
+    let flagged: Vec<&SessionRecord> = r
+        .sessions
+        .iter()
+        .filter(|s| {
+            s.anomalies
+                .iter()
+                .any(|(n, _)| *n == "tls_record_auth_failed")
+        })
+        .collect();
+    assert_eq!(flagged.len(), 1, "exactly the damaged session is flagged");
+    let others = r.sessions.len() - 1;
+    let normal = r
+        .sessions
+        .iter()
+        .filter(|s| !s.anomalies.iter().any(|(n, _)| n.starts_with("tls_")))
+        .count();
+    assert_eq!(normal, others);
+}
+
+/// Offset of a TLS application-data record header in an Ethernet/IPv4/TCP frame sent
+/// from `port`.
+fn find_app_record(frame: &[u8], port: u16) -> Option<usize> {
+    let ip = 14;
+    if frame.len() < ip + 20 || frame[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = (frame[ip] & 0x0f) as usize * 4;
+    let tcp = ip + ihl;
+    let sport = u16::from_be_bytes([frame[tcp], frame[tcp + 1]]);
+    let off = ((frame[tcp + 12] >> 4) as usize) * 4;
+    let payload = tcp + off;
+    (sport == port
+        && frame.len() > payload + 30
+        && frame[payload] == 23
+        && frame[payload + 1] == 3
+        && frame[payload + 2] == 3)
+        .then_some(payload)
+}
+
+#[test]
+fn the_command_line_reads_key_logs_from_flags_folders_and_inputs() {
+    let t = load(&tls_fixtures().join("wss_py12.truth.json"));
+    let cap = capture_of(&t);
+    let keys = keys_of(&t).unwrap();
+    let json = |args: &[&str]| -> Value {
+        let out = Command::new(common::bin())
+            .arg("analyze")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let cap_s = cap.to_str().unwrap();
+    let keys_s = keys.to_str().unwrap();
+    // --keylog FILE, the key log among the inputs, and --keylog DIR all decrypt.
+    for args in [
+        vec![cap_s, "--keylog", keys_s],
+        vec![cap_s, keys_s],
+        vec![cap_s, "--keylog", tls_fixtures().to_str().unwrap()],
+    ] {
+        let r = json(&args);
+        assert_eq!(r["tls"]["decrypted"], 4, "{args:?}");
+        assert_eq!(r["tls"]["unsupported"], 1, "{args:?}");
+        assert_eq!(r["sessions"], 4, "{args:?}");
+        assert_eq!(r["undecrypted"], 1, "{args:?}");
+        let kl: Vec<&Value> = r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "keylog")
+            .collect();
+        assert!(
+            !kl.is_empty(),
+            "{args:?}: the key log is listed as an input"
+        );
+    }
+    // Without a key: no session read, the TLS connections counted, and said so.
+    let out = Command::new(common::bin())
+        .args(["analyze", cap_s])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("TLS connections: 5"), "{text}");
+    assert!(text.contains("--keylog"), "{text}");
+    // A named key log with no secret in it is a failed input (exit 2).
+    let dir = common::TempDir::new("tls-badkeys");
+    let bad = dir.file("bad.keys", b"CLIENT_RANDOM not hex\n");
+    let out = Command::new(common::bin())
+        .args(["analyze", cap_s, "--keylog", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = BTreeMap::<(), ()>::new();
+}
