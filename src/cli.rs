@@ -239,6 +239,10 @@ pub struct AuditArgs {
     /// Write the merged session table to PATH (tomorrow night's --baseline).
     #[arg(long, value_name = "PATH")]
     pub sessions: Option<PathBuf>,
+    /// TLS connections that could not be decrypted are not an error (by default they
+    /// are: the verdict would be blind to them). They stay out of every rate either way.
+    #[arg(long)]
+    pub allow_undecrypted: bool,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -454,6 +458,7 @@ pub fn audit_config(a: AuditArgs) -> Result<cmd::audit::Config> {
     Ok(cmd::audit::Config {
         logs: a.logs.options()?,
         keylogs: a.logs.keylogs.clone(),
+        allow_undecrypted: a.allow_undecrypted,
         paths: a.paths,
         baseline: a.baseline,
         max_rate: a.max_rate,

@@ -20,9 +20,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::capture::{self, link, CaptureError, ReadSummary};
-use crate::session::conn::{Conn, TlsCount};
-use crate::session::tracker::ConnOutput;
-use crate::session::{RefusedUpgrade, SessionRecord};
+use crate::session::conn::Conn;
+use crate::session::{ConnOutput, RefusedUpgrade, SessionRecord, TlsCount};
 use crate::tcp::{ConnTable, Limits};
 use crate::tls::KeyStore;
 

@@ -52,8 +52,11 @@ fn documented_type(name: &str) -> DataType {
         | "gap"
         | "midstream"
         | "truncated"
-        | "limit_hit" => DataType::Boolean,
-        "anomaly_count" => DataType::UInt32,
+        | "limit_hit"
+        | "tls_close_notify_client"
+        | "tls_close_notify_server"
+        | "decrypted" => DataType::Boolean,
+        "anomaly_count" | "h2_stream_id" => DataType::UInt32,
         n if n.starts_with("frames_")
             || n.starts_with("messages_")
             || n.starts_with("bytes_")

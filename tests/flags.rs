@@ -44,6 +44,51 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ("analyze", "-", "flags::stdin_dash_reads_one_capture"),
     (
         "analyze",
+        "--keylog",
+        "tls::the_command_line_reads_key_logs_from_flags_folders_and_inputs",
+    ),
+    (
+        "analyze",
+        "--by sni",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "analyze",
+        "--by transport",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "report",
+        "--by sni",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "report",
+        "--by transport",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "audit",
+        "--by sni",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "audit",
+        "--by transport",
+        "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "audit",
+        "--keylog",
+        "tls::the_audit_never_passes_over_tls_it_could_not_read",
+    ),
+    (
+        "audit",
+        "--allow-undecrypted",
+        "tls::the_audit_never_passes_over_tls_it_could_not_read",
+    ),
+    (
+        "analyze",
         "--log-format",
         "flags::log_format_forces_one_reader_for_every_format",
     ),

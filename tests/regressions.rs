@@ -30,6 +30,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("logs_access", harness::logs_access),
     ("logs_file", harness::logs_file),
     ("h2", harness::h2),
+    ("tls", harness::tls),
+    ("keylog", harness::keylog),
 ];
 
 fn dir() -> PathBuf {
@@ -198,4 +200,14 @@ fn every_target_has_a_regression_test() {
 #[test]
 fn h2_regressions() {
     replay("h2");
+}
+
+#[test]
+fn tls_regressions() {
+    replay("tls");
+}
+
+#[test]
+fn keylog_regressions() {
+    replay("keylog");
 }

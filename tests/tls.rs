@@ -426,3 +426,120 @@ fn the_command_line_reads_key_logs_from_flags_folders_and_inputs() {
     );
     let _ = BTreeMap::<(), ()>::new();
 }
+
+#[test]
+fn the_audit_never_passes_over_tls_it_could_not_read() {
+    let t = load(&tls_fixtures().join("wss_py13.truth.json"));
+    let cap = capture_of(&t);
+    let keys = keys_of(&t).unwrap();
+    let audit = |extra: &[&str]| {
+        let out = Command::new(common::bin())
+            .args(["audit", cap.to_str().unwrap(), "--max-rate", "1006=50"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = audit(&[]);
+    assert_eq!(code, Some(2), "no key: not a PASS\n{text}");
+    assert!(text.contains("could not be decrypted"), "{text}");
+    let (code, text) = audit(&["--allow-undecrypted"]);
+    assert_eq!(code, Some(0), "allowed: the rest passes\n{text}");
+    let (code, text) = audit(&["--keylog", keys.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "with the key: read and judged\n{text}");
+    assert!(text.contains("PASS"), "{text}");
+}
+
+#[test]
+fn by_sni_and_by_transport_group_the_sessions() {
+    // Every fixture capture of this folder with its key logs (found in the folder):
+    // HTTP/1.1 over TLS, HTTP/2 over TLS and cleartext h2c, all with SNI wsaudit.test
+    // except h2c (no TLS, no SNI). Expected counts come from the truth files.
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut sni: BTreeMap<String, u64> = BTreeMap::new();
+    for truth in truth_files() {
+        let t = load(&truth);
+        for ts in t["sessions"].as_array().unwrap() {
+            if expected_ending(ts) == "undecrypted" {
+                continue;
+            }
+            let transport = format!(
+                "{} {}",
+                ts["transport"].as_str().unwrap(),
+                if ts["http_version"] == "2" {
+                    "h2"
+                } else {
+                    "http/1.1"
+                }
+            );
+            *want.entry(transport).or_default() += 1;
+            let s = ts["sni"].as_str().unwrap_or("(no SNI)").to_string();
+            *sni.entry(s).or_default() += 1;
+        }
+    }
+    let dir = tls_fixtures();
+    let bin = common::bin();
+    let tables = common::TempDir::new("tls-by");
+    let table = tables.path().join("s.parquet");
+    let out = Command::new(bin)
+        .args(["analyze", dir.to_str().unwrap(), "--sessions"])
+        .arg(&table)
+        .args(["--by", "transport,sni", "--format", "json"])
+        .output()
+        .unwrap();
+    let analyzed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = Command::new(bin)
+        .args(["report"])
+        .arg(&table)
+        .args(["--by", "sni", "--by", "transport", "--format", "json"])
+        .output()
+        .unwrap();
+    let reported: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let audit = Command::new(bin)
+        .args([
+            "audit",
+            dir.to_str().unwrap(),
+            "--by",
+            "transport,sni",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let audited: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    for (what, r) in [
+        ("analyze", &analyzed),
+        ("report", &reported),
+        ("audit", &audited["report"]),
+    ] {
+        let groups = |by: &str| -> BTreeMap<String, u64> {
+            let b = r["breakdowns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["by"] == by)
+                .unwrap_or_else(|| panic!("{what}: no --by {by}"));
+            let mut m: BTreeMap<String, u64> = b["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    (
+                        row["group"].as_str().unwrap().to_string(),
+                        row["sessions"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            if let Some(row) = b["missing"].as_object() {
+                m.insert("(no SNI)".into(), row["sessions"].as_u64().unwrap());
+            }
+            m
+        };
+        assert_eq!(groups("transport"), want, "{what}");
+        assert_eq!(groups("sni"), sni, "{what}");
+    }
+}

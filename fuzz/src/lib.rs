@@ -22,7 +22,7 @@ use std::sync::Arc;
 use wsaudit::capture::{self, link};
 use wsaudit::http;
 use wsaudit::session::conn::Conn;
-use wsaudit::session::tracker::ConnOutput;
+use wsaudit::session::ConnOutput;
 use wsaudit::session::{CloseFrame, Ending, Initiator, SessionRecord, TcpEnd, CLIENT, SERVER};
 use wsaudit::tcp::{
     Chunk, ConnMeta, ConnTable, Dir, EndKind, Limits, Reassembler, Release, SeqNumber,
@@ -1474,4 +1474,109 @@ pub fn h2(data: &[u8]) {
     let whole = run(false);
     let split = run(true);
     check!(whole == split, "splitting records changed the events");
+}
+
+// ---------------------------------------------------------------------------------------
+// tls and keylog
+
+/// The key logs of the `fixtures/tls` captures the `tls` seeds were cut from
+/// (`fuzz/seedgen`): with them, fuzzing reaches decryption with keys that fit.
+pub const FUZZ_KEYLOG: &str = include_str!("../seeds/tls.keys");
+
+/// `tls::TlsConn`. Layout as [`h2`]'s records: a config byte (bit 0: the seeds' keys
+/// are known, [`FUZZ_KEYLOG`]), then records of a control byte (bit 7: 0 client,
+/// 1 server; bits 5 and 6 both set: a gap on that side first), a little-endian u16
+/// length and that many bytes.
+///
+/// Checks: no panic; the heap held stays under `tls::conn::MAX_HEAP_BYTES`; plaintext
+/// out of a side is at most the bytes in; anomaly names start with `tls_`; splitting
+/// every record in two gives the same plaintext and the same facts.
+pub fn tls(data: &[u8]) {
+    use wsaudit::tls::conn::MAX_HEAP_BYTES;
+    use wsaudit::tls::{KeyLog, KeyStore, TlsConn};
+    let mut b = Bytes::new(data);
+    let cfg = b.u8();
+    let mut records: Vec<(Side, bool, &[u8])> = Vec::new();
+    while !b.done() {
+        let r = b.u8();
+        let side = if r & 0x80 != 0 {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        let n = usize::from(b.u16());
+        records.push((side, r & 0x60 == 0x60, b.take(n)));
+    }
+    let mut log = KeyLog::new();
+    if cfg & 1 != 0 {
+        log.parse(FUZZ_KEYLOG.as_bytes());
+    }
+    let keys = std::sync::Arc::new(KeyStore::new(log));
+    let run = |split: bool| {
+        let mut conn = TlsConn::new(keys.clone());
+        let mut plain: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        let mut fed = [0usize; 2];
+        for (side, gap, bytes) in &records {
+            if *gap {
+                conn.gap(*side);
+            }
+            fed[*side as usize] += bytes.len();
+            let mut out = |s: Side, p: &[u8]| plain[s as usize].extend_from_slice(p);
+            if split {
+                let (a, c) = bytes.split_at(bytes.len() / 2);
+                conn.feed(*side, a, &mut out);
+                conn.feed(*side, c, &mut out);
+            } else {
+                conn.feed(*side, bytes, &mut out);
+            }
+            check!(
+                conn.heap_bytes() <= MAX_HEAP_BYTES,
+                "heap {} over the bound",
+                conn.heap_bytes()
+            );
+        }
+        check!(
+            plain[0].len() <= fed[0] && plain[1].len() <= fed[1],
+            "more plaintext out than bytes in"
+        );
+        for name in conn.facts().anomalies.keys() {
+            check!(name.starts_with("tls_"), "anomaly name {name}");
+        }
+        (plain, conn.facts().clone())
+    };
+    let whole = run(false);
+    let split = run(true);
+    check!(
+        whole == split,
+        "splitting records changed the plaintext or the facts"
+    );
+}
+
+/// `tls::KeyLog::parse` on any bytes. Checks: no panic; every line is counted once
+/// (secret, ignored, unsupported, bad or blank); the secrets found are never more than
+/// the lines; parsing the same bytes twice into one log changes no count of
+/// connections; `sniff` agrees with parsing about the first meaningful line.
+pub fn keylog(data: &[u8]) {
+    use wsaudit::tls::KeyLog;
+    let mut log = KeyLog::new();
+    let found = log.parse(data);
+    let lines = data.split(|c| *c == b'\n').count() as u64;
+    let st = &log.stats;
+    check!(
+        st.secret_lines + st.ignored_lines + st.unsupported_lines + st.bad_lines <= lines,
+        "more lines counted than there are"
+    );
+    check!(found == st.secret_lines, "secret lines miscounted");
+    check!(
+        log.len() as u64 <= found,
+        "more connections than secret lines"
+    );
+    check!(
+        st.first_bad.len() as u64 <= st.bad_lines.min(5),
+        "bad lines kept"
+    );
+    let n = log.len();
+    log.parse(data);
+    check!(log.len() == n, "the same lines twice added connections");
+    let _ = KeyLog::sniff(data);
 }

@@ -31,6 +31,10 @@ pub enum GroupBy {
     Minute,
     /// end time truncated to the hour (UTC)
     Hour,
+    /// the TLS server name (SNI) the client asked for
+    Sni,
+    /// `tcp` or `tls`, with the HTTP version (`tls h2`, `tcp http/1.1`)
+    Transport,
 }
 
 impl GroupBy {
@@ -45,6 +49,8 @@ impl GroupBy {
             GroupBy::Capture => "capture",
             GroupBy::Minute => "minute",
             GroupBy::Hour => "hour",
+            GroupBy::Sni => "sni",
+            GroupBy::Transport => "transport",
         }
     }
 
@@ -77,6 +83,14 @@ impl GroupBy {
             GroupBy::Capture => col("capture"),
             GroupBy::Minute => time_bucket(60),
             GroupBy::Hour => time_bucket(3600),
+            GroupBy::Sni => col("sni"),
+            GroupBy::Transport => {
+                col("transport")
+                    + lit(" ")
+                    + when(col("http_version").eq(lit("2")))
+                        .then(lit("h2"))
+                        .otherwise(lit("http/1.1"))
+            }
         }
     }
 
@@ -96,6 +110,8 @@ impl GroupBy {
             GroupBy::UserAgent => "no User-Agent",
             GroupBy::Capture => "no capture",
             GroupBy::Minute | GroupBy::Hour => "no end time",
+            GroupBy::Sni => "no SNI",
+            GroupBy::Transport => "no transport (log rows)",
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub logs: LogOptions,
     /// `--keylog` arguments.
     pub keylogs: Vec<String>,
+    /// `--allow-undecrypted`: TLS connections without keys are not an error.
+    pub allow_undecrypted: bool,
     /// An earlier night: a session table (file or folder) or a `--summary` export.
     pub baseline: Option<PathBuf>,
     pub max_rate: Vec<Threshold>,
@@ -129,6 +131,27 @@ pub fn run(args: Config) -> Result<ExitCode> {
     };
 
     let report = summary::build(got.inputs, got.time_range, &sessions, &got.refused, &opts)?;
+    // TLS that could not be read is data the verdict would be blind to: an error,
+    // unless the run says to audit without it.
+    if report.undecrypted > 0 && !args.allow_undecrypted {
+        errors.push(format!(
+            "{} TLS connection{} could not be decrypted (no key in the key logs, or a suite \
+             wsaudit does not decrypt), so {} in no rate: give the key log with --keylog, \
+             or pass --allow-undecrypted to audit without {}",
+            report.undecrypted,
+            if report.undecrypted == 1 { "" } else { "s" },
+            if report.undecrypted == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+            if report.undecrypted == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        ));
+    }
     let baseline = match &args.baseline {
         None => None,
         Some(p) => match load_baseline(p, &opts, pipe) {

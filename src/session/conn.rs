@@ -15,22 +15,12 @@
 use std::sync::Arc;
 
 use super::h2::H2Sessions;
-use super::tracker::{tcp_end, ConnOutput, Tracker};
-use super::{Ending, Initiator, Outcome, SessionRecord, TlsInfo};
+use super::tracker::Tracker;
+use super::{tcp_end, ConnOutput, Ending, Initiator, Outcome, SessionRecord, TlsCount, TlsInfo};
 use crate::h2;
 use crate::tcp::{ConnMeta, Dir, Release, StreamHandler};
 use crate::tls::{self, Decryption, KeyStore, TlsConn, TlsFacts};
 use crate::Side;
-
-/// How one TLS connection went, for the summary's counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsCount {
-    Decrypted,
-    NoKey,
-    Unsupported,
-    /// The capture did not hold its handshake.
-    NoHandshake,
-}
 
 enum App {
     /// No byte seen yet.
@@ -51,7 +41,7 @@ struct TlsApp {
 enum Inner {
     Undecided,
     Http1(Tracker),
-    H2(H2Sessions),
+    H2(Box<H2Sessions>),
 }
 
 impl Inner {
@@ -68,7 +58,7 @@ impl Inner {
         if let Inner::Undecided = self {
             let h2 = alpn_h2 || (dir == client && data.len() >= 4 && h2::is_preface_prefix(data));
             *self = if h2 {
-                Inner::H2(H2Sessions::new(capture.clone(), client))
+                Inner::H2(Box::new(H2Sessions::new(capture.clone(), client)))
             } else {
                 Inner::Http1(Tracker::new(capture.clone()))
             };

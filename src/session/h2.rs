@@ -17,8 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::stream::{Carrier, WsStream};
-use super::tracker::{tcp_end, ConnOutput};
-use super::{H2Info, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
+use super::{tcp_end, ConnOutput, H2Info, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
 use crate::h2::{error_code_name, H2Conn, H2Event};
 use crate::http::{self, Request};
 use crate::tcp::{ConnMeta, Dir, Release};

@@ -275,6 +275,48 @@ pub struct H2Info {
     pub end: Option<String>,
 }
 
+/// How one TLS connection went, for the summary's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsCount {
+    Decrypted,
+    NoKey,
+    Unsupported,
+    /// The capture did not hold its handshake.
+    NoHandshake,
+}
+
+/// What one connection produced.
+#[derive(Debug, Default)]
+pub struct ConnOutput {
+    /// The WebSocket sessions the connection carried (one for HTTP/1.1; none when it
+    /// carried none).
+    pub sessions: Vec<SessionRecord>,
+    pub refused: Vec<RefusedUpgrade>,
+    /// An HTTP head outgrew the cap, so whatever it was (an upgrade or not) was not
+    /// read: counted per capture, since no session row can carry it.
+    pub oversized_head: bool,
+    /// How the connection's TLS went, when it was TLS (set by [`conn::Conn`]).
+    pub tls: Option<TlsCount>,
+}
+
+/// Which side ended TCP first, and how, with its time; `cdir` is the client's
+/// direction.
+pub fn tcp_end(meta: &crate::tcp::ConnMeta, cdir: crate::tcp::Dir) -> (TcpEnd, Option<i64>) {
+    match meta.first_end {
+        Some((dir, kind, ts)) => {
+            let is_client = dir == cdir;
+            let e = match (is_client, kind) {
+                (true, crate::tcp::EndKind::Fin) => TcpEnd::ClientFin,
+                (false, crate::tcp::EndKind::Fin) => TcpEnd::ServerFin,
+                (true, crate::tcp::EndKind::Rst) => TcpEnd::ClientRst,
+                (false, crate::tcp::EndKind::Rst) => TcpEnd::ServerRst,
+            };
+            (e, Some(ts))
+        }
+        None => (TcpEnd::None, None),
+    }
+}
+
 /// Index into the per-side arrays of [`SessionRecord`].
 pub const CLIENT: usize = 0;
 pub const SERVER: usize = 1;

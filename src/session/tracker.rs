@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::stream::{Carrier, WsStream};
-use super::{RefusedUpgrade, SessionRecord, TcpEnd, CLIENT, SERVER};
+use super::{tcp_end, ConnOutput, RefusedUpgrade, CLIENT, SERVER};
 use crate::http::{self, Request, Response};
-use crate::tcp::{ConnMeta, Dir, EndKind, Release, StreamHandler};
+use crate::tcp::{ConnMeta, Dir, Release, StreamHandler};
 
 enum Phase {
     Http,
@@ -42,20 +42,6 @@ pub struct Tracker {
     head_cut: bool,
     /// An HTTP head outgrew the cap ([`http::MAX_HEAD`]) and the connection was ignored.
     oversized_head: bool,
-}
-
-/// What one connection produced.
-#[derive(Debug, Default)]
-pub struct ConnOutput {
-    /// The WebSocket sessions the connection carried (one for HTTP/1.1; none when it
-    /// carried none).
-    pub sessions: Vec<SessionRecord>,
-    pub refused: Vec<RefusedUpgrade>,
-    /// An HTTP head outgrew the cap, so whatever it was (an upgrade or not) was not
-    /// read: counted per capture, since no session row can carry it.
-    pub oversized_head: bool,
-    /// How the connection's TLS went, when it was TLS (set by [`super::conn::Conn`]).
-    pub tls: Option<super::conn::TlsCount>,
 }
 
 impl Tracker {
@@ -316,24 +302,6 @@ impl Tracker {
     }
 }
 
-/// Which side ended TCP first, and how, with its time; `cdir` is the client's
-/// direction.
-pub fn tcp_end(meta: &ConnMeta, cdir: Dir) -> (TcpEnd, Option<i64>) {
-    match meta.first_end {
-        Some((dir, kind, ts)) => {
-            let is_client = dir == cdir;
-            let e = match (is_client, kind) {
-                (true, EndKind::Fin) => TcpEnd::ClientFin,
-                (false, EndKind::Fin) => TcpEnd::ServerFin,
-                (true, EndKind::Rst) => TcpEnd::ClientRst,
-                (false, EndKind::Rst) => TcpEnd::ServerRst,
-            };
-            (e, Some(ts))
-        }
-        None => (TcpEnd::None, None),
-    }
-}
-
 impl StreamHandler for Tracker {
     fn on_data(&mut self, dir: Dir, data: &[u8], ts: i64) {
         match &mut self.phase {
@@ -400,7 +368,7 @@ mod tests {
     //! own example (section 1.3).
 
     use super::*;
-    use crate::session::{Ending, TcpEnd};
+    use crate::session::{Ending, Initiator, SessionRecord, TcpEnd};
     use crate::tcp::{ConnMeta, Dir, EndKind, Release};
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -35,6 +35,10 @@ pub const MAX_RECORD: usize = (1 << 14) + 2048;
 /// The largest handshake message whose body is kept (hellos and EncryptedExtensions
 /// are far smaller; certificates are skipped, never kept).
 pub const MAX_HANDSHAKE_KEPT: usize = 64 << 10;
+/// What one connection's TLS state may hold on the heap at most: a record buffer and a
+/// kept handshake body per direction, the traffic secrets, and the ClientHello's
+/// strings (SNI and ALPN values are at most 64 KiB in all, the hello's own bound).
+pub const MAX_HEAP_BYTES: usize = 2 * (2 * (MAX_RECORD + 5) + MAX_HANDSHAKE_KEPT + 64) + (64 << 10);
 
 const CCS: u8 = 20;
 const ALERT: u8 = 21;
@@ -302,6 +306,22 @@ impl TlsConn {
 
     fn anomaly(&mut self, name: &'static str) {
         *self.facts.anomalies.entry(name).or_insert(0) += 1;
+    }
+
+    /// Heap bytes held by this connection's state (bounded: see the module docs).
+    pub fn heap_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.buf.capacity() + d.hs.body.capacity() + d.secret.capacity())
+            .sum::<usize>()
+            + self.facts.sni.as_ref().map_or(0, String::capacity)
+            + self.facts.alpn.as_ref().map_or(0, String::capacity)
+            + self
+                .facts
+                .alpn_offered
+                .iter()
+                .map(String::capacity)
+                .sum::<usize>()
     }
 
     /// Whether a direction stopped being read (a record failed, a gap, a record that

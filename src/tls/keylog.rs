@@ -13,7 +13,8 @@
 //! `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`,
 //! `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0` (32 or 48 bytes: the suite's hash
 //! length). `EXPORTER_SECRET`, `EARLY_EXPORTER_SECRET` and `CLIENT_EARLY_TRAFFIC_SECRET`
-//! are known and not needed; `RSA` lines (an encrypted pre-master secret) are counted as
+//! and later traffic secrets (`CLIENT_TRAFFIC_SECRET_N`, which some tools log after a
+//! KeyUpdate; they are derived here) are known and not needed; `RSA` lines (an encrypted pre-master secret) are counted as
 //! unsupported.
 
 use std::collections::HashMap;
@@ -173,6 +174,13 @@ fn parse_line(line: &[u8]) -> Line {
         b"CLIENT_TRAFFIC_SECRET_0" => &mut s.client_traffic,
         b"SERVER_TRAFFIC_SECRET_0" => &mut s.server_traffic,
         b"EXPORTER_SECRET" | b"EARLY_EXPORTER_SECRET" | b"CLIENT_EARLY_TRAFFIC_SECRET" => {
+            return Line::Ignored
+        }
+        // Later traffic secrets (after KeyUpdates; some tools log them): derived here
+        // from the first ones.
+        l if l.starts_with(b"CLIENT_TRAFFIC_SECRET_")
+            || l.starts_with(b"SERVER_TRAFFIC_SECRET_") =>
+        {
             return Line::Ignored
         }
         _ => return Line::Bad,

@@ -432,6 +432,7 @@ fn main() {
         }
     }
     log_seeds(&fixtures.join("logs"), &mut seeds);
+    tls_seeds(&fixtures.join("tls"), &out, &mut seeds);
     let mut total = 0;
     for (target, files) in &seeds.by_target {
         let dir = out.join(target);
@@ -514,4 +515,59 @@ fn log_seeds(dir: &Path, seeds: &mut Seeds) {
             seeds.add("logs_file", format!("{stem}-forced"), seed);
         }
     }
+}
+
+/// Seeds for `tls` (the first connections of each `fixtures/tls` capture that has a key
+/// log, as records in packet order: a control byte with the side, a u16 length, the
+/// segment's payload) and `keylog` (the key logs' heads). The key logs themselves go to
+/// `fuzz/seeds/tls.keys`, which the `tls` harness loads.
+fn tls_seeds(dir: &Path, out: &Path, seeds: &mut Seeds) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut caps: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    caps.sort();
+    let mut keys = String::new();
+    for cap in caps {
+        let Ok(log) = std::fs::read_to_string(cap.with_extension("keys")) else {
+            continue;
+        };
+        let stem = cap.file_stem().unwrap().to_string_lossy().into_owned();
+        seeds.add(
+            "keylog",
+            stem.clone(),
+            log.as_bytes()[..log.len().min(LOG_HEAD)].to_vec(),
+        );
+        keys.push_str(&log);
+        let raw = std::fs::read(&cap).expect("read TLS fixture");
+        let mut conns: BTreeMap<(SocketAddr, SocketAddr), (SocketAddr, Vec<u8>)> =
+            BTreeMap::new();
+        let mut order = Vec::new();
+        capture::read_slice(&raw, |p| {
+            let Some(seg) = link::decode(p.linktype, p.data) else {
+                return;
+            };
+            let key = conn_key(&seg);
+            let (client, rec) = conns.entry(key).or_insert_with(|| {
+                order.push(key);
+                (seg.src, vec![1u8])
+            });
+            if seg.payload.is_empty() || rec.len() > 4 * STREAM_MAX {
+                return;
+            }
+            for piece in seg.payload.chunks(u16::MAX as usize) {
+                rec.push(if seg.src == *client { 0 } else { 0x80 });
+                rec.extend_from_slice(&(piece.len() as u16).to_le_bytes());
+                rec.extend_from_slice(piece);
+            }
+        });
+        for (i, key) in order.iter().take(2).enumerate() {
+            seeds.add("tls", format!("{stem}-c{i}"), conns[key].1.clone());
+        }
+    }
+    seeds.add("keylog", "junk".into(), b"CLIENT_RANDOM zz\n\x00\xff RSA 01 02\n#\n".to_vec());
+    std::fs::write(out.join("tls.keys"), keys).expect("write tls.keys");
 }
