@@ -115,7 +115,7 @@ pub struct CaptureResult<S = Vec<SessionRecord>> {
 }
 
 /// How the TLS connections of a capture went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TlsCounts {
     pub connections: u64,
     pub decrypted: u64,
@@ -125,6 +125,11 @@ pub struct TlsCounts {
     pub unsupported: u64,
     /// The capture did not hold their handshake.
     pub no_handshake: u64,
+    /// Handshakes that failed (no ServerHello, a fatal alert, a side that never
+    /// finished): no WebSocket, no row.
+    pub handshake_failed: u64,
+    /// The fatal alerts of those (`unknown_ca by client`), with counts.
+    pub failure_alerts: std::collections::BTreeMap<String, u64>,
 }
 
 impl TlsCounts {
@@ -135,6 +140,12 @@ impl TlsCounts {
             TlsCount::NoKey => self.no_key += 1,
             TlsCount::Unsupported => self.unsupported += 1,
             TlsCount::NoHandshake => self.no_handshake += 1,
+            TlsCount::HandshakeFailed(alert) => {
+                self.handshake_failed += 1;
+                if let Some(a) = alert {
+                    *self.failure_alerts.entry(a).or_insert(0) += 1;
+                }
+            }
         }
     }
 
@@ -144,6 +155,10 @@ impl TlsCounts {
         self.no_key += o.no_key;
         self.unsupported += o.unsupported;
         self.no_handshake += o.no_handshake;
+        self.handshake_failed += o.handshake_failed;
+        for (a, n) in &o.failure_alerts {
+            *self.failure_alerts.entry(a.clone()).or_insert(0) += n;
+        }
     }
 }
 

@@ -120,6 +120,33 @@ fn with_the_key_log_every_session_matches_its_truth() {
             want_sessions.len().to_string(),
             r.sessions.len().to_string(),
         );
+        // Failed handshakes: counted, no row, with the fatal alerts that were sent.
+        let failed = t["tls_failed"].as_array().cloned().unwrap_or_default();
+        check(
+            &mut errs,
+            "failed handshakes",
+            failed.len().to_string(),
+            r.tls.handshake_failed.to_string(),
+        );
+        let mut want_alerts: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &failed {
+            for a in f["alerts"].as_array().unwrap() {
+                if a["level"] == "fatal" {
+                    let k = format!(
+                        "{} by {}",
+                        a["description"].as_str().unwrap(),
+                        a["by"].as_str().unwrap()
+                    );
+                    *want_alerts.entry(k).or_default() += 1;
+                }
+            }
+        }
+        check(
+            &mut errs,
+            "failure alerts",
+            format!("{want_alerts:?}"),
+            format!("{:?}", r.tls.failure_alerts),
+        );
         for ts in want_sessions {
             let who = format!(
                 "{} stream {}",
@@ -263,11 +290,15 @@ fn without_a_key_log_every_tls_connection_is_one_undecrypted_row_with_its_handsh
         assert!(!r.failed(), "{name}");
         assert_eq!(r.tls.connections, tls_conns, "{name}");
         assert_eq!(r.tls.decrypted, 0, "{name}");
+        // Failed handshakes are seen as failed without keys too (no ServerHello, a
+        // plaintext alert, a side that never finished): counted, no row.
+        let failed = t["tls_failed"].as_array().map_or(0, |f| f.len()) as u64;
+        assert_eq!(r.tls.handshake_failed, failed, "{name}");
         let rows: Vec<&SessionRecord> = r.sessions.iter().collect();
         assert_eq!(
             rows.len() as u64,
-            tls_conns,
-            "{name}: one row per TLS connection"
+            tls_conns - failed,
+            "{name}: one row per TLS connection that got past its handshake"
         );
         for s in rows {
             assert_eq!(

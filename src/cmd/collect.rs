@@ -379,7 +379,7 @@ pub fn collect(
             problems: r.problems(),
             evicted_connections: r.evicted,
             oversized_heads: r.oversized_heads,
-            tls: (r.tls.connections > 0).then_some(r.tls),
+            tls: (r.tls.connections > 0).then(|| r.tls.clone()),
             outcome: match first {
                 Some((error, offset)) => Outcome::Failed { error, offset },
                 None => Outcome::Read,

@@ -38,6 +38,22 @@ pub fn tls_line(r: &Report) -> Option<String> {
             if t.no_handshake > 0 {
                 parts.push(format!("handshake not captured {}", t.no_handshake));
             }
+            if t.handshake_failed > 0 {
+                let alerts: Vec<String> = t
+                    .failure_alerts
+                    .iter()
+                    .map(|(a, n)| format!("{a} x{n}"))
+                    .collect();
+                parts.push(if alerts.is_empty() {
+                    format!("handshake failed {}", t.handshake_failed)
+                } else {
+                    format!(
+                        "handshake failed {}: fatal {}",
+                        t.handshake_failed,
+                        alerts.join(", ")
+                    )
+                });
+            }
             format!("TLS connections: {} ({})", t.connections, parts.join(", "))
         }
         None if r.undecrypted > 0 => "TLS connections not decrypted:".to_string(),
@@ -49,12 +65,15 @@ pub fn tls_line(r: &Report) -> Option<String> {
         line.push_str(&format!(
             ". {n} undecrypted connection{s} {are} in no figure below"
         ));
-        let keys_would_help = r.tls.is_none_or(|t| t.no_key > 0);
-        line.push_str(if keys_would_help {
-            "; give the key log with --keylog (what SSLKEYLOGFILE writes) to read them."
+        let keys_would_help = r.tls.as_ref().is_none_or(|t| t.no_key > 0);
+        if keys_would_help {
+            line.push_str(&format!(
+                "; give the key log with --keylog (what SSLKEYLOGFILE writes) to read {}.",
+                if n == 1 { "it" } else { "them" }
+            ));
         } else {
-            "."
-        });
+            line.push('.');
+        }
     }
     Some(line)
 }

@@ -114,12 +114,20 @@ impl Conn {
                 let facts = tls.facts();
                 let info = tls_info(facts);
                 let mut out = inner.finish(meta);
+                // (A connection the capture ended in the middle of is not called failed.)
+                let tcp_ended = meta.first_end.is_some();
+                let failed = out.sessions.is_empty() && tcp_ended && tls.handshake_failed();
                 out.tls = Some(match facts.decryption {
+                    _ if failed => TlsCount::HandshakeFailed(first_fatal(facts)),
                     Decryption::Decrypted => TlsCount::Decrypted,
                     Decryption::NoKey => TlsCount::NoKey,
                     Decryption::Unsupported(_) => TlsCount::Unsupported,
                     Decryption::NoHandshake => TlsCount::NoHandshake,
                 });
+                if failed {
+                    // Not a WebSocket: a TLS handshake that failed (counted, no row).
+                    return out;
+                }
                 for s in &mut out.sessions {
                     s.tls = Some(Box::new(info.clone()));
                     for (name, n) in &facts.anomalies {
@@ -142,6 +150,16 @@ impl Conn {
             }
         }
     }
+}
+
+/// The first fatal alert of a connection, as `fatal <name> by <side>`.
+fn first_fatal(f: &TlsFacts) -> Option<String> {
+    [(0, "client"), (1, "server")]
+        .iter()
+        .find_map(|(i, who)| match f.alert[*i] {
+            Some((2, desc)) => Some(format!("{} by {who}", tls::alert_name(desc))),
+            _ => None,
+        })
 }
 
 fn tls_info(f: &TlsFacts) -> TlsInfo {

@@ -276,13 +276,16 @@ pub struct H2Info {
 }
 
 /// How one TLS connection went, for the summary's counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsCount {
     Decrypted,
     NoKey,
     Unsupported,
     /// The capture did not hold its handshake.
     NoHandshake,
+    /// The handshake failed (no ServerHello, a fatal alert, a side that never
+    /// finished): the alert, when one was read (`fatal unknown_ca by client`).
+    HandshakeFailed(Option<String>),
 }
 
 /// What one connection produced.

@@ -251,6 +251,10 @@ struct Direction {
     /// This side's records are encrypted from here on (TLS 1.2 after its CCS; TLS 1.3
     /// after the ServerHello).
     encrypted: bool,
+    /// application_data records seen (decrypted or not).
+    protected_records: u64,
+    /// A ChangeCipherSpec was seen.
+    ccs: bool,
     dead: bool,
 }
 
@@ -261,6 +265,9 @@ pub struct TlsConn {
     facts: TlsFacts,
     client_random: Option<[u8; 32]>,
     server_random: Option<[u8; 32]>,
+    /// An application-data record was decrypted (or, without keys, seen after the
+    /// handshake in TLS 1.2).
+    app_data_seen: bool,
     suite: Option<Suite>,
     secrets: Option<Secrets>,
     tls13: bool,
@@ -294,6 +301,7 @@ impl TlsConn {
             },
             client_random: None,
             server_random: None,
+            app_data_seen: false,
             suite: None,
             secrets: None,
             tls13: false,
@@ -306,6 +314,39 @@ impl TlsConn {
 
     fn anomaly(&mut self, name: &'static str) {
         *self.facts.anomalies.entry(name).or_insert(0) += 1;
+    }
+
+    /// Whether the handshake failed: a ClientHello that got no ServerHello, a fatal
+    /// alert before any application data, or (decrypted) a side that never finished
+    /// its handshake. A connection that failed this way carried no WebSocket.
+    pub fn handshake_failed(&self) -> bool {
+        if self.client_random.is_some() && self.server_random.is_none() {
+            return true;
+        }
+        if self.app_data_seen {
+            return false;
+        }
+        let fatal = self
+            .facts
+            .alert
+            .iter()
+            .flatten()
+            .any(|(level, _)| *level == 2);
+        // Visible without keys: in TLS 1.3 a client that finished its handshake sent
+        // at least one protected record (its Finished); in TLS 1.2 each side that
+        // finished sent a ChangeCipherSpec.
+        let unfinished = if self.tls13 {
+            self.dirs[0].protected_records == 0
+        } else {
+            self.dirs.iter().any(|d| !d.ccs)
+        };
+        let decrypted_unfinished = self.facts.decryption == Decryption::Decrypted
+            && self.tls13
+            && self
+                .dirs
+                .iter()
+                .any(|d| d.stage != Some(Stage::Application));
+        fatal || unfinished || decrypted_unfinished
     }
 
     /// Heap bytes held by this connection's state (bounded: see the module docs).
@@ -383,6 +424,9 @@ impl TlsConn {
                     self.anomaly(name);
                     return;
                 }
+                if typ == APPLICATION_DATA {
+                    self.dirs[i].protected_records += 1;
+                }
                 if self.skips(i, typ) {
                     if typ == ALERT {
                         self.facts.unreadable_alerts[i] += 1;
@@ -425,8 +469,13 @@ impl TlsConn {
             return false;
         }
         // Encrypted with no cipher: no key, unsupported suite, or TLS 1.3 early data
-        // (application_data before the ServerHello).
-        d.encrypted || typ == APPLICATION_DATA
+        // (application_data before the ServerHello). TLS 1.3 protects only
+        // application_data records: an alert or handshake record is plaintext.
+        if self.tls13 {
+            typ == APPLICATION_DATA
+        } else {
+            d.encrypted || typ == APPLICATION_DATA
+        }
     }
 
     /// One whole record (header + body) of direction `i`; the range of its
@@ -436,6 +485,7 @@ impl TlsConn {
         let typ = header[0];
         let d = &mut self.dirs[i];
         if typ == CCS {
+            d.ccs = true;
             if !self.tls13 && d.pending.is_some() {
                 d.cipher = d.pending.take();
             }
@@ -491,6 +541,7 @@ impl TlsConn {
             }
             APPLICATION_DATA => {
                 self.dirs[i].cipher.as_ref()?;
+                self.app_data_seen = true;
                 Some((start, end))
             }
             _ => None,
