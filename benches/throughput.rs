@@ -4,7 +4,9 @@
 //! `benches/README.md`):
 //!
 //! - `WSAUDIT_BENCH_SIZE` (default `1GiB`): size of each generated capture.
-//! - `WSAUDIT_BENCH_PROFILE` (`mixed`, `small` or `both`; default `both`).
+//! - `WSAUDIT_BENCH_PROFILE` (`mixed`, `small`, `wss`, `both` = mixed and small, or
+//!   `all`; default `both`). `wss` replays the TLS fixtures with their key logs: the
+//!   cost of decryption.
 //! - `WSAUDIT_BENCH_DIR` (default `target/bench-data`): where captures and outputs go.
 //! - `WSAUDIT_BENCH_TSHARK` (`1` default: compare with tshark when it is on PATH; `0` skip).
 //! - `WSAUDIT_BENCH_RUNS` (default 3; the best run counts), `WSAUDIT_BENCH_SEED` (42).
@@ -151,8 +153,14 @@ fn config() -> Result<Config> {
     let profiles = match env_or("WSAUDIT_BENCH_PROFILE", "both").as_str() {
         "mixed" => vec![gencap::Profile::Mixed],
         "small" => vec![gencap::Profile::Small],
+        "wss" => vec![gencap::Profile::Wss],
         "both" => vec![gencap::Profile::Mixed, gencap::Profile::Small],
-        p => bail!("WSAUDIT_BENCH_PROFILE={p:?}: use mixed, small or both"),
+        "all" => vec![
+            gencap::Profile::Mixed,
+            gencap::Profile::Small,
+            gencap::Profile::Wss,
+        ],
+        p => bail!("WSAUDIT_BENCH_PROFILE={p:?}: use mixed, small, wss, both or all"),
     };
     Ok(Config {
         size: gencap::parse_size(&size_label)?,
@@ -230,6 +238,8 @@ fn warm(path: &Path) -> Result<(u64, Duration)> {
 
 #[derive(serde::Deserialize)]
 struct Expected {
+    #[serde(default)]
+    profile: String,
     bytes: u64,
     packets: u64,
     connections: u64,
@@ -340,8 +350,17 @@ fn run_tshark(pcap: &Path, exp: &Expected, ws: &Sessions, out: &Path) -> Result<
     cmd.args(["-n", "-r"])
         .arg(pcap)
         .args(["-o", "tcp.reassemble_out_of_order:TRUE"]);
+    let keys = pcap.with_extension("keys");
+    let tls = exp.profile == "wss";
+    if tls {
+        cmd.args(["-o", &format!("tls.keylog_file:{}", keys.display())]);
+    }
     for p in exp.server_ports.iter().filter(|&&p| p != 80) {
-        cmd.args(["-d", &format!("tcp.port=={p},http")]);
+        let proto = if tls { "tls" } else { "http" };
+        cmd.args(["-d", &format!("tcp.port=={p},{proto}")]);
+        if tls {
+            cmd.args(["-d", &format!("tls.port=={p},http")]);
+        }
     }
     cmd.args(["-Y", "websocket.opcode==8", "-T", "fields"]);
     for f in [
@@ -516,6 +535,10 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
             .arg("--refused")
             .arg(&out_refused)
             .stdout(Stdio::null());
+        if profile == gencap::Profile::Wss {
+            // The key logs the TLS fixtures came with (gencap writes them beside).
+            cmd.arg("--keylog").arg(pcap.with_extension("keys"));
+        }
         if quiet {
             cmd.arg("-q");
         }

@@ -84,6 +84,10 @@ impl Rng {
 pub enum Profile {
     Mixed,
     Small,
+    /// The TLS fixtures (`fixtures/tls`, HTTP/1.1 over TLS 1.3 and 1.2) replayed as they
+    /// are (no messages inserted: they are encrypted), with the key logs they came with
+    /// written to `<out>.keys`.
+    Wss,
 }
 
 impl Profile {
@@ -91,6 +95,7 @@ impl Profile {
         match self {
             Profile::Mixed => "mixed",
             Profile::Small => "small",
+            Profile::Wss => "wss",
         }
     }
 }
@@ -151,7 +156,8 @@ fn parse_args() -> Result<Args> {
                 a.profile = match v()?.as_str() {
                     "mixed" => Profile::Mixed,
                     "small" => Profile::Small,
-                    p => bail!("unknown profile {p:?} (mixed or small)"),
+                    "wss" => Profile::Wss,
+                    p => bail!("unknown profile {p:?} (mixed, small or wss)"),
                 }
             }
             "--size" => a.size = parse_size(&v()?)?,
@@ -161,7 +167,7 @@ fn parse_args() -> Result<Args> {
             "--open" => a.open = v()?.parse()?,
             "-h" | "--help" => {
                 println!(
-                    "gencap --profile mixed|small --size 1GiB --seed 42 --out FILE.pcap \
+                    "gencap --profile mixed|small|wss --size 1GiB --seed 42 --out FILE.pcap \
                      [--fixtures DIR] [--open N]"
                 );
                 std::process::exit(0);
@@ -346,6 +352,10 @@ struct TruthSession {
     server: String,
     expected_ending: String,
     expected_close_code: Option<u16>,
+    /// TLS fixtures: false for a suite wsaudit does not decrypt (the session is then
+    /// `undecrypted`).
+    #[serde(default)]
+    decryptable: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -370,10 +380,19 @@ const FIXTURES: &[&str] = &[
     "ws_sll.pcap",
 ];
 
-fn load_templates(dir: &Path) -> Result<Vec<Template>> {
+/// The `wss` profile's templates: the HTTP/1.1-over-TLS fixtures with their key logs.
+const FIXTURES_WSS: &[&str] = &[
+    "tls/wss_py13.pcap",
+    "tls/wss_py13_aes128.pcap",
+    "tls/wss_py13_chacha.pcap",
+    "tls/wss_py12.pcap",
+    "tls/wss_node.pcap",
+];
+
+fn load_templates(dir: &Path, files: &[&str]) -> Result<Vec<Template>> {
     let mut out = Vec::new();
     let mut server_nos: HashMap<(String, IpAddr), u8> = HashMap::new();
-    for file in FIXTURES {
+    for file in files {
         let path = dir.join(file);
         let stem = file.split('.').next().unwrap();
         let truth: Truth = serde_json::from_slice(
@@ -436,9 +455,16 @@ fn load_templates(dir: &Path) -> Result<Vec<Template>> {
             sessions.push((
                 s.client.parse()?,
                 s.server.parse()?,
-                Kind::Ws {
-                    ending: s.expected_ending.clone(),
-                    code: s.expected_close_code,
+                if s.decryptable == Some(false) {
+                    Kind::Ws {
+                        ending: "undecrypted".into(),
+                        code: None,
+                    }
+                } else {
+                    Kind::Ws {
+                        ending: s.expected_ending.clone(),
+                        code: s.expected_close_code,
+                    }
                 },
                 false,
             ));
@@ -765,7 +791,7 @@ fn plan(tpl: &Template, profile: Profile, rng: &mut Rng, evs: &mut Vec<Ev>) -> [
     // The messages to insert.
     let mut msgs: Vec<Msg> = Vec::new();
     let (mss, opcode) = match profile {
-        Profile::Mixed => {
+        Profile::Mixed | Profile::Wss => {
             for _ in 0..rng.range(0, 8) {
                 msgs.push(Msg {
                     dir: rng.below(2) as u8,
@@ -814,7 +840,7 @@ fn plan(tpl: &Template, profile: Profile, rng: &mut Rng, evs: &mut Vec<Ev>) -> [
         let r = 1 - d;
         let key = (d == 0).then(|| (rng.next() as u32).to_be_bytes());
         let body_len = match profile {
-            Profile::Mixed => m.len,
+            Profile::Mixed | Profile::Wss => m.len,
             // Small frames: the size includes the header.
             Profile::Small => m.len - if d == 0 { 6 } else { 2 },
         };
@@ -847,7 +873,7 @@ fn plan(tpl: &Template, profile: Profile, rng: &mut Rng, evs: &mut Vec<Ev>) -> [
             segs += 1;
             t += if mss > 1448 { 40_000 } else { 12_000 };
             let ack_now = match profile {
-                Profile::Mixed => segs.is_multiple_of(2) || sent == total,
+                Profile::Mixed | Profile::Wss => segs.is_multiple_of(2) || sent == total,
                 Profile::Small => rng.chance(0.5),
             };
             if ack_now {
@@ -1181,12 +1207,23 @@ fn main() -> Result<()> {
 /// Write the capture and its `<out>.expected.json`; returns the expected counts' path.
 pub fn generate(args: &Args) -> Result<PathBuf> {
     let open = match (args.open, args.profile) {
-        (0, Profile::Mixed) => 400,
+        (0, Profile::Mixed | Profile::Wss) => 400,
         (0, Profile::Small) => 300,
         (n, _) => n,
     };
     let started = Instant::now();
-    let tpls = load_templates(&args.fixtures)?;
+    let tpls = match args.profile {
+        Profile::Wss => {
+            let mut keys = Vec::new();
+            for f in FIXTURES_WSS {
+                let k = args.fixtures.join(f).with_extension("keys");
+                keys.extend(std::fs::read(&k).with_context(|| format!("reading {}", k.display()))?);
+            }
+            std::fs::write(args.out.with_extension("keys"), keys)?;
+            load_templates(&args.fixtures, FIXTURES_WSS)?
+        }
+        _ => load_templates(&args.fixtures, FIXTURES)?,
+    };
     if tpls.is_empty() {
         bail!("no templates in {}", args.fixtures.display());
     }
@@ -1196,7 +1233,7 @@ pub fn generate(args: &Args) -> Result<PathBuf> {
     // (they carry the chat traffic) plus the non-WebSocket ones.
     let pool: Vec<usize> = (0..tpls.len())
         .filter(|&i| match args.profile {
-            Profile::Mixed => true,
+            Profile::Mixed | Profile::Wss => true,
             Profile::Small => tpls[i].cut.is_some() || !matches!(tpls[i].kind, Kind::Ws { .. }),
         })
         .collect();
