@@ -1,8 +1,9 @@
 //! The 1006 diagnosis: why sessions ended without a Close frame.
 //!
 //! Contract: [`abnormal_diagnosis`] reads only columns of the session table of
-//! `docs/schema.md` (`ending`, `tcp_end`, `idle_before_end_s`, `duration_s`,
-//! `unanswered_pings`, `handshake_completed`, `initiator`) and tolerates nulls in all of
+//! `docs/schema.md` (`ending`, `tcp_end`, `http_version`, `h2_end`, `idle_before_end_s`,
+//! `duration_s`, `unanswered_pings`, `handshake_completed`, `initiator`) and tolerates
+//! nulls in all of
 //! them (log rows): a null value is left out of the statistic it would feed.
 //!
 //! What it reports, over the sessions with `ending == "abnormal"` (close code 1006):
@@ -101,6 +102,18 @@ pub struct Diagnosis {
     pub unanswered_pings: u64,
     /// Sessions (any ending) whose Close was sent but never answered.
     pub one_sided: OneSided,
+    /// Abnormal sessions carried by HTTP/2 streams, by how the stream ended
+    /// (`rst_stream CANCEL`, `goaway NO_ERROR`, `end_stream`, or `connection ended` when
+    /// TCP or TLS ended first); most frequent first. Empty without HTTP/2.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub h2_end: Vec<H2EndCount>,
+}
+
+/// How the HTTP/2 streams of abnormal sessions ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct H2EndCount {
+    pub h2_end: String,
+    pub sessions: u64,
 }
 
 fn quantiles(df: &DataFrame, name: &str) -> PolarsResult<Quantiles> {
@@ -237,6 +250,8 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
         .filter(col("ending").cast(DataType::String).eq(lit("abnormal")))
         .select([
             col("tcp_end").cast(DataType::String),
+            col("http_version").cast(DataType::String),
+            col("h2_end").cast(DataType::String),
             col("idle_before_end_s").cast(DataType::Float64),
             col("duration_s").cast(DataType::Float64),
             col("unanswered_pings").cast(DataType::UInt64),
@@ -261,6 +276,28 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
             sessions: n.unwrap_or(0),
         })
         .collect();
+
+    // HTTP/2: the stream's own end says more than TCP's (several streams share one
+    // connection). The kind and error, without who and the stream id.
+    let mut h2: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (v, e) in strs(&abnormal, "http_version")?
+        .into_iter()
+        .zip(strs(&abnormal, "h2_end")?)
+    {
+        if v.as_deref() != Some("2") {
+            continue;
+        }
+        let key = match e {
+            Some(e) => e.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+            None => "connection ended".into(),
+        };
+        *h2.entry(key).or_insert(0) += 1;
+    }
+    let mut h2_end: Vec<H2EndCount> = h2
+        .into_iter()
+        .map(|(h2_end, sessions)| H2EndCount { h2_end, sessions })
+        .collect();
+    h2_end.sort_by(|a, b| b.sessions.cmp(&a.sessions).then(a.h2_end.cmp(&b.h2_end)));
 
     let idles = f64s(&abnormal, "idle_before_end_s")?;
     let lives = f64s(&abnormal, "duration_s")?;
@@ -336,6 +373,7 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
         sessions: sessions.height() as u64,
         abnormal: abnormal.height() as u64,
         tcp_end,
+        h2_end,
         idle_before_end_s: quantiles(&abnormal, "idle_before_end_s")?,
         duration_s: quantiles(&abnormal, "duration_s")?,
         clusters: found,

@@ -102,6 +102,22 @@ pub fn render_diagnosis(d: &Diagnosis, width: usize) -> String {
             );
         }
         o.push_str(&bullet(&text, width));
+        if !d.h2_end.is_empty() {
+            let n: u64 = d.h2_end.iter().map(|e| e.sessions).sum();
+            let parts: Vec<String> = d
+                .h2_end
+                .iter()
+                .map(|e| format!("{} {}", fit(&e.h2_end, 32), e.sessions))
+                .collect();
+            o.push_str(&bullet(
+                &format!(
+                    "{n} of them on HTTP/2 streams, which ended by: {} (a stream can end \
+                     while its TCP connection carries on).",
+                    parts.join(", ")
+                ),
+                width,
+            ));
+        }
         o.push_str(&bullet(
             &format!(
                 "Idle before the drop: {}. Lifetime: {}.",

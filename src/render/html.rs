@@ -576,7 +576,11 @@ fn banner(o: &mut String, d: &Dashboard) {
             esc(&a.generated.replace('T', " ").replace('Z', " UTC"))
         );
     }
-    o.push_str("</p></header>");
+    o.push_str("</p>");
+    if let Some(tls) = crate::render::report::tls_line(r) {
+        let _ = write!(o, "<p>{}</p>", esc(&tls));
+    }
+    o.push_str("</header>");
 }
 
 fn page(d: &Dashboard) -> String {

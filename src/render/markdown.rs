@@ -268,6 +268,9 @@ fn page(d: &Dashboard) -> String {
         ));
     }
     let _ = writeln!(o, "{}", line.join(" · "));
+    if let Some(tls) = crate::render::report::tls_line(r) {
+        let _ = writeln!(o, "\n{}", md(&tls));
+    }
     for (sec, title) in &d.sections {
         let _ = writeln!(o, "\n## {}\n", md(title));
         section(&mut o, d, *sec);
