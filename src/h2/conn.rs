@@ -1522,6 +1522,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn data_after_end_stream_is_named_not_reported() {
+        let mut c = client_start();
+        c.extend(headers(1, 0, &connect_block("/e", "e")));
+        c.extend(data(1, flags::END_STREAM, b"last"));
+        c.extend(data(1, 0, b"after"));
+        let mut conn = H2Conn::new();
+        let ev = run(&mut conn, &[(C, &c)]);
+        assert_eq!(
+            ev[2..],
+            [
+                E::Data(C, 1, b"last".to_vec(), true),
+                E::Anomaly(C, Some(1), "h2_data_after_end_stream"),
+            ]
+        );
+    }
+
+    #[test]
     fn a_frame_above_max_frame_size_is_named_and_still_read() {
         let mut c = client_start();
         c.extend(headers(1, 0, &connect_block("/big", "e")));
