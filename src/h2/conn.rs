@@ -1734,6 +1734,51 @@ pub(crate) mod tests {
         assert_eq!((total, ends), (len, 1));
     }
 
+    #[test]
+    #[ignore = "a measurement: cargo test --release --no-default-features --lib h2_speed -- --ignored --nocapture"]
+    fn h2_speed() {
+        let mut c = client_start();
+        c.extend(headers(1, 0, &connect_block("/s", "e")));
+        let mut stream = Vec::new();
+        for _ in 0..4096 {
+            stream.extend(data(1, 0, &[0x5a; 16_384]));
+        }
+        let mut conn = H2Conn::new();
+        run(&mut conn, &[(C, &c)]);
+        let t = std::time::Instant::now();
+        let mut n = 0usize;
+        for piece in stream.chunks(1460) {
+            conn.feed(C, piece, &mut |e| {
+                if let H2Event::Data { data, .. } = e {
+                    n += data.len();
+                }
+            });
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(n, 4096 * 16_384);
+        println!(
+            "DATA: {:.0} MB/s in 1460-byte pieces",
+            stream.len() as f64 / secs / 1e6
+        );
+        // Request header blocks (Huffman-coded, 9 fields) decoded per second.
+        let mut many = client_start();
+        for i in 0..100_000u32 {
+            many.extend(headers(
+                2 * i + 1,
+                flags::END_STREAM,
+                &connect_block("/s", "e"),
+            ));
+        }
+        let mut conn = H2Conn::new();
+        let t = std::time::Instant::now();
+        conn.feed(C, &many, &mut |_| {});
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "HEADERS: {:.2} us per extended CONNECT block",
+            secs * 1e6 / 100_000.0
+        );
+    }
+
     // ---- A real exchange recorded from Python's h2 (tests/data/h2/make.py) ----
 
     #[test]
