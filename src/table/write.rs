@@ -25,6 +25,7 @@ use crate::table::error::{At as _, Error, Result};
 use polars::prelude::*;
 use polars_io::csv::write::{BatchedWriter as CsvBatchedWriter, CsvWriter};
 use polars_io::json::{JsonFormat, JsonWriter};
+use polars_io::parquet::write::KeyValueMetadata;
 use polars_io::parquet::write::{
     BatchedWriter as ParquetBatchedWriter, ParquetCompression, ParquetWriter,
 };
@@ -637,6 +638,7 @@ impl TableWriter {
                 if let Body::Empty = self.body {
                     let writer = ParquetWriter::new(sink)
                         .with_compression(ParquetCompression::Zstd(None))
+                        .with_key_value_metadata(Some(readable_arrow_schema(micros.schema())))
                         .batched(micros.schema())?;
                     self.body = Body::Parquet(Box::new(ParquetBody { writer }));
                 }
@@ -1074,6 +1076,16 @@ pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     file.commit()
 }
 
+/// The Arrow schema a Parquet file carries for Arrow readers (`ARROW:schema`), with
+/// strings as `large_string` and no `string_view`: polars writes its own view types
+/// there, which pyarrow before 15 ("Unrecognized type: 24"), Spark and older Trino
+/// cannot read. The pages are the same either way (Parquet's BYTE_ARRAY with the String
+/// logical type); only the hint to Arrow readers changes.
+pub(crate) fn readable_arrow_schema(schema: &Schema) -> KeyValueMetadata {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    KeyValueMetadata::Static(vec![polars_parquet::write::schema_to_metadata_key(&arrow)])
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1305,9 +1317,11 @@ mod tests {
                 }
                 TableFormat::Parquet => {
                     let mut micros = by_hand::micros(df);
+                    let meta = super::readable_arrow_schema(micros.schema());
                     ParquetWriter::new(&mut *w)
                         .with_compression(ParquetCompression::Zstd(None))
                         .with_row_group_size(Some(PARQUET_ROW_GROUP))
+                        .with_key_value_metadata(Some(meta))
                         .finish(&mut micros)
                         .unwrap();
                 }
