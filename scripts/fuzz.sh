@@ -37,7 +37,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FUZZ_DIR=${FUZZ_DIR:-$ROOT/fuzz}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/fuzz/target}
 ALL_TARGETS=(frame_header close_payload ws_decoder http_upgrade capture pcapng reassembler conn_table pipeline
-    logs_text logs_json logs_access logs_file h2)
+    logs_text logs_json logs_access logs_file h2 tls keylog)
 
 if [ "${1:-}" = seeds ]; then
     exec cargo run --quiet --release --manifest-path "$FUZZ_DIR/Cargo.toml" -p wsaudit-seedgen -- \

@@ -78,6 +78,14 @@ impl Inner {
         }
     }
 
+    fn wants_data(&self) -> bool {
+        match self {
+            Inner::Undecided => true,
+            Inner::Http1(t) => t.wants_data(),
+            Inner::H2(h) => h.wants_data(),
+        }
+    }
+
     fn finish(self, meta: &ConnMeta) -> ConnOutput {
         match self {
             Inner::Undecided => ConnOutput::default(),
@@ -315,8 +323,10 @@ impl StreamHandler for Conn {
             App::Sniff => true,
             App::Plain(t) => t.wants_data(),
             App::H2c(h) => h.wants_data(),
-            // Alerts and close_notify are read to the end, decrypted or not.
-            App::Tls(_) => true,
+            // Alerts and close_notify are read to the end, while they can be seen.
+            // (and not at all once the plaintext is known to carry no WebSocket: such a
+            // connection gives no row).
+            App::Tls(app) => app.tls.wants_data() && app.inner.wants_data(),
         }
     }
 }

@@ -371,6 +371,21 @@ impl TlsConn {
         self.dirs.iter().any(|d| d.dead)
     }
 
+    /// Whether more bytes can still tell anything: not once both directions are
+    /// stopped, nor for TLS 1.3 without keys once each side sent a protected record
+    /// (then everything, alerts included, is opaque, and the handshake is known to have
+    /// completed). TLS 1.2 without keys is read on: its alert records are visible.
+    pub fn wants_data(&self) -> bool {
+        if self.dirs.iter().all(|d| d.dead) {
+            return false;
+        }
+        let opaque = matches!(
+            self.facts.decryption,
+            Decryption::NoKey | Decryption::Unsupported(_)
+        );
+        !(opaque && self.tls13 && self.dirs.iter().all(|d| d.protected_records > 0))
+    }
+
     /// Whether records of this connection can still produce plaintext.
     pub fn decrypting(&self) -> bool {
         !matches!(
