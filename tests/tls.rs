@@ -574,3 +574,97 @@ fn by_sni_and_by_transport_group_the_sessions() {
         assert_eq!(groups("sni"), sni, "{what}");
     }
 }
+
+/// Split the Ethernet/IPv4/TCP frame `f` into the part of its payload before `a`, and
+/// the part from `b` on (bytes `a..b` dropped: never captured).
+fn cut_out(f: &[u8], a: usize, b: usize) -> (Vec<u8>, Vec<u8>) {
+    let ip = 14;
+    let ihl = (f[ip] & 0x0f) as usize * 4;
+    let tcp = ip + ihl;
+    let off = ((f[tcp + 12] >> 4) as usize) * 4;
+    let pay = tcp + off;
+    let seq = u32::from_be_bytes(f[tcp + 4..tcp + 8].try_into().unwrap());
+    let head = &f[..pay];
+    let mk = |payload: &[u8], seq: u32| {
+        let mut p = head.to_vec();
+        p.extend_from_slice(payload);
+        let total = (p.len() - ip) as u16;
+        p[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
+        p[tcp + 4..tcp + 8].copy_from_slice(&seq.to_be_bytes());
+        p
+    };
+    let payload = &f[pay..];
+    (
+        mk(&payload[..a], seq),
+        mk(&payload[b..], seq.wrapping_add(b as u32)),
+    )
+}
+
+#[test]
+fn a_gap_inside_one_tls_record_loses_that_record_only() {
+    // The capture missed 500 bytes in the middle of a server record of the session that
+    // sends 40,000-byte messages: that record is lost, the next ones decrypt, and the
+    // session still ends as its libraries said (the Close frames come after the gap).
+    let t = load(&tls_fixtures().join("wss_py13.truth.json"));
+    let cap = capture_of(&t);
+    let pkts = common::packets(&cap);
+    let server_port = 8843u16;
+    let client = "127.0.0.2";
+    let mut out = Vec::new();
+    let mut done = false;
+    for p in &pkts {
+        let f = &p.data;
+        if !done && f.len() > 14 + 20 + 20 && f[12..14] == [8, 0] {
+            let ihl = (f[14] & 0x0f) as usize * 4;
+            let tcp = 14 + ihl;
+            let sport = u16::from_be_bytes([f[tcp], f[tcp + 1]]);
+            let dst = format!("{}.{}.{}.{}", f[30], f[31], f[32], f[33]);
+            let pay = tcp + ((f[tcp + 12] >> 4) as usize) * 4;
+            // A segment holding a whole big application-data record from its start.
+            if sport == server_port && dst == client && f.len() > pay + 5 && f[pay] == 23 {
+                let len = u16::from_be_bytes([f[pay + 3], f[pay + 4]]) as usize;
+                if len > 4000 && f.len() >= pay + 5 + len {
+                    let (x, y) = cut_out(f, 1000, 1500);
+                    let mut a = p.clone();
+                    a.data = x;
+                    let mut b = p.clone();
+                    b.data = y;
+                    out.push(a);
+                    out.push(b);
+                    done = true;
+                    continue;
+                }
+            }
+        }
+        out.push(p.clone());
+    }
+    assert!(done, "no big server record found to cut");
+    let dir = common::TempDir::new("tls-gap");
+    let path = dir.file("gap.pcap", &common::pcap(false, false, 1, &out));
+    let r = run(&path, keys_of(&t).as_deref());
+    let s = r
+        .sessions
+        .iter()
+        .find(|s| s.client.ip().to_string() == client)
+        .expect("the session");
+    let names: Vec<&str> = s.anomalies.iter().map(|(n, _)| *n).collect();
+    assert!(s.gap, "the gap is flagged");
+    assert!(names.contains(&"tls_record_lost"), "{names:?}");
+    assert!(
+        !names.contains(&"tls_gap"),
+        "the direction went on: {names:?}"
+    );
+    let ts = &t["sessions"][0];
+    assert_eq!(
+        s.outcome.ending.as_str(),
+        ts["expected_ending"].as_str().unwrap()
+    );
+    assert_eq!(
+        s.outcome.close_code.map(u64::from),
+        ts["expected_close_code"].as_u64()
+    );
+    assert_eq!(
+        s.outcome.initiator.as_str(),
+        ts["initiator"].as_str().unwrap()
+    );
+}

@@ -1518,7 +1518,8 @@ pub fn tls(data: &[u8]) {
         let mut fed = [0usize; 2];
         for (side, gap, bytes) in &records {
             if *gap {
-                conn.gap(*side);
+                // A gap of a record's worth: inside the record being read, or not.
+                let _ = conn.gap(*side, bytes.len() as u64);
             }
             fed[*side as usize] += bytes.len();
             let mut out = |s: Side, p: &[u8]| plain[s as usize].extend_from_slice(p);

@@ -310,10 +310,14 @@ impl StreamHandler for Conn {
             App::Plain(t) => t.on_gap(dir, len, ts),
             App::H2c(h) => h.gap(side_of(h.client(), dir), len, ts),
             App::Tls(app) => {
-                app.tls.gap(side_of(app.client, dir));
-                // The plaintext lost is at least as long as the ciphertext's payload
-                // would have been; the WebSocket decoder only needs to know it is lost.
-                app.inner.on_gap(app.client, dir, len, ts);
+                // A gap inside one record loses that record's plaintext (the layers
+                // above skip it, as a gap in a plaintext stream); any other gap stops
+                // the direction, and the layers above lose sync.
+                match app.tls.gap(side_of(app.client, dir), len) {
+                    Some(0) => {}
+                    Some(plain) => app.inner.on_gap(app.client, dir, plain, ts),
+                    None => app.inner.on_gap(app.client, dir, len, ts),
+                }
             }
         }
     }

@@ -396,13 +396,52 @@ impl TlsConn {
 
     /// Bytes of `side` were never captured: that direction's records can no longer be
     /// found, so it stops (an anomaly when it was still being read).
-    pub fn gap(&mut self, side: Side) {
-        let d = &mut self.dirs[idx(side)];
-        if !d.dead {
-            d.dead = true;
-            d.buf = Vec::new();
-            self.anomaly("tls_gap");
+    ///
+    /// A gap that ends inside the record being read loses that record only: its end is
+    /// known from its header, so reading resumes at the next record (with the sequence
+    /// number moved past the lost one), and the plaintext the record held is returned,
+    /// for the layer above to skip (`Some(bytes)`; AEAD overhead taken off, padding
+    /// assumed none). Any other gap stops the direction (`None`).
+    pub fn gap(&mut self, side: Side, len: u64) -> Option<u64> {
+        let i = idx(side);
+        let tls13 = self.tls13;
+        let d = &mut self.dirs[i];
+        if d.dead {
+            return None;
         }
+        // Skipping an unreadable record: the gap is part of what is skipped.
+        if d.skip > 0 && len <= d.skip as u64 {
+            d.skip -= len as usize;
+            return Some(0);
+        }
+        if d.buf.len() >= 5 && d.skip == 0 {
+            let rec_len = 5 + u16::from_be_bytes([d.buf[3], d.buf[4]]) as usize;
+            let remaining = (rec_len - d.buf.len()) as u64;
+            if len <= remaining {
+                let typ = d.buf[0];
+                d.buf.clear();
+                d.skip = (remaining - len) as usize;
+                let overhead = match (&d.cipher, tls13) {
+                    (None, _) => 0,
+                    (Some(_), true) => 16 + 1,
+                    (Some(c), false) => 16 + c.explicit_nonce_len(),
+                };
+                if let Some(c) = d.cipher.as_mut() {
+                    c.skip_record();
+                }
+                self.anomaly("tls_record_lost");
+                let plain = if typ == APPLICATION_DATA || tls13 {
+                    (rec_len - 5).saturating_sub(overhead) as u64
+                } else {
+                    0
+                };
+                return Some(plain);
+            }
+        }
+        d.dead = true;
+        d.buf = Vec::new();
+        self.anomaly("tls_gap");
+        None
     }
 
     /// Feed `side`'s next in-order bytes; `out(side, plaintext)` receives decrypted

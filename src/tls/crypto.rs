@@ -238,6 +238,21 @@ impl RecordCipher {
         })
     }
 
+    /// A record of this direction was lost (a gap in the capture): the next one has the
+    /// next sequence number.
+    pub fn skip_record(&mut self) {
+        self.seq += 1;
+    }
+
+    /// Bytes of explicit nonce before each record's ciphertext (8 for TLS 1.2 AES-GCM).
+    pub fn explicit_nonce_len(&self) -> usize {
+        if self.framing == Framing::Tls12Explicit {
+            8
+        } else {
+            0
+        }
+    }
+
     fn xor_nonce(&self) -> [u8; 12] {
         let mut n = self.iv;
         for (b, s) in n[4..].iter_mut().zip(self.seq.to_be_bytes()) {
