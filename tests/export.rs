@@ -55,7 +55,8 @@ fn documented_type(name: &str) -> DataType {
         | "limit_hit"
         | "tls_close_notify_client"
         | "tls_close_notify_server"
-        | "decrypted" => DataType::Boolean,
+        | "decrypted"
+        | "proxy_cut" => DataType::Boolean,
         "anomaly_count" | "h2_stream_id" => DataType::UInt32,
         n if n.starts_with("frames_")
             || n.starts_with("messages_")

@@ -102,6 +102,15 @@ pub fn render_diagnosis(d: &Diagnosis, width: usize) -> String {
             );
         }
         o.push_str(&bullet(&text, width));
+        for c in &d.proxy_cuts {
+            o.push_str(&bullet(
+                &format!(
+                    "A proxy, not the client or the server: {} (see Proxies).",
+                    crate::render::proxies::cut_sentence(c)
+                ),
+                width,
+            ));
+        }
         if !d.h2_end.is_empty() {
             let n: u64 = d.h2_end.iter().map(|e| e.sessions).sum();
             let parts: Vec<String> = d
