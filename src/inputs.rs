@@ -176,6 +176,18 @@ pub fn is_scratch(p: &Path) -> bool {
         .is_some_and(|n| n.contains(TEMP_MARK) || n.starts_with(SPILL_PREFIX))
 }
 
+/// The bookkeeping files Spark and Hadoop write beside a dataset's Parquet files
+/// (`_SUCCESS`, `_committed_*`, `_started_*`, `.<part>.crc` checksums): folder walks pass
+/// over them without a note, so a fleet's dataset (docs/fleet.md) reads cleanly.
+pub fn is_dataset_bookkeeping(p: &Path) -> bool {
+    p.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| {
+        n == "_SUCCESS"
+            || n.starts_with("_committed_")
+            || n.starts_with("_started_")
+            || (n.starts_with('.') && n.ends_with(".crc"))
+    })
+}
+
 /// Why a file or folder found while walking was passed over (never an error: the data
 /// in it is read once elsewhere, or it holds none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,7 +332,7 @@ impl Walker {
         };
         let mut entries: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| !is_scratch(p))
+            .filter(|p| !is_scratch(p) && !is_dataset_bookkeeping(p))
             .collect();
         entries.sort();
         for p in entries {
@@ -777,6 +789,21 @@ pub fn read_keylog(path: &Path) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spark_and_hadoop_bookkeeping_is_not_an_input() {
+        for n in [
+            "_SUCCESS",
+            "_committed_123",
+            "_started_123",
+            ".part-0.snappy.parquet.crc",
+        ] {
+            assert!(is_dataset_bookkeeping(Path::new(n)), "{n}");
+        }
+        for n in ["part-0.snappy.parquet", "x.crc", "SUCCESS", "capture.pcap"] {
+            assert!(!is_dataset_bookkeeping(Path::new(n)), "{n}");
+        }
+    }
 
     #[test]
     fn capture_magics_are_recognised() {

@@ -204,7 +204,7 @@ impl<'p> Seen<'p> {
 
     /// Account for one packet and decode it down to TCP.
     fn packet<'a>(&mut self, pkt: &capture::RawPacket<'a>) -> Option<link::Segment<'a>> {
-        if pkt.tls_keys {
+        if pkt.is_tls_keys() {
             self.keys.add_embedded(pkt.data);
             return None;
         }

@@ -58,6 +58,8 @@ fn documented_type(name: &str) -> DataType {
         | "decrypted"
         | "proxy_cut" => DataType::Boolean,
         "anomaly_count" | "h2_stream_id" => DataType::UInt32,
+        // Parquet and JSON hold the names as a list; CSV as `;`-joined text.
+        "anomalies" => DataType::List(Box::new(DataType::String)),
         n if n.starts_with("frames_")
             || n.starts_with("messages_")
             || n.starts_with("bytes_")
@@ -90,8 +92,31 @@ fn parquet_reads_back_with_the_documented_columns_types_and_values() {
     for (name, dt) in back.schema().iter() {
         assert_eq!(*dt, documented_type(name), "column {name}");
     }
+    // The same values, `anomalies` as a list of the `;`-joined names.
+    let names = df.column("anomalies").unwrap().str().unwrap().clone();
+    let lists = back.column("anomalies").unwrap().list().unwrap().clone();
+    for (joined, list) in names.iter().zip(lists.amortized_iter()) {
+        let list = list.map(|l| {
+            let l = l.as_ref().clone();
+            l.str()
+                .unwrap()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        let want = joined.map(|j| {
+            j.split(';')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(list, want);
+    }
     assert!(
-        back.equals_missing(&df),
+        back.drop("anomalies")
+            .unwrap()
+            .equals_missing(&df.drop("anomalies").unwrap()),
         "values changed in the Parquet round trip"
     );
 }
@@ -523,4 +548,155 @@ fn export_mistakes_are_refused_before_any_work() {
         assert_eq!(std::fs::read_dir(&inputs).unwrap().count(), 1, "{args:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Arrow schema in a Parquet footer (`ARROW:schema`), as written (polars' own
+/// reader turns strings into views on reading, so it is decoded here by hand).
+fn footer_arrow_schema(path: &Path) -> polars_arrow::datatypes::ArrowSchema {
+    use base64::Engine;
+    let meta = polars_parquet::read::read_metadata(&mut File::open(path).unwrap()).unwrap();
+    let kv = meta.key_value_metadata.clone().unwrap_or_default();
+    let encoded = kv
+        .iter()
+        .find(|kv| kv.key == "ARROW:schema")
+        .and_then(|kv| kv.value.clone())
+        .unwrap_or_else(|| panic!("{}: no ARROW:schema", path.display()));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let message = if bytes[..4] == [255u8; 4] {
+        &bytes[8..]
+    } else {
+        &bytes[..]
+    };
+    polars_arrow::io::ipc::read::deserialize_schema(message)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn parquet_footers_name_no_type_older_readers_cannot_open() {
+    // polars writes its string columns as Arrow string views; pyarrow before 15
+    // ("Unrecognized type: 24"), Spark and older Trino cannot read a file whose
+    // ARROW:schema names them. Every Parquet table wsaudit writes says large_string.
+    use polars_arrow::datatypes::ArrowDataType as A;
+    let d = tmpdir("pq-compat");
+    let out = std::process::Command::new(common::bin())
+        .arg("analyze")
+        .arg(common::fixture("demo.pcap"))
+        .arg("-q")
+        .args([
+            "--sessions",
+            "s.parquet",
+            "--refused",
+            "r.parquet",
+            "--closes",
+            "c.parquet",
+        ])
+        .args(["--summary", "p.parquet", "--reconnects", "rc.parquet"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let part = d.join("part");
+    let out = std::process::Command::new(common::bin())
+        .arg("analyze")
+        .arg(common::fixture("demo.pcap"))
+        .args(["-q", "--partition-by", "hour", "--sessions"])
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut files: Vec<PathBuf> = ["s", "r", "c", "p", "rc"]
+        .iter()
+        .map(|n| d.join(format!("{n}.parquet")))
+        .collect();
+    let mut stack = vec![part];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 5, "the partitioned export wrote files");
+    for f in &files {
+        let schema = footer_arrow_schema(f);
+        assert!(!schema.is_empty(), "{}", f.display());
+        for (name, field) in schema.iter() {
+            assert!(
+                !matches!(field.dtype, A::Utf8View | A::BinaryView),
+                "{}: column {name} is {:?} in the footer's Arrow schema",
+                f.display(),
+                field.dtype
+            );
+        }
+    }
+}
+
+/// Python with pyarrow, pandas and DuckDB: `WSAUDIT_PYTHON` (`.ci/run` makes a venv with
+/// the pinned versions), else `python3` if it has them.
+fn python_with_readers() -> Option<String> {
+    let py = std::env::var("WSAUDIT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import pyarrow, pandas, duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(py)
+}
+
+#[test]
+fn notebooks_open_the_exports_with_the_documented_types() {
+    // What docs/notebooks.md tells users to run, on a real export: pyarrow (14 in CI,
+    // the last version without string views), pandas with nullable dtypes, DuckDB.
+    let Some(py) = python_with_readers() else {
+        if std::env::var_os("CI").is_some() && std::env::var_os("WSAUDIT_PYTHON").is_some() {
+            panic!("WSAUDIT_PYTHON is set but has no pyarrow, pandas or duckdb");
+        }
+        println!("SKIP: no Python with pyarrow, pandas and duckdb (set WSAUDIT_PYTHON)");
+        return;
+    };
+    let d = tmpdir("notebooks");
+    let out = std::process::Command::new(common::bin())
+        .arg("analyze")
+        .arg(common::fixture("demo.pcap"))
+        .args(["-q", "--sessions"])
+        .arg(d.join("s.parquet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = r#"
+import sys, pyarrow, pyarrow.parquet as pq, pandas as pd, duckdb
+p = sys.argv[1]
+t = pq.read_table(p)
+assert t.num_rows == 17, t.num_rows
+assert str(t.schema.field("capture").type) == "large_string", t.schema.field("capture").type
+assert str(t.schema.field("close_code").type) == "uint16"
+assert str(t.schema.field("start_time").type) == "timestamp[us, tz=UTC]", t.schema.field("start_time").type
+df = pd.read_parquet(p, dtype_backend="numpy_nullable")
+assert str(df["close_code"].dtype) == "UInt16", df["close_code"].dtype
+assert str(df["start_time"].dtype) == "datetime64[us, UTC]", df["start_time"].dtype
+n = duckdb.sql(f"select count(*) from '{p}' where close_code = 1006").fetchone()[0]
+assert n == 1, n
+print("pyarrow", pyarrow.__version__, "ok")
+"#;
+    let out = std::process::Command::new(&py)
+        .args(["-c", script])
+        .arg(d.join("s.parquet"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{}", String::from_utf8_lossy(&out.stdout).trim());
 }

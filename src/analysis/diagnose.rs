@@ -236,14 +236,22 @@ fn clusters_with_bands(mut values: Vec<f64>, measure: Measure) -> Vec<(Cluster, 
 
 /// Diagnose the abnormal (1006) sessions of a session table.
 pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
+    // Tables written before HTTP/2 support have no h2 columns: nulls then.
+    let or_null = |name: &str| {
+        if sessions.schema().contains(name) {
+            col(name).cast(DataType::String)
+        } else {
+            lit(NULL).cast(DataType::String).alias(name)
+        }
+    };
     let abnormal = sessions
         .clone()
         .lazy()
         .filter(col("ending").cast(DataType::String).eq(lit("abnormal")))
         .select([
             col("tcp_end").cast(DataType::String),
-            col("http_version").cast(DataType::String),
-            col("h2_end").cast(DataType::String),
+            or_null("http_version"),
+            or_null("h2_end"),
             col("idle_before_end_s").cast(DataType::Float64),
             col("duration_s").cast(DataType::Float64),
             col("unanswered_pings").cast(DataType::UInt64),

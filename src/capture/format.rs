@@ -39,9 +39,19 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire; larger than `data.len()` when snaplen cut it.
     pub orig_len: u32,
-    /// Not a packet: `data` is the TLS key log text of a pcapng Decryption Secrets
-    /// Block, handed on in file order so that the packets after it can use it.
-    pub tls_keys: bool,
+}
+
+/// The link type of a [`RawPacket`] that is not a packet: `data` is the TLS key log
+/// text of a pcapng Decryption Secrets Block, handed on in file order so that the
+/// packets after it can use it. (A value no capture uses: link types are 16-bit.)
+pub const TLS_KEYS: Linktype = Linktype(-1);
+
+impl RawPacket<'_> {
+    /// Whether this is a Decryption Secrets Block's key log ([`TLS_KEYS`]), not a packet.
+    #[inline]
+    pub fn is_tls_keys(&self) -> bool {
+        self.linktype == TLS_KEYS
+    }
 }
 
 /// What the parser found at the start of the window.
@@ -202,7 +212,6 @@ impl Parser {
                                 linktype: *linktype,
                                 data: rec.data,
                                 orig_len: rec.origlen,
-                                tls_keys: false,
                             },
                             used,
                         )
@@ -403,7 +412,6 @@ impl Parser {
                         linktype: iface.linktype,
                         data,
                         orig_len: epb.origlen,
-                        tls_keys: false,
                     },
                     block_len,
                 )
@@ -426,7 +434,6 @@ impl Parser {
                         linktype: iface.linktype,
                         data,
                         orig_len: spb.origlen,
-                        tls_keys: false,
                     },
                     block_len,
                 )
@@ -436,10 +443,9 @@ impl Parser {
                 Step::Packet(
                     RawPacket {
                         ts_ns: 0,
-                        linktype: Linktype::NULL,
+                        linktype: TLS_KEYS,
                         data: &dsb.data[..n],
                         orig_len: n as u32,
-                        tls_keys: true,
                     },
                     block_len,
                 )

@@ -115,7 +115,7 @@ impl Walker {
                         return (pos, true);
                     }
                     prefetch(window, pos + used);
-                    if pkt.tls_keys {
+                    if pkt.is_tls_keys() {
                         on_packet(&pkt);
                         pos += used;
                         continue;

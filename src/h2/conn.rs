@@ -471,11 +471,8 @@ impl H2Conn {
         };
         match h.kind {
             FrameType::Data => {
+                // A prefix longer than the frame is reported once it is read.
                 f.need = frame::prefix_len(&h).min(len);
-                if frame::prefix_len(&h) > len {
-                    // Reported when the prefix is read (body_len fails).
-                    f.need = len;
-                }
                 if h.stream != 0 && self.is_idle(side, h.stream) {
                     self.anomaly(side, Some(h.stream), "h2_frame_on_idle_stream", out);
                 }
@@ -733,6 +730,14 @@ impl H2Conn {
         let d = self.dir_mut(side);
         let Some(o) = d.open.take() else { return };
         if o.dropped || d.hpack_dead {
+            // Undecodable, but END_STREAM on a stream already answered (the other
+            // side's trailers, or the server's after its response) still ends it.
+            let answered = self.tracked.iter().any(|t| {
+                t.id == o.stream && (side == Side::Client && !o.new_stream || t.responded)
+            });
+            if o.end_stream && !o.push && answered {
+                self.trailers_end(side, o.stream, out);
+            }
             return;
         }
         let block = std::mem::take(&mut d.block);
@@ -793,18 +798,23 @@ impl H2Conn {
         }
     }
 
+    /// HEADERS with END_STREAM after the opening ones (trailers): an empty last piece.
+    fn trailers_end(&mut self, side: Side, stream: u32, out: &mut impl FnMut(H2Event<'_>)) {
+        out(H2Event::Data {
+            side,
+            stream,
+            data: &[],
+            end_stream: true,
+        });
+        self.stream_ended(side, stream);
+    }
+
     fn client_headers(&mut self, o: OpenBlock, f: Fields, out: &mut impl FnMut(H2Event<'_>)) {
         let stream = o.stream;
         if !o.new_stream {
             // Trailers (or HEADERS on an old stream): only END_STREAM matters.
             if o.end_stream && self.tracked.iter().any(|t| t.id == stream) {
-                out(H2Event::Data {
-                    side: Side::Client,
-                    stream,
-                    data: &[],
-                    end_stream: true,
-                });
-                self.stream_ended(Side::Client, stream);
+                self.trailers_end(Side::Client, stream, out);
             }
             return;
         }
@@ -859,13 +869,7 @@ impl H2Conn {
         let Some(t) = tracked else { return };
         if t.responded {
             if o.end_stream {
-                out(H2Event::Data {
-                    side: Side::Server,
-                    stream,
-                    data: &[],
-                    end_stream: true,
-                });
-                self.stream_ended(Side::Server, stream);
+                self.trailers_end(Side::Server, stream, out);
             }
             return;
         }
@@ -1458,6 +1462,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn trailers_end_a_stream_even_when_headers_no_longer_decode() {
+        let mut c = client_start();
+        c.extend(headers(1, 0, &connect_block("/t", "e")));
+        c.extend(headers(3, 0, &[0x80])); // index 0: HPACK error, client HPACK stops
+        c.extend(headers(1, flags::END_STREAM, &[0x82])); // trailers, not decoded
+        let mut conn = H2Conn::new();
+        let ev = run(&mut conn, &[(C, &c)]);
+        assert_eq!(
+            ev[2..],
+            [
+                E::Anomaly(C, Some(3), "hpack_bad_index"),
+                E::Anomaly(C, None, "hpack_stopped"),
+                E::Data(C, 1, vec![], true),
+            ]
+        );
+    }
+
+    #[test]
     fn a_gap_stops_that_direction_only() {
         let conv = conversation();
         let start = client_start().len();
@@ -1519,6 +1541,23 @@ pub(crate) mod tests {
         let mut conn = H2Conn::new();
         let ev = run(&mut conn, &[(S, &frame(6, 0, 0, &[0; 8]))]);
         assert_eq!(anomalies(&ev), vec!["h2_first_frame_not_settings"]);
+    }
+
+    #[test]
+    fn data_after_end_stream_is_named_not_reported() {
+        let mut c = client_start();
+        c.extend(headers(1, 0, &connect_block("/e", "e")));
+        c.extend(data(1, flags::END_STREAM, b"last"));
+        c.extend(data(1, 0, b"after"));
+        let mut conn = H2Conn::new();
+        let ev = run(&mut conn, &[(C, &c)]);
+        assert_eq!(
+            ev[2..],
+            [
+                E::Data(C, 1, b"last".to_vec(), true),
+                E::Anomaly(C, Some(1), "h2_data_after_end_stream"),
+            ]
+        );
     }
 
     #[test]
@@ -1693,6 +1732,51 @@ pub(crate) mod tests {
             assert!(conn.heap_bytes() < 64 * 1024, "{}", conn.heap_bytes());
         }
         assert_eq!((total, ends), (len, 1));
+    }
+
+    #[test]
+    #[ignore = "a measurement: cargo test --release --no-default-features --lib h2_speed -- --ignored --nocapture"]
+    fn h2_speed() {
+        let mut c = client_start();
+        c.extend(headers(1, 0, &connect_block("/s", "e")));
+        let mut stream = Vec::new();
+        for _ in 0..4096 {
+            stream.extend(data(1, 0, &[0x5a; 16_384]));
+        }
+        let mut conn = H2Conn::new();
+        run(&mut conn, &[(C, &c)]);
+        let t = std::time::Instant::now();
+        let mut n = 0usize;
+        for piece in stream.chunks(1460) {
+            conn.feed(C, piece, &mut |e| {
+                if let H2Event::Data { data, .. } = e {
+                    n += data.len();
+                }
+            });
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(n, 4096 * 16_384);
+        println!(
+            "DATA: {:.0} MB/s in 1460-byte pieces",
+            stream.len() as f64 / secs / 1e6
+        );
+        // Request header blocks (Huffman-coded, 9 fields) decoded per second.
+        let mut many = client_start();
+        for i in 0..100_000u32 {
+            many.extend(headers(
+                2 * i + 1,
+                flags::END_STREAM,
+                &connect_block("/s", "e"),
+            ));
+        }
+        let mut conn = H2Conn::new();
+        let t = std::time::Instant::now();
+        conn.feed(C, &many, &mut |_| {});
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "HEADERS: {:.2} us per extended CONNECT block",
+            secs * 1e6 / 100_000.0
+        );
     }
 
     // ---- A real exchange recorded from Python's h2 (tests/data/h2/make.py) ----

@@ -623,6 +623,38 @@ mod tests {
     }
 
     #[test]
+    fn entries_that_fill_the_table_exactly_all_stay() {
+        // Size update to 100, then two entries of 8 + 10 + 32 = 50 bytes: exactly
+        // full (section 4.4 evicts only while the new entry does not fit).
+        let mut d = Decoder::new();
+        let mut b = vec![0x3f, 0x45]; // 31 + 69 = 100
+        for v in ["value-0001", "value-0002"] {
+            b.extend_from_slice(&[0x40, 8]);
+            b.extend_from_slice(b"name-abc");
+            b.push(10);
+            b.extend_from_slice(v.as_bytes());
+        }
+        decode(&mut d, &b).unwrap();
+        assert_eq!(
+            table(&d),
+            t(
+                &[
+                    ("name-abc", "value-0002", 50),
+                    ("name-abc", "value-0001", 50)
+                ],
+                100
+            )
+        );
+        // One byte more evicts the oldest.
+        let mut b = vec![0x40, 8];
+        b.extend_from_slice(b"name-abc");
+        b.push(11);
+        b.extend_from_slice(b"value-00003");
+        decode(&mut d, &b).unwrap();
+        assert_eq!(table(&d), t(&[("name-abc", "value-00003", 51)], 51));
+    }
+
+    #[test]
     fn hostile_blocks_are_errors_not_panics() {
         let mut d = Decoder::new();
         // Index 0; past the tables; truncated strings.

@@ -5,8 +5,8 @@
 //! and after TLS when there is TLS) and calls back with [`H2Event`]s: each side's
 //! SETTINGS (whether it allows extended CONNECT), every client HEADERS that is an
 //! extended CONNECT (`:method CONNECT` with `:protocol`, RFC 8441 section 4) as an
-//! HTTP [`Request`](crate::http::Request) head, the server's answer on those streams as
-//! a [`Response`](crate::http::Response), their DATA as it arrives (padding removed,
+//! HTTP [`Request`] head, the server's answer on those streams as
+//! a [`Response`], their DATA as it arrives (padding removed,
 //! END_STREAM with the last piece), their RST_STREAM, every GOAWAY, and anomalies
 //! (protocol errors, HPACK failures, caps hit) with stable names. Streams that are not
 //! extended CONNECT produce no events and keep no state beyond what HPACK needs.

@@ -1,12 +1,13 @@
-//! One TCP connection's application layer: HTTP upgrade, then WebSocket frames.
+//! One HTTP/1.1 connection's application layer: the upgrade, then WebSocket frames.
 //!
-//! Contract: a [`Tracker`] is the [`StreamHandler`] of one connection. It reads the HTTP
-//! request and response heads (buffering at most [`http::MAX_HEAD`] bytes per
-//! direction), decides which side is the client (the one that sent the request), and
-//! after a `101` hands each direction to a [`DirectionDecoder`]. Plain HTTP and anything
-//! that is not HTTP make it stop asking for data. Upgrades answered with another status
-//! become [`RefusedUpgrade`]s. [`Tracker::finish`] turns what it saw plus the TCP facts
-//! into a [`SessionRecord`] (classified by [`super::classify`]).
+//! Contract: a [`Tracker`] is the [`StreamHandler`] of one connection's plaintext
+//! (driven by [`super::conn::Conn`]). It reads the HTTP request and response heads
+//! (buffering at most [`http::MAX_HEAD`] bytes per direction), decides which side is the
+//! client (the one that sent the request), and after a `101` hands the frames to a
+//! [`WsStream`]. Plain HTTP and anything that is not HTTP make it stop asking for data.
+//! Upgrades answered with another status become [`RefusedUpgrade`]s. [`Tracker::finish`]
+//! turns what it saw plus the TCP facts into a [`super::SessionRecord`] (classified by
+//! [`super::classify`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -107,6 +107,34 @@ pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
         "jsonl" | "ndjson" => json(JsonFormat::JsonLines)?,
         _ => ParquetReader::new(File::open(path)?).finish()?,
     };
+    Ok(anomalies_as_text(df)?)
+}
+
+/// `anomalies` back to the session table's `;`-joined text when a file holds it as a
+/// list (Parquet and JSON exports; CSV holds the text).
+fn anomalies_as_text(mut df: DataFrame) -> PolarsResult<DataFrame> {
+    let Some(c) = df.column("anomalies").ok() else {
+        return Ok(df);
+    };
+    let DataType::List(_) = c.dtype() else {
+        return Ok(df);
+    };
+    let list = c.list()?.clone();
+    let joined: StringChunked = list
+        .amortized_iter()
+        .map(|row| {
+            let row = row.map(|s| s.as_ref().clone());
+            row.map(|names| {
+                let names = names.cast(&DataType::String).unwrap_or(names);
+                let parts: Vec<&str> = names
+                    .str()
+                    .map(|ca| ca.iter().flatten().collect())
+                    .unwrap_or_default();
+                parts.join(";")
+            })
+        })
+        .collect();
+    df.with_column(joined.with_name("anomalies".into()).into_column())?;
     Ok(df)
 }
 

@@ -25,6 +25,7 @@ use crate::table::error::{At as _, Error, Result};
 use polars::prelude::*;
 use polars_io::csv::write::{BatchedWriter as CsvBatchedWriter, CsvWriter};
 use polars_io::json::{JsonFormat, JsonWriter};
+use polars_io::parquet::write::KeyValueMetadata;
 use polars_io::parquet::write::{
     BatchedWriter as ParquetBatchedWriter, ParquetCompression, ParquetWriter,
 };
@@ -633,10 +634,11 @@ impl TableWriter {
             TableFormat::Parquet => {
                 // Microseconds, not nanoseconds: Spark cannot read TIMESTAMP(NANOS)
                 // ("Illegal Parquet type"), and captures rarely carry more than µs.
-                let micros = datetimes_as_micros(batch)?;
+                let micros = anomalies_as_list(&datetimes_as_micros(batch)?)?;
                 if let Body::Empty = self.body {
                     let writer = ParquetWriter::new(sink)
                         .with_compression(ParquetCompression::Zstd(None))
+                        .with_key_value_metadata(Some(readable_arrow_schema(micros.schema())))
                         .batched(micros.schema())?;
                     self.body = Body::Parquet(Box::new(ParquetBody { writer }));
                 }
@@ -652,7 +654,7 @@ impl TableWriter {
             }
             TableFormat::Json => {
                 // JSON has no time type: write times as ISO 8601 UTC strings.
-                let mut text = datetimes_as_text(batch)?;
+                let mut text = anomalies_as_list(&datetimes_as_text(batch)?)?;
                 if let Body::Empty = self.body {
                     sink.write_all(b"[")?;
                     self.body = Body::Json { rows: false };
@@ -676,7 +678,7 @@ impl TableWriter {
                 }
             }
             TableFormat::JsonLines => {
-                let mut text = datetimes_as_text(batch)?;
+                let mut text = anomalies_as_list(&datetimes_as_text(batch)?)?;
                 self.body = Body::JsonLines;
                 // Chunk by chunk, empty ones skipped: polars stops a frame's output at
                 // its first empty chunk.
@@ -1074,6 +1076,41 @@ pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     file.commit()
 }
 
+/// The frame with the `anomalies` column (the session table's `;`-joined names) as a
+/// list of names, for the formats that have lists (Parquet, JSON); CSV keeps the joined
+/// string. No anomaly is an empty list; null stays null. Frames without the column are
+/// returned as they are.
+pub fn anomalies_as_list(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let Some(c) = df
+        .column("anomalies")
+        .ok()
+        .filter(|c| c.dtype() == &DataType::String)
+    else {
+        return Ok(df.clone());
+    };
+    let names = c.str()?;
+    let mut builder = ListStringChunkedBuilder::new("anomalies".into(), names.len(), names.len());
+    for v in names.iter() {
+        match v {
+            None => builder.append_null(),
+            Some(s) => builder.append_values_iter(s.split(';').filter(|n| !n.is_empty())),
+        }
+    }
+    let mut out = df.clone();
+    out.with_column(builder.finish().into_column())?;
+    Ok(out)
+}
+
+/// The Arrow schema a Parquet file carries for Arrow readers (`ARROW:schema`), with
+/// strings as `large_string` and no `string_view`: polars writes its own view types
+/// there, which pyarrow before 15 ("Unrecognized type: 24"), Spark and older Trino
+/// cannot read. The pages are the same either way (Parquet's BYTE_ARRAY with the String
+/// logical type); only the hint to Arrow readers changes.
+pub(crate) fn readable_arrow_schema(schema: &Schema) -> KeyValueMetadata {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    KeyValueMetadata::Static(vec![polars_parquet::write::schema_to_metadata_key(&arrow)])
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1201,6 +1238,34 @@ mod tests {
 
         /// Every datetime column in microseconds (whole µs: the tests' times are after
         /// the epoch, so dividing rounds down), time zone kept.
+        /// `anomalies` as a list: `a;b` -> [a, b], `` -> [], null -> null.
+        pub fn anomaly_list(df: &DataFrame) -> DataFrame {
+            with_columns(df, |c| {
+                if c.name().as_str() != "anomalies" || c.dtype() != &DataType::String {
+                    return c.clone();
+                }
+                let ca = c.str().unwrap();
+                let rows: Vec<Option<Series>> = ca
+                    .iter()
+                    .map(|v| {
+                        v.map(|s| {
+                            let names: Vec<&str> = if s.is_empty() {
+                                Vec::new()
+                            } else {
+                                s.split(';').collect()
+                            };
+                            Series::new("".into(), names)
+                        })
+                    })
+                    .collect();
+                let list: ListChunked = rows.into_iter().collect();
+                list.with_name("anomalies".into())
+                    .cast(&DataType::List(Box::new(DataType::String)))
+                    .unwrap()
+                    .into_column()
+            })
+        }
+
         pub fn micros(df: &DataFrame) -> DataFrame {
             with_columns(df, |c| {
                 let DataType::Datetime(unit, tz) = c.dtype() else {
@@ -1304,15 +1369,17 @@ mod tests {
                         .unwrap();
                 }
                 TableFormat::Parquet => {
-                    let mut micros = by_hand::micros(df);
+                    let mut micros = by_hand::anomaly_list(&by_hand::micros(df));
+                    let meta = super::readable_arrow_schema(micros.schema());
                     ParquetWriter::new(&mut *w)
                         .with_compression(ParquetCompression::Zstd(None))
                         .with_row_group_size(Some(PARQUET_ROW_GROUP))
+                        .with_key_value_metadata(Some(meta))
                         .finish(&mut micros)
                         .unwrap();
                 }
                 TableFormat::Json | TableFormat::JsonLines => {
-                    let mut text = by_hand::text(df);
+                    let mut text = by_hand::anomaly_list(&by_hand::text(df));
                     let f = if format == TableFormat::Json {
                         JsonFormat::Json
                     } else {

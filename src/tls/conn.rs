@@ -519,13 +519,9 @@ impl TlsConn {
         let body = &record[start..end];
         match content_type {
             HANDSHAKE => {
-                let mut msgs: Vec<(u8, Vec<u8>)> = Vec::new();
-                self.dirs[i]
-                    .hs
-                    .feed(body, &mut |t, b| msgs.push((t, b.to_vec())));
-                for (t, b) in msgs {
-                    self.handshake(i, t, &b);
-                }
+                let mut hs = std::mem::take(&mut self.dirs[i].hs);
+                hs.feed(body, &mut |t, b| self.handshake(i, t, b));
+                self.dirs[i].hs = hs;
                 None
             }
             ALERT => {

@@ -135,21 +135,30 @@ impl hkdf::KeyType for Len {
     }
 }
 
-/// HKDF-Expand-Label (RFC 8446 7.1) with an empty context, into `out`.
-fn expand_label(hash: Hash, secret: &[u8], label: &[u8], out: &mut [u8]) {
+/// HKDF-Expand-Label (RFC 8446 7.1) with an empty context, into `out`, from a PRK made
+/// once per secret ([`prk`]: its HMAC key schedule is half the cost of a derivation).
+fn expand_label_with(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) {
+    // Labels here are at most 11 bytes ("traffic upd"): one stack buffer.
+    let mut info = [0u8; 4 + 6 + 16];
     let n = out.len() as u16;
-    let mut info = Vec::with_capacity(4 + 6 + label.len());
-    info.extend_from_slice(&n.to_be_bytes());
-    info.push((6 + label.len()) as u8);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(0);
-    let prk = hkdf::Prk::new_less_safe(hash.hkdf(), secret);
-    // Lengths here are at most 48 bytes, far below HKDF's 255 * hash limit.
+    info[..2].copy_from_slice(&n.to_be_bytes());
+    info[2] = (6 + label.len()) as u8;
+    info[3..9].copy_from_slice(b"tls13 ");
+    info[9..9 + label.len()].copy_from_slice(label);
+    let info = &info[..9 + label.len() + 1]; // the empty context's length byte is 0
+                                             // Lengths here are at most 48 bytes, far below HKDF's 255 * hash limit.
     let filled = prk
-        .expand(&[&info], Len(out.len()))
+        .expand(&[info], Len(out.len()))
         .and_then(|okm| okm.fill(out));
     debug_assert!(filled.is_ok());
+}
+
+fn prk(hash: Hash, secret: &[u8]) -> hkdf::Prk {
+    hkdf::Prk::new_less_safe(hash.hkdf(), secret)
+}
+
+fn expand_label(hash: Hash, secret: &[u8], label: &[u8], out: &mut [u8]) {
+    expand_label_with(&prk(hash, secret), label, out);
 }
 
 /// TLS 1.3's next traffic secret after a KeyUpdate (RFC 8446 7.2).
@@ -311,8 +320,9 @@ pub fn tls13_cipher(suite: Suite, traffic_secret: &[u8]) -> Option<RecordCipher>
     let mut key = [0u8; 32];
     let key = &mut key[..suite.aead.key_len()];
     let mut iv = [0u8; 12];
-    expand_label(suite.hash, traffic_secret, b"key", key);
-    expand_label(suite.hash, traffic_secret, b"iv", &mut iv);
+    let prk = prk(suite.hash, traffic_secret);
+    expand_label_with(&prk, b"key", key);
+    expand_label_with(&prk, b"iv", &mut iv);
     RecordCipher::new(suite.aead, key, iv, Framing::Tls13)
 }
 
