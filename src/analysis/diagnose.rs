@@ -255,9 +255,17 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
             col("idle_before_end_s").cast(DataType::Float64),
             col("duration_s").cast(DataType::Float64),
             col("unanswered_pings").cast(DataType::UInt64),
-            (col("pings_client").cast(DataType::UInt64)
-                + col("pings_server").cast(DataType::UInt64))
-            .alias("pings"),
+            // hand-made tables may lack the ping counts: unknown then
+            if ["pings_client", "pings_server"]
+                .iter()
+                .all(|c| sessions.schema().contains(c))
+            {
+                (col("pings_client").cast(DataType::UInt64)
+                    + col("pings_server").cast(DataType::UInt64))
+                .alias("pings")
+            } else {
+                lit(NULL).cast(DataType::UInt64).alias("pings")
+            },
         ])
         .collect()?;
 

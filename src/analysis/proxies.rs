@@ -418,8 +418,8 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
 
     // 2. Fallback: path, the proxy's address, timing.
     let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
-    for i in 0..n {
-        if partner[i].is_none() {
+    for (i, p) in partner.iter().enumerate() {
+        if p.is_none() {
             if let (Some(p), Some(_)) = (c.path.get(i), c.start[i]) {
                 by_path.entry(p).or_default().push(i);
             }
@@ -776,7 +776,21 @@ pub fn pairs_frame(p: &Proxies) -> PolarsResult<DataFrame> {
 mod tests {
     use super::*;
 
-    fn table(rows: &[(&str, &str, u16, &str, u16, i64, i64, &str, Option<&str>)]) -> DataFrame {
+    /// (session_id, client_ip, client_port, server_ip, server_port, start, established,
+    /// path, key)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        u16,
+        &'a str,
+        u16,
+        i64,
+        i64,
+        &'a str,
+        Option<&'a str>,
+    );
+
+    fn table(rows: &[Row]) -> DataFrame {
         // (session_id, client_ip, client_port, server_ip, server_port, start, established, path, key)
         let n = rows.len();
         df!(
