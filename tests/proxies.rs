@@ -470,3 +470,46 @@ fn log_format_forces_the_proxy_log_readers() {
         assert!(rows.iter().all(|r| r["source"] == format), "{format}");
     }
 }
+
+#[test]
+fn markdown_and_html_pages_have_the_proxies_section() {
+    let t = truth("proxy_haproxy");
+    let proxy = t["proxy"]["address"].as_str().unwrap();
+    let cuts: Vec<&Value> = t["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["cut_cause"] == "idle_timeout")
+        .collect();
+    let want = cut_sentence(proxy, &cuts);
+    let dir = common::TempDir::new("proxypages");
+    let (md, html) = (dir.path().join("r.md"), dir.path().join("r.html"));
+    let out = Command::new(common::bin())
+        .arg("analyze")
+        .arg(proxy_dir().join("proxy_haproxy.pcap"))
+        .arg("--markdown")
+        .arg(&md)
+        .arg("--html")
+        .arg(&html)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(md).unwrap();
+    let n = t["sessions"].as_array().unwrap().len();
+    let row = format!("| {proxy} | {n} | {} | 0 | 0 | 0 |", cuts.len());
+    assert!(md.contains(&row), "want `{row}` in\n{md}");
+    let mut upper = want.clone();
+    upper[..1].make_ascii_uppercase();
+    assert!(md.contains(&upper), "want `{upper}` in\n{md}");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.contains("id=\"proxies\""),
+        "no proxies section in the HTML"
+    );
+    assert!(html.contains(&upper), "want `{upper}` in the HTML");
+}

@@ -464,6 +464,50 @@ mod tests {
     }
 
     #[test]
+    fn pings_at_or_above_the_cut_are_named() {
+        // Three sessions cut after 60 s idle that lived 120 s: one ping each (one every
+        // 120 s, above the cut) or none; three others that pinged every 12 s (10 pings
+        // in 120 s) and were cut after 30 s idle.
+        let n = 6;
+        let df = df!(
+            "ending" => vec!["abnormal"; n],
+            "tcp_end" => vec!["server_fin"; n],
+            "idle_before_end_s" => [60.0f64, 60.1, 59.9, 30.0, 30.1, 29.9],
+            "duration_s" => vec![120.0f64; n],
+            "unanswered_pings" => vec![0u64; n],
+            "pings_client" => [1u64, 1, 0, 10, 10, 10],
+            "pings_server" => vec![0u64; n],
+            "handshake_completed" => vec![false; n],
+            "initiator" => vec!["none"; n],
+        )
+        .unwrap();
+        let d = abnormal_diagnosis(&df).unwrap();
+        let at = |v: f64| {
+            d.clusters
+                .iter()
+                .find(|c| (c.value_s - v).abs() < 1.0)
+                .unwrap()
+        };
+        let c60 = at(60.0);
+        assert_eq!(c60.without_pings, 1);
+        assert_eq!(c60.ping_interval_s, Some(120.0));
+        assert!(
+            c60.cause.contains("1 of them sent no ping at all"),
+            "{}",
+            c60.cause
+        );
+        assert!(
+            c60.cause
+                .contains("every 120.0 s or less often, at or above the cut"),
+            "{}",
+            c60.cause
+        );
+        let c30 = at(30.0);
+        assert_eq!(c30.ping_interval_s, Some(12.0));
+        assert!(!c30.cause.contains("at or above the cut"), "{}", c30.cause);
+    }
+
+    #[test]
     fn tiny_idle_times_never_cluster() {
         let c = clusters(vec![0.001, 0.001, 0.001, 0.0012], Measure::Idle);
         assert!(c.is_empty());
