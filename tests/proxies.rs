@@ -513,3 +513,41 @@ fn markdown_and_html_pages_have_the_proxies_section() {
     );
     assert!(html.contains(&upper), "want `{upper}` in the HTML");
 }
+
+/// The README's Proxies example is what the tool prints (its quoted lines, in order;
+/// `...` marks a cut).
+#[test]
+fn readme_proxies_example_is_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("## Proxies").expect("a Proxies section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("an example")
+        .trim_start_matches('\n');
+    let mut lines = block.lines();
+    let cmd = lines.next().unwrap().strip_prefix("$ wsaudit ").unwrap();
+    let out = Command::new(common::bin())
+        .args(cmd.split_whitespace())
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout).to_string();
+    let got: Vec<&str> = got.lines().collect();
+    let mut at = 0;
+    for want in lines.filter(|l| *l != "...") {
+        let i = got[at..]
+            .iter()
+            .position(|g| *g == want)
+            .unwrap_or_else(|| {
+                panic!(
+                    "README line `{want}` not in the output (in order):\n{}",
+                    got.join("\n")
+                )
+            });
+        at += i + 1;
+    }
+}
