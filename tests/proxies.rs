@@ -405,6 +405,21 @@ fn nginx_error_log_cuts_are_joined_to_their_access_lines() {
         }
     }
     assert_eq!(found, 3);
+    // and the diagnosis says so
+    let out = Command::new(common::bin())
+        .arg("analyze")
+        .arg(common::fixtures().join("logs/proxy/nginx_access.log"))
+        .arg(common::fixtures().join("logs/proxy/nginx_error.log"))
+        .env("COLUMNS", "400")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace("\n  ", " ");
+    assert!(
+        text.contains(&format!(
+            "{found} of them were cut by a proxy, as its own log says"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

@@ -111,6 +111,14 @@ pub struct Diagnosis {
     /// session was seen on both sides of a proxy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub proxy_cuts: Vec<crate::analysis::proxies::Cut>,
+    /// Abnormal log rows whose proxy's own log says it cut them (`proxy_cut`: nginx's
+    /// error log, HAProxy `cD`/`sD`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub proxy_cut_logged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How the HTTP/2 streams of abnormal sessions ended.
@@ -444,6 +452,22 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
             by_server: one(&one_sided, "by_server")?,
         },
         proxy_cuts: Vec::new(),
+        proxy_cut_logged: if sessions.schema().contains("proxy_cut") {
+            let n = sessions
+                .clone()
+                .lazy()
+                .filter(
+                    col("ending")
+                        .cast(DataType::String)
+                        .eq(lit("abnormal"))
+                        .and(col("proxy_cut").cast(DataType::Boolean).eq(lit(true))),
+                )
+                .select([len().cast(DataType::UInt64).alias("n")])
+                .collect()?;
+            one(&n, "n")?
+        } else {
+            0
+        },
     })
 }
 
