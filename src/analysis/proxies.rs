@@ -43,6 +43,9 @@ pub const IDLE_CUT_MIN_S: f64 = 1.0;
 /// capture points may differ by a few seconds).
 pub const KEY_WINDOW_S: f64 = 10.0;
 
+/// Fallback pairing: how many later starts on the same path are tried per leg.
+pub const FALLBACK_CANDIDATES: usize = 64;
+
 /// Fallback pairing (no key): legs whose starts are at most this far apart.
 pub const FALLBACK_WINDOW_S: f64 = 2.0;
 
@@ -435,7 +438,10 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                 continue;
             };
             let mut best: Option<(i64, usize)> = None;
-            for &u in rows.iter().skip(x + 1) {
+            // a busy path has thousands of sessions within the window: the nearest
+            // FALLBACK_CANDIDATES starts are enough (the upstream leg starts within
+            // milliseconds of its downstream request)
+            for &u in rows.iter().skip(x + 1).take(FALLBACK_CANDIDATES) {
                 let dt = c.start[u].unwrap_or(i64::MAX) - c.start[d].unwrap_or(0);
                 if dt as f64 > FALLBACK_WINDOW_S * 1e9 {
                     break;
