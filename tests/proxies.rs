@@ -566,3 +566,47 @@ fn readme_proxies_example_is_real_output() {
         at += i + 1;
     }
 }
+
+/// Pairing reads only table columns: `wsaudit report` over the exported session table
+/// (Parquet and CSV) finds the same pairs as `analyze` over the capture.
+#[test]
+fn report_over_exported_tables_finds_the_same_pairs() {
+    let dir = common::TempDir::new("proxyreport");
+    let cap = proxy_dir().join("proxy_mitm.pcap");
+    let (_, _, direct) = run(std::slice::from_ref(&cap), &[]);
+    for ext in ["parquet", "csv"] {
+        let table = dir.path().join(format!("s.{ext}"));
+        let ok = Command::new(common::bin())
+            .arg("analyze")
+            .arg(&cap)
+            .arg("--sessions")
+            .arg(&table)
+            .arg("-q")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let p = dir.path().join(format!("p-{ext}.json"));
+        let ok = Command::new(common::bin())
+            .arg("report")
+            .arg(&table)
+            .arg("--proxies")
+            .arg(&p)
+            .arg("-q")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let back = read_json(&p).as_array().unwrap().clone();
+        assert_eq!(back.len(), direct.len(), "{ext}");
+        let key = |v: &Value| {
+            let mut v = v.clone();
+            v.as_object_mut().unwrap().remove("downstream_capture");
+            v.as_object_mut().unwrap().remove("upstream_capture");
+            v.to_string()
+        };
+        let mut a: Vec<String> = direct.iter().map(key).collect();
+        let mut b: Vec<String> = back.iter().map(key).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{ext}");
+    }
+}
