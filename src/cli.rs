@@ -85,6 +85,10 @@ pub struct ReportArgs {
     /// client to the same server, host and path) to PATH.
     #[arg(long, value_name = "PATH")]
     pub reconnects: Option<PathBuf>,
+    /// Write one row per session seen on both sides of a proxy (its downstream and
+    /// upstream legs paired, what the proxy did) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub proxies: Option<PathBuf>,
     /// Reconnect window: a session starting later than this after a close is not its
     /// reconnect.
     #[arg(long, value_name = "SECS", default_value_t = crate::analysis::reconnect::DEFAULT_WINDOW_S)]
@@ -305,10 +309,11 @@ fn check_window(w: f64) -> Result<()> {
 
 impl ReportArgs {
     /// The outputs these flags name, with their flags (for [`check_output_paths`]).
-    fn outputs(&self) -> [(&'static str, &Option<PathBuf>); 4] {
+    fn outputs(&self) -> [(&'static str, &Option<PathBuf>); 5] {
         [
             ("--summary", &self.summary),
             ("--reconnects", &self.reconnects),
+            ("--proxies", &self.proxies),
             ("--html", &self.html),
             ("--markdown", &self.markdown),
         ]
@@ -316,7 +321,7 @@ impl ReportArgs {
 
     /// The views these flags ask for (checked: outputs known, window positive).
     fn views(self) -> Result<Views> {
-        check_outputs([&self.summary, &self.reconnects])?;
+        check_outputs([&self.summary, &self.reconnects, &self.proxies])?;
         check_window(self.window)?;
         for p in [&self.html, &self.markdown].into_iter().flatten() {
             let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -331,6 +336,7 @@ impl ReportArgs {
             top: self.top,
             summary: self.summary,
             reconnects: self.reconnects,
+            proxies: self.proxies,
             window_s: self.window,
             timeline: self.timeline,
             csv_raw: self.csv_raw,

@@ -55,7 +55,8 @@ fn documented_type(name: &str) -> DataType {
         | "limit_hit"
         | "tls_close_notify_client"
         | "tls_close_notify_server"
-        | "decrypted" => DataType::Boolean,
+        | "decrypted"
+        | "proxy_cut" => DataType::Boolean,
         "anomaly_count" | "h2_stream_id" => DataType::UInt32,
         // Parquet and JSON hold the names as a list; CSV as `;`-joined text.
         "anomalies" => DataType::List(Box::new(DataType::String)),

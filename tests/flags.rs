@@ -58,6 +58,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "tls::by_sni_and_by_transport_group_the_sessions",
     ),
     (
+        "analyze",
+        "--by proxy",
+        "proxies::by_proxy_groups_user_sessions",
+    ),
+    (
         "report",
         "--by sni",
         "tls::by_sni_and_by_transport_group_the_sessions",
@@ -68,6 +73,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "tls::by_sni_and_by_transport_group_the_sessions",
     ),
     (
+        "report",
+        "--by proxy",
+        "proxies::by_proxy_groups_user_sessions",
+    ),
+    (
         "audit",
         "--by sni",
         "tls::by_sni_and_by_transport_group_the_sessions",
@@ -76,6 +86,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "audit",
         "--by transport",
         "tls::by_sni_and_by_transport_group_the_sessions",
+    ),
+    (
+        "audit",
+        "--by proxy",
+        "proxies::by_proxy_groups_user_sessions",
     ),
     (
         "audit",
@@ -161,6 +176,16 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "analyze",
         "--log-format aws_alb",
         "flags::log_format_forces_one_reader_for_every_format",
+    ),
+    (
+        "analyze",
+        "--log-format nginx_error",
+        "proxies::log_format_forces_the_proxy_log_readers",
+    ),
+    (
+        "analyze",
+        "--log-format haproxy",
+        "proxies::log_format_forces_the_proxy_log_readers",
     ),
     (
         "analyze",
@@ -262,6 +287,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "analyze",
         "--reconnects",
         "flags::window_decides_which_reconnects_count",
+    ),
+    (
+        "analyze",
+        "--proxies",
+        "proxies::every_pair_is_found_in_one_capture",
     ),
     (
         "analyze",
@@ -413,6 +443,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ),
     (
         "report",
+        "--proxies",
+        "proxies::every_pair_is_found_in_one_capture",
+    ),
+    (
+        "report",
         "--window",
         "flags::window_decides_which_reconnects_count",
     ),
@@ -536,6 +571,16 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ),
     (
         "audit",
+        "--log-format nginx_error",
+        "proxies::log_format_forces_the_proxy_log_readers",
+    ),
+    (
+        "audit",
+        "--log-format haproxy",
+        "proxies::log_format_forces_the_proxy_log_readers",
+    ),
+    (
+        "audit",
         "--map",
         "flags::map_reads_json_logs_with_other_field_names",
     ),
@@ -629,6 +674,11 @@ const FLAGS: &[(&str, &str, &str)] = &[
         "audit",
         "--reconnects",
         "flags::window_decides_which_reconnects_count",
+    ),
+    (
+        "audit",
+        "--proxies",
+        "proxies::every_pair_is_found_in_one_capture",
     ),
     (
         "audit",
@@ -2823,6 +2873,29 @@ fn log_format_forces_one_reader_for_every_format() {
                 Some("2026-11-22T10:05:00.000000000Z"),
                 Some("192.0.2.10"),
                 Some(300.004),
+            ),
+        ),
+        // issue 17: nginx's error log names an idle cut of an upgraded connection (its
+        // access line is not in the file: a row of its own); HAProxy's httplog, `cD`:
+        // accepted 10:06:00.000, Ta 60001 ms
+        (
+            "nginx_error",
+            row(
+                "nginx_error",
+                Some(1006),
+                Some("2026-11-22T10:06:00.000000000Z"),
+                Some("192.0.2.11"),
+                None,
+            ),
+        ),
+        (
+            "haproxy",
+            row(
+                "haproxy",
+                Some(1006),
+                Some("2026-11-22T10:07:00.001000000Z"),
+                Some("192.0.2.12"),
+                Some(60.001),
             ),
         ),
     ];

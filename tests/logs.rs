@@ -853,7 +853,9 @@ fn format_names_are_stable() {
             "mitmproxy",
             "browser",
             "nginx",
-            "aws_alb"
+            "aws_alb",
+            "nginx_error",
+            "haproxy"
         ]
     );
     use clap::ValueEnum;

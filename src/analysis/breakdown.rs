@@ -35,6 +35,9 @@ pub enum GroupBy {
     Sni,
     /// `tcp` or `tls`, with the HTTP version (`tls h2`, `tcp http/1.1`)
     Transport,
+    /// the proxy the client connected to (sessions paired across a proxy; see
+    /// `analysis::proxies`)
+    Proxy,
 }
 
 impl GroupBy {
@@ -51,6 +54,7 @@ impl GroupBy {
             GroupBy::Hour => "hour",
             GroupBy::Sni => "sni",
             GroupBy::Transport => "transport",
+            GroupBy::Proxy => "proxy",
         }
     }
 
@@ -84,6 +88,7 @@ impl GroupBy {
             GroupBy::Minute => time_bucket(60),
             GroupBy::Hour => time_bucket(3600),
             GroupBy::Sni => col("sni"),
+            GroupBy::Proxy => col("proxy"),
             GroupBy::Transport => {
                 col("transport")
                     + lit(" ")
@@ -112,6 +117,7 @@ impl GroupBy {
             GroupBy::Minute | GroupBy::Hour => "no end time",
             GroupBy::Sni => "no SNI",
             GroupBy::Transport => "no transport (log rows)",
+            GroupBy::Proxy => "not proxied",
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Contract: [`abnormal_diagnosis`] reads only columns of the session table of
 //! `docs/schema.md` (`ending`, `tcp_end`, `http_version`, `h2_end`, `idle_before_end_s`,
-//! `duration_s`, `unanswered_pings`, `handshake_completed`, `initiator`) and tolerates
+//! `duration_s`, `unanswered_pings`, `pings_client`, `pings_server`, `handshake_completed`,
+//! `initiator`) and tolerates
 //! nulls in all of
 //! them (log rows): a null value is left out of the statistic it would feed.
 //!
@@ -20,7 +21,7 @@ use crate::table::columns::{f64s, strs, u64s};
 
 /// Values within ±2 % of a cluster's centre belong to it (timers fire a little late,
 /// and a capture point sees the FIN a few ms after the timer).
-pub const CLUSTER_TOLERANCE: f64 = 0.02;
+pub const CLUSTER_TOLERANCE: f64 = crate::analysis::timeouts::MATCH_TOLERANCE;
 /// A cluster needs at least this many abnormal sessions...
 pub const CLUSTER_MIN_SESSIONS: u64 = 3;
 /// ...that are at least this share of the abnormal sessions with a known value.
@@ -40,14 +41,7 @@ pub struct Quantiles {
 }
 
 /// Which column a cluster was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Measure {
-    /// `idle_before_end_s`
-    Idle,
-    /// `duration_s`
-    Lifetime,
-}
+pub use crate::analysis::timeouts::Measure;
 
 /// Many abnormal sessions ending after the same idle time or lifetime.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,6 +57,11 @@ pub struct Cluster {
     pub known_default: Option<String>,
     /// One sentence: the likely cause.
     pub cause: String,
+    /// Idle clusters: the members' mean interval between pings (lifetime / pings, either
+    /// side), median over the members that pinged; `None` when none did or unknown.
+    pub ping_interval_s: Option<f64>,
+    /// Idle clusters: members that sent no ping at all (of those with known counts).
+    pub without_pings: u64,
     /// One sentence: what to do.
     pub advice: String,
 }
@@ -107,6 +106,19 @@ pub struct Diagnosis {
     /// TCP or TLS ended first); most frequent first. Empty without HTTP/2.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub h2_end: Vec<H2EndCount>,
+    /// Sessions a proxy cut (both legs ended by the proxy, no Close frame), per proxy
+    /// and kind; filled by the report from [`crate::analysis::proxies`]. Empty when no
+    /// session was seen on both sides of a proxy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proxy_cuts: Vec<crate::analysis::proxies::Cut>,
+    /// Abnormal log rows whose proxy's own log says it cut them (`proxy_cut`: nginx's
+    /// error log, HAProxy `cD`/`sD`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub proxy_cut_logged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How the HTTP/2 streams of abnormal sessions ended.
@@ -138,24 +150,10 @@ fn quantiles(df: &DataFrame, name: &str) -> PolarsResult<Quantiles> {
     })
 }
 
-/// Well-known timeouts: (seconds, what it is, name used in the text).
-const KNOWN: &[(f64, &str)] = &[
-    (
-        60.0,
-        "a 60 s load-balancer idle timeout (AWS ALB default, nginx proxy_read_timeout)",
-    ),
-    (100.0, "Cloudflare's 100 s proxy idle limit"),
-    (300.0, "a common 300 s proxy/NAT idle timeout"),
-    (350.0, "the AWS NAT gateway idle timeout (350 s)"),
-    (600.0, "a common 600 s proxy/NAT idle timeout"),
-];
-
-/// The known default within [`CLUSTER_TOLERANCE`] of `v`, if any.
-pub fn known_default(v: f64) -> Option<&'static str> {
-    KNOWN
-        .iter()
-        .find(|(d, _)| (v - d).abs() <= d * CLUSTER_TOLERANCE)
-        .map(|(_, what)| *what)
+/// The known idle timeouts within [`CLUSTER_TOLERANCE`] of `v`, if any (the table and
+/// its sources: [`crate::analysis::timeouts::KNOWN_TIMEOUTS`]).
+pub fn known_default(v: f64) -> Option<String> {
+    crate::analysis::timeouts::matching(v, Measure::Idle)
 }
 
 /// A value in seconds with one decimal, as the diagnosis words it.
@@ -164,8 +162,8 @@ pub fn fmt_s(v: f64) -> String {
 }
 
 fn describe(measure: Measure, value_s: f64) -> (Option<String>, String, String) {
-    let known = known_default(value_s);
-    let cause = match (known, measure) {
+    let known = crate::analysis::timeouts::matching(value_s, measure);
+    let cause = match (known.as_deref(), measure) {
         (Some(k), _) => format!("matches {k}"),
         (None, Measure::Idle) => {
             format!("a fixed limit of {} somewhere on the path", fmt_s(value_s))
@@ -184,7 +182,7 @@ fn describe(measure: Measure, value_s: f64) -> (Option<String>, String, String) 
             "find the component that closes connections by age; reconnect before it".to_string()
         }
     };
-    (known.map(str::to_string), cause, advice)
+    (known, cause, advice)
 }
 
 /// Clusters of values within ±[`CLUSTER_TOLERANCE`]: repeatedly take the centre value
@@ -235,6 +233,8 @@ fn clusters_with_bands(mut values: Vec<f64>, measure: Measure) -> Vec<(Cluster, 
                 known_default,
                 cause,
                 advice,
+                ping_interval_s: None,
+                without_pings: 0,
             },
             band,
         ));
@@ -263,6 +263,17 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
             col("idle_before_end_s").cast(DataType::Float64),
             col("duration_s").cast(DataType::Float64),
             col("unanswered_pings").cast(DataType::UInt64),
+            // hand-made tables may lack the ping counts: unknown then
+            if ["pings_client", "pings_server"]
+                .iter()
+                .all(|c| sessions.schema().contains(c))
+            {
+                (col("pings_client").cast(DataType::UInt64)
+                    + col("pings_server").cast(DataType::UInt64))
+                .alias("pings")
+            } else {
+                lit(NULL).cast(DataType::UInt64).alias("pings")
+            },
         ])
         .collect()?;
 
@@ -327,7 +338,55 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
         .filter(|(idle, _)| !explained(**idle))
         .filter_map(|(_, life)| *life)
         .collect();
-    let mut found: Vec<Cluster> = idle_clusters.into_iter().map(|(c, _)| c).collect();
+    // The members' pings: an interval at or above the cut does not keep them alive.
+    let ping_counts = u64s(&abnormal, "pings")?;
+    let mut found: Vec<Cluster> = idle_clusters
+        .into_iter()
+        .map(|(mut c, (lo, hi))| {
+            let mut intervals = Vec::new();
+            for ((idle, life), n) in idles.iter().zip(&lives).zip(&ping_counts) {
+                if !idle.is_some_and(|v| (lo..=hi).contains(&v)) {
+                    continue;
+                }
+                match (life, n) {
+                    (Some(l), Some(n)) if *n > 0 => intervals.push(l / *n as f64),
+                    (_, Some(0)) => c.without_pings += 1,
+                    _ => {}
+                }
+            }
+            intervals.sort_by(f64::total_cmp);
+            let m = intervals.len();
+            c.ping_interval_s = (m > 0).then(|| {
+                if m % 2 == 1 {
+                    intervals[m / 2]
+                } else {
+                    (intervals[m / 2 - 1] + intervals[m / 2]) / 2.0
+                }
+            });
+            if c.without_pings > 0 {
+                c.cause.push_str(&format!(
+                    "; {} of them sent no ping at all",
+                    c.without_pings
+                ));
+            }
+            if let Some(iv) = c
+                .ping_interval_s
+                .filter(|iv| *iv >= c.value_s * (1.0 - CLUSTER_TOLERANCE))
+            {
+                c.cause.push_str(&format!(
+                    "; {} pings came every {} or less often, at or above the cut: they do \
+                     not keep the connection alive",
+                    if c.without_pings > 0 {
+                        "the others'"
+                    } else {
+                        "their"
+                    },
+                    fmt_s(iv)
+                ));
+            }
+            c
+        })
+        .collect();
     let with_life = lives.iter().flatten().count() as u64;
     found.extend(
         clusters(life, Measure::Lifetime)
@@ -392,6 +451,23 @@ pub fn abnormal_diagnosis(sessions: &DataFrame) -> PolarsResult<Diagnosis> {
             by_client: one(&one_sided, "by_client")?,
             by_server: one(&one_sided, "by_server")?,
         },
+        proxy_cuts: Vec::new(),
+        proxy_cut_logged: if sessions.schema().contains("proxy_cut") {
+            let n = sessions
+                .clone()
+                .lazy()
+                .filter(
+                    col("ending")
+                        .cast(DataType::String)
+                        .eq(lit("abnormal"))
+                        .and(col("proxy_cut").cast(DataType::Boolean).eq(lit(true))),
+                )
+                .select([len().cast(DataType::UInt64).alias("n")])
+                .collect()?;
+            one(&n, "n")?
+        } else {
+            0
+        },
     })
 }
 
@@ -409,6 +485,50 @@ mod tests {
         assert!(known_default(301.0).is_some_and(|k| k.contains("300 s")));
         assert!(known_default(590.0).is_some_and(|k| k.contains("600 s")));
         assert!(known_default(42.0).is_none());
+    }
+
+    #[test]
+    fn pings_at_or_above_the_cut_are_named() {
+        // Three sessions cut after 60 s idle that lived 120 s: one ping each (one every
+        // 120 s, above the cut) or none; three others that pinged every 12 s (10 pings
+        // in 120 s) and were cut after 30 s idle.
+        let n = 6;
+        let df = df!(
+            "ending" => vec!["abnormal"; n],
+            "tcp_end" => vec!["server_fin"; n],
+            "idle_before_end_s" => [60.0f64, 60.1, 59.9, 30.0, 30.1, 29.9],
+            "duration_s" => vec![120.0f64; n],
+            "unanswered_pings" => vec![0u64; n],
+            "pings_client" => [1u64, 1, 0, 10, 10, 10],
+            "pings_server" => vec![0u64; n],
+            "handshake_completed" => vec![false; n],
+            "initiator" => vec!["none"; n],
+        )
+        .unwrap();
+        let d = abnormal_diagnosis(&df).unwrap();
+        let at = |v: f64| {
+            d.clusters
+                .iter()
+                .find(|c| (c.value_s - v).abs() < 1.0)
+                .unwrap()
+        };
+        let c60 = at(60.0);
+        assert_eq!(c60.without_pings, 1);
+        assert_eq!(c60.ping_interval_s, Some(120.0));
+        assert!(
+            c60.cause.contains("1 of them sent no ping at all"),
+            "{}",
+            c60.cause
+        );
+        assert!(
+            c60.cause
+                .contains("every 120.0 s or less often, at or above the cut"),
+            "{}",
+            c60.cause
+        );
+        let c30 = at(30.0);
+        assert_eq!(c30.ping_interval_s, Some(12.0));
+        assert!(!c30.cause.contains("at or above the cut"), "{}", c30.cause);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::analysis::breakdown::{breakdown, Breakdown, GroupBy};
 use crate::analysis::diagnose::{abnormal_diagnosis, Diagnosis};
 use crate::analysis::percode::{per_code, per_ending, CodeRow, EndingRow};
+use crate::analysis::proxies::{pair, with_leg_columns, Proxies};
 use crate::analysis::reconnect::{
     reconnect_by_code, reconnect_flags, reconnect_rows, reconnects, ReconnectFlags, ReconnectRow,
 };
@@ -182,6 +183,16 @@ pub struct Report {
     pub reconnects: Reconnects,
     /// Only with `--timeline` (text) / always in JSON when asked for.
     pub timeline: Option<Timeline>,
+    /// Sessions seen on both sides of a proxy (absent when none was). When some were,
+    /// every figure above counts a user session once: the upstream legs of paired
+    /// sessions are left out of `sessions`, `endings`, `codes`, the breakdowns, the
+    /// diagnosis and the reconnects.
+    #[serde(skip_serializing_if = "Proxies::is_empty")]
+    pub proxies: Proxies,
+    /// With paired sessions: the per-code table over every leg (each paired session
+    /// twice), the per-leg view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes_per_leg: Option<Vec<CodeRow>>,
 }
 
 fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnects> {
@@ -215,6 +226,23 @@ pub fn build(
         &readable
     } else {
         sessions
+    };
+    // Proxied sessions: both legs paired; every figure below counts a user session once
+    // (the upstream legs are left out), and the rows carry `leg` and `proxy` for
+    // `--by proxy`.
+    let proxies = pair(sessions)?;
+    let codes_per_leg = if proxies.any() {
+        Some(per_code(sessions)?)
+    } else {
+        None
+    };
+    let with_legs = with_leg_columns(sessions, &proxies)?;
+    let user_rows;
+    let sessions = if proxies.any() {
+        user_rows = with_legs.filter(&proxies.user_mask())?;
+        &user_rows
+    } else {
+        &with_legs
     };
     let mut tls: Option<crate::pipeline::TlsCounts> = None;
     for i in &inputs {
@@ -290,12 +318,17 @@ pub fn build(
             .collect(),
         quality,
         breakdowns,
-        diagnosis: abnormal_diagnosis(sessions)?,
+        diagnosis: Diagnosis {
+            proxy_cuts: proxies.cuts.clone(),
+            ..abnormal_diagnosis(sessions)?
+        },
         reconnects: reconnect_part(sessions, opts.window_s)?,
         timeline: if opts.timeline {
             Some(timeline(sessions)?)
         } else {
             None
         },
+        proxies,
+        codes_per_leg,
     })
 }

@@ -603,5 +603,16 @@ pub fn read_files(
             }
         }
     }
+    // nginx's error log names the sessions it cut; their access lines (in another file)
+    // carry the rest: one row each.
+    for capture in crate::logs::proxy::join_proxy_cuts(&mut rows) {
+        if let Some(s) = stats
+            .iter_mut()
+            .find(|s: &&mut FileStats| s.path.display().to_string() == capture)
+        {
+            s.records = s.records.saturating_sub(1);
+            s.merged += 1;
+        }
+    }
     (rows, stats, problems)
 }

@@ -53,6 +53,8 @@ pub struct Views {
     pub summary: Option<PathBuf>,
     /// `--reconnects`: one row per ended session with its reconnect.
     pub reconnects: Option<PathBuf>,
+    /// `--proxies`: one row per session paired across a proxy.
+    pub proxies: Option<PathBuf>,
     pub window_s: f64,
     pub timeline: bool,
     /// Write CSV cells as they are (no formula guard).
@@ -94,7 +96,11 @@ impl Views {
 
     /// Whether any report is computed (printed or exported).
     pub fn any_report(&self) -> bool {
-        !self.quiet || self.summary.is_some() || self.reconnects.is_some() || self.pages()
+        !self.quiet
+            || self.summary.is_some()
+            || self.reconnects.is_some()
+            || self.proxies.is_some()
+            || self.pages()
     }
 
     /// Whether an HTML or Markdown page is written.
@@ -200,7 +206,7 @@ pub fn read(
     })
 }
 
-/// The per-code (`--summary`) and reconnect (`--reconnects`) exports; failures go to
+/// The per-code (`--summary`), proxies (`--proxies`) and reconnect (`--reconnects`) exports; failures go to
 /// `failed` as `<file>: <why>`. Returns the reconnect table when it was made (always
 /// when `need_reconnects`).
 fn export_views(
@@ -212,6 +218,12 @@ fn export_views(
     let mut write = |df: &mut DataFrame, path: &Path| failed.extend(write_table(df, path, views));
     if let Some(path) = &views.summary {
         write(&mut percode::per_code_frame(sessions)?, path);
+    }
+    if let Some(path) = &views.proxies {
+        // Pairing needs both legs' rows: it runs over the whole table, after it is
+        // collected (the streamed session export cannot carry the pair columns).
+        let pairs = crate::analysis::proxies::pair(sessions)?;
+        write(&mut crate::analysis::proxies::pairs_frame(&pairs)?, path);
     }
     if views.reconnects.is_none() && !need_reconnects {
         return Ok(None);

@@ -51,6 +51,7 @@ pub mod fields;
 pub mod json;
 pub mod merge;
 pub mod pattern;
+pub mod proxy;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,11 @@ pub enum LogFormat {
     Nginx,
     /// AWS Application Load Balancer access log, `ws` / `wss` entries.
     AwsAlb,
+    /// nginx error log: `upstream timed out ... while proxying upgraded connection`
+    /// (level `info`), a proxy's idle cut ([`proxy`]).
+    NginxError,
+    /// HAProxy `option httplog` lines with status 101 ([`proxy`]).
+    Haproxy,
 }
 
 impl LogFormat {
@@ -130,6 +136,8 @@ impl LogFormat {
             Browser => "browser",
             Nginx => "nginx",
             AwsAlb => "aws_alb",
+            NginxError => "nginx_error",
+            Haproxy => "haproxy",
         }
     }
 
@@ -143,7 +151,11 @@ impl LogFormat {
     pub fn is_access(self) -> bool {
         matches!(
             self,
-            LogFormat::Nginx | LogFormat::AwsAlb | LogFormat::Traefik
+            LogFormat::Nginx
+                | LogFormat::AwsAlb
+                | LogFormat::Traefik
+                | LogFormat::NginxError
+                | LogFormat::Haproxy
         )
     }
 
@@ -179,6 +191,8 @@ impl LogFormat {
         LogFormat::Browser,
         LogFormat::Nginx,
         LogFormat::AwsAlb,
+        LogFormat::NginxError,
+        LogFormat::Haproxy,
     ];
 }
 
@@ -370,6 +384,9 @@ pub struct Record {
     pub handshake_completed: Option<bool>,
     pub client_observed_code: Option<u16>,
     pub server_observed_code: Option<u16>,
+    /// A proxy's log says the proxy cut the session (nginx error log, HAProxy `cD`/`sD`);
+    /// `Some(false)`: a proxy log that says it did not.
+    pub proxy_cut: Option<bool>,
     /// The logging side, when the line names it (not a column; used by [`merge`]).
     pub role: Option<Role>,
     /// Who wrote the line: the library or the application (not a column; [`merge`]).
@@ -831,6 +848,8 @@ impl<'a> Parser<'a> {
             Traefik => json::parse_traefik(line),
             Nginx => access::parse_nginx(line),
             AwsAlb => access::parse_alb(line),
+            NginxError => proxy::parse_nginx_error(line),
+            Haproxy => proxy::parse_haproxy(line),
             f => text::parse_one(f, line),
         };
         (r != LineResult::NoMatch).then_some((f, r))
@@ -858,6 +877,15 @@ impl<'a> Parser<'a> {
             if r != LineResult::NoMatch {
                 return Some((LogFormat::Nginx, r));
             }
+        }
+        if proxy::looks_nginx_error(line) {
+            let r = proxy::parse_nginx_error(line);
+            if r != LineResult::NoMatch {
+                return Some((LogFormat::NginxError, r));
+            }
+        }
+        if proxy::looks_haproxy(line) {
+            return Some((LogFormat::Haproxy, proxy::parse_haproxy(line)));
         }
         if mask == 0 {
             return None;

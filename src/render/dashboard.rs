@@ -535,6 +535,7 @@ pub enum Section {
     Servers,
     Paths,
     Diagnosis,
+    Proxies,
     Idle,
     Duration,
     Reconnects,
@@ -560,6 +561,7 @@ impl Section {
             Section::Servers => "servers",
             Section::Paths => "paths",
             Section::Diagnosis => "diagnosis",
+            Section::Proxies => "proxies",
             Section::Idle => "idle",
             Section::Duration => "duration",
             Section::Reconnects => "reconnects",
@@ -657,6 +659,9 @@ impl<'a> Dashboard<'a> {
         let d = &r.diagnosis;
         if d.abnormal > 0 || d.one_sided.sessions > 0 {
             s.push((Section::Diagnosis, "1006 diagnosis".into()));
+        }
+        if r.proxies.any() {
+            s.push((Section::Proxies, "Proxies".into()));
         }
         for (sec, h, title, what) in [
             (
@@ -892,6 +897,8 @@ pub(crate) mod fixture {
             ],
             refused: Vec::new(),
             anomalies: Vec::new(),
+            proxies: Default::default(),
+            codes_per_leg: None,
             quality: Quality::default(),
             breakdowns: vec![Breakdown {
                 by: GroupBy::Path,

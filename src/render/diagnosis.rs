@@ -102,6 +102,27 @@ pub fn render_diagnosis(d: &Diagnosis, width: usize) -> String {
             );
         }
         o.push_str(&bullet(&text, width));
+        if d.proxy_cut_logged > 0 {
+            o.push_str(&bullet(
+                &format!(
+                    "{} of them were cut by a proxy, as its own log says (nginx's error log \
+                     `upstream timed out ... while proxying upgraded connection`, HAProxy's \
+                     termination state cD/sD): an idle timeout of the proxy, not the client \
+                     or the server.",
+                    d.proxy_cut_logged
+                ),
+                width,
+            ));
+        }
+        for c in &d.proxy_cuts {
+            o.push_str(&bullet(
+                &format!(
+                    "A proxy, not the client or the server: {} (see Proxies).",
+                    crate::render::proxies::cut_sentence(c)
+                ),
+                width,
+            ));
+        }
         if !d.h2_end.is_empty() {
             let n: u64 = d.h2_end.iter().map(|e| e.sessions).sum();
             let parts: Vec<String> = d

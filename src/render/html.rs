@@ -886,6 +886,41 @@ fn section(o: &mut String, d: &Dashboard, sec: Section, pal: &Palette) {
             o.push_str("</tbody></table>");
             let _ = write!(o, "<p class=\"note\">{}</p>", esc(&d.reconnect_note()));
         }
+        Section::Proxies => {
+            let p = &r.proxies;
+            let head = crate::render::proxies::head(p);
+            let _ = write!(
+                o,
+                "<p>{}</p>",
+                esc(head.strip_prefix("Proxies: ").unwrap_or(&head))
+            );
+            table_head(
+                o,
+                &[
+                    "Proxy",
+                    "#Sessions",
+                    "#Idle cuts",
+                    "#Active cuts",
+                    "#Rewritten",
+                    "#Own Close",
+                ],
+            );
+            for row in &p.proxies {
+                o.push_str("<tr>");
+                td(o, &fit(&row.proxy, 60));
+                tdn(o, row.sessions);
+                tdn(o, row.cuts_idle);
+                tdn(o, row.cuts_active);
+                tdn(o, row.codes_rewritten);
+                tdn(o, row.proxy_closes);
+                o.push_str("</tr>");
+            }
+            o.push_str("</tbody></table><ul>");
+            for n in crate::render::proxies::notes(p) {
+                let _ = write!(o, "<li>{}</li>", esc(&n));
+            }
+            o.push_str("</ul>");
+        }
         Section::Reasons => {
             table_head(o, &["Code", "Reason (as sent)", "#Sessions"]);
             for x in &x.reasons {

@@ -416,6 +416,38 @@ fn section(o: &mut String, d: &Dashboard, sec: Section) {
                 }
             }
         }
+        Section::Proxies => {
+            let p = &r.proxies;
+            let head = crate::render::proxies::head(p);
+            let _ = writeln!(
+                o,
+                "{}\n",
+                md(head.strip_prefix("Proxies: ").unwrap_or(&head))
+            );
+            let _ = writeln!(
+                o,
+                "| Proxy | Sessions | Idle cuts | Active cuts | Rewritten | Own Close |\n|---|---:|---:|---:|---:|---:|"
+            );
+            for row in &p.proxies {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    md(&row.proxy),
+                    row.sessions,
+                    row.cuts_idle,
+                    row.cuts_active,
+                    row.codes_rewritten,
+                    row.proxy_closes
+                );
+            }
+            let notes = crate::render::proxies::notes(p);
+            if !notes.is_empty() {
+                o.push('\n');
+            }
+            for n in notes {
+                let _ = writeln!(o, "- {}", md(&n));
+            }
+        }
         Section::Idle => {
             histogram_table(o, d, &x.idle, "Idle time before the end");
             let _ = writeln!(

@@ -35,6 +35,7 @@ pub mod dashboard;
 pub mod diagnosis;
 pub mod html;
 pub mod markdown;
+pub mod proxies;
 pub mod reconnects;
 pub mod report;
 pub mod timeline;

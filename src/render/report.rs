@@ -333,6 +333,18 @@ pub fn render_text(r: &Report, style: &Style) -> String {
         "WebSocket sessions: {}    refused upgrades: {}",
         r.sessions, r.refused_upgrades
     );
+    if r.proxies.any() {
+        o.push_str(&wrap(
+            &format!(
+                "  (each counted once: {} of them were also seen on the proxy's upstream leg, \
+                 see Proxies)",
+                r.proxies.paired_sessions
+            ),
+            style.width,
+            "",
+            "  ",
+        ));
+    }
     if let Some(line) = tls_line(r) {
         o.push_str(&wrap(&line, style.width, "", "  "));
     }
@@ -436,6 +448,13 @@ pub fn render_text(r: &Report, style: &Style) -> String {
     if d.abnormal > 0 || d.one_sided.sessions > 0 {
         o.push('\n');
         o.push_str(&render_diagnosis(d, style.width));
+    }
+    if r.proxies.any() {
+        o.push('\n');
+        o.push_str(&crate::render::proxies::render_proxies(
+            &r.proxies,
+            style.width,
+        ));
     }
     let rc = &r.reconnects;
     if rc.by_code.iter().any(|x| x.reconnected > 0) || !rc.flags.is_empty() {

@@ -253,6 +253,7 @@ fn undecrypted(
         tls: Some(Box::new(info)),
         http_version: None,
         h2: None,
+        websocket_key: None,
     }
 }
 

@@ -245,6 +245,9 @@ pub struct SessionRecord {
     pub http_version: Option<&'static str>,
     /// The HTTP/2 stream that carried the session.
     pub h2: Option<H2Info>,
+    /// The client's `Sec-WebSocket-Key` (HTTP/1.1 upgrades): the same on both legs of a
+    /// session through a proxy that passes the handshake through.
+    pub websocket_key: Option<String>,
 }
 
 /// What the TLS layer under a session showed.
@@ -518,6 +521,7 @@ mod tests {
             tls: None,
             http_version: Some("1.1"),
             h2: None,
+            websocket_key: None,
         }
     }
 

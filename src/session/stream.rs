@@ -198,6 +198,7 @@ impl WsStream {
             tls: None,
             http_version: Some("1.1"),
             h2: None,
+            websocket_key: req.headers.key.clone(),
         }
     }
 }

@@ -242,19 +242,19 @@ session_columns! {
     tls_alert_client: text(|r| r.tls.as_ref().and_then(|t| t.alert[CLIENT].as_deref()), none),
     tls_alert_server: text(|r| r.tls.as_ref().and_then(|t| t.alert[SERVER].as_deref()), none),
     decrypted: val(|r| r.tls.as_ref().and_then(|t| t.decrypted), none),
+    websocket_key: text(|r| r.websocket_key.as_deref(), none),
+    proxy_cut: val(|_| None, |r| r.proxy_cut),
 }
 
-/// Session-table columns no report reads. When a table too big for memory is merged
+/// Session-table columns no report reads (the proxies analysis reads `established_time`
+/// and the two sides' Close codes, so they are kept). When a table too big for memory is merged
 /// from disk into its export, the table kept for the reports has these as nulls (a
 /// test checks that every report is the same either way).
 pub const NOT_REPORTED: &[&str] = &[
     "client_port",
-    "established_time",
     "extensions",
     "permessage_deflate",
-    "client_close_code",
     "client_close_reason",
-    "server_close_code",
     "server_close_reason",
     "client_observed_code",
     "server_observed_code",
