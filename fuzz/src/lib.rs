@@ -1357,6 +1357,26 @@ pub fn logs_file(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // h2
 
+/// The input layout of the two-sided stream targets (`h2`, `tls`): a config byte, then
+/// records of a control byte (bit 7: 0 client, 1 server; bits 5 and 6 both set: a gap on
+/// that side first), a little-endian u16 length and that many bytes (fewer at the end).
+fn side_records(data: &[u8]) -> (u8, Vec<(Side, bool, &[u8])>) {
+    let mut b = Bytes::new(data);
+    let cfg = b.u8();
+    let mut records = Vec::new();
+    while !b.done() {
+        let r = b.u8();
+        let side = if r & 0x80 != 0 {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        let n = usize::from(b.u16());
+        records.push((side, r & 0x60 == 0x60, b.take(n)));
+    }
+    (cfg, records)
+}
+
 /// One event of an `H2Conn`, owned; DATA pieces of one stream that follow each other
 /// are merged (pieces follow the feed's split, their bytes do not).
 #[derive(Debug, PartialEq)]
@@ -1377,21 +1397,9 @@ enum H2Owned {
 /// the same events (DATA pieces merged).
 pub fn h2(data: &[u8]) {
     use wsaudit::h2::{H2Conn, H2Event, MAX_HEAP_BYTES, MAX_TRACKED_STREAMS, PREFACE};
-    let mut b = Bytes::new(data);
-    let cfg = b.u8();
-    let mut records: Vec<(Side, bool, &[u8])> = Vec::new();
+    let (cfg, mut records) = side_records(data);
     if cfg & 1 != 0 {
-        records.push((Side::Client, false, &PREFACE[..]));
-    }
-    while !b.done() {
-        let r = b.u8();
-        let side = if r & 0x80 != 0 {
-            Side::Server
-        } else {
-            Side::Client
-        };
-        let n = usize::from(b.u16());
-        records.push((side, r & 0x60 == 0x60, b.take(n)));
+        records.insert(0, (Side::Client, false, &PREFACE[..]));
     }
 
     let run = |split: bool| -> Vec<H2Owned> {
@@ -1494,19 +1502,7 @@ pub const FUZZ_KEYLOG: &str = include_str!("../seeds/tls.keys");
 pub fn tls(data: &[u8]) {
     use wsaudit::tls::conn::MAX_HEAP_BYTES;
     use wsaudit::tls::{KeyLog, KeyStore, TlsConn};
-    let mut b = Bytes::new(data);
-    let cfg = b.u8();
-    let mut records: Vec<(Side, bool, &[u8])> = Vec::new();
-    while !b.done() {
-        let r = b.u8();
-        let side = if r & 0x80 != 0 {
-            Side::Server
-        } else {
-            Side::Client
-        };
-        let n = usize::from(b.u16());
-        records.push((side, r & 0x60 == 0x60, b.take(n)));
-    }
+    let (cfg, records) = side_records(data);
     let mut log = KeyLog::new();
     if cfg & 1 != 0 {
         log.parse(FUZZ_KEYLOG.as_bytes());
