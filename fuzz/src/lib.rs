@@ -1357,10 +1357,13 @@ pub fn logs_file(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // h2
 
+/// One record of a two-sided input: the side, whether a gap comes first, the bytes.
+type SideRecord<'a> = (Side, bool, &'a [u8]);
+
 /// The input layout of the two-sided stream targets (`h2`, `tls`): a config byte, then
 /// records of a control byte (bit 7: 0 client, 1 server; bits 5 and 6 both set: a gap on
 /// that side first), a little-endian u16 length and that many bytes (fewer at the end).
-fn side_records(data: &[u8]) -> (u8, Vec<(Side, bool, &[u8])>) {
+fn side_records(data: &[u8]) -> (u8, Vec<SideRecord<'_>>) {
     let mut b = Bytes::new(data);
     let cfg = b.u8();
     let mut records = Vec::new();
