@@ -43,6 +43,9 @@ pub const IDLE_CUT_MIN_S: f64 = 1.0;
 /// capture points may differ by a few seconds).
 pub const KEY_WINDOW_S: f64 = 10.0;
 
+/// Rows with the same key looked at on each side of a leg (by start time).
+pub const KEY_CANDIDATES: usize = 16;
+
 /// Fallback pairing: how many later starts on the same path are tried per leg.
 pub const FALLBACK_CANDIDATES: usize = 64;
 
@@ -199,6 +202,17 @@ struct Cols {
     duration: Vec<Option<f64>>,
     client_close: Vec<Option<u16>>,
     server_close: Vec<Option<u16>>,
+    /// Hashes of the client IP, the server IP and the server address (IP and port), one
+    /// per row: the pairing loops compare these, not strings made per comparison.
+    client_ip_h: Vec<Option<u64>>,
+    server_ip_h: Vec<Option<u64>>,
+    server_h: Vec<Option<u64>>,
+    capture_h: Vec<Option<u64>>,
+}
+
+fn hash_of(v: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x7072_6f78_7921).hash_one(v)
 }
 
 fn opt_str(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
@@ -235,7 +249,7 @@ impl Cols {
                 vec![None; df.height()]
             })
         };
-        Ok(Cols {
+        let mut c = Cols {
             capture: opt_str(df, "capture")?,
             session_id: opt_str(df, "session_id")?,
             client_ip: opt_str(df, "client_ip")?,
@@ -252,7 +266,18 @@ impl Cols {
             duration: f64s(df, "duration_s")?,
             client_close: nulls_u16("client_close_code")?,
             server_close: nulls_u16("server_close_code")?,
-        })
+            client_ip_h: Vec::new(),
+            server_ip_h: Vec::new(),
+            server_h: Vec::new(),
+            capture_h: Vec::new(),
+        };
+        c.client_ip_h = c.client_ip.iter().map(|v| v.map(hash_of)).collect();
+        c.capture_h = c.capture.iter().map(|v| v.map(hash_of)).collect();
+        c.server_ip_h = c.server_ip.iter().map(|v| v.map(hash_of)).collect();
+        c.server_h = (0..c.server_port.len())
+            .map(|i| Some(hash_of((c.server_ip.get(i)?, c.server_port[i]?))))
+            .collect();
+        Ok(c)
     }
 
     fn addr(&self, ip: &StringChunked, port: &[Option<u16>], i: usize) -> Option<String> {
@@ -284,11 +309,11 @@ impl Cols {
     /// captures the upstream's handshake no longer than the downstream's.
     fn hop(&self, a: usize, b: usize) -> Option<(usize, usize)> {
         let (d, u) = self.order(a, b);
-        let (sd, su) = (self.server(d)?, self.server(u)?);
+        let (sd, su) = (self.server_h[d]?, self.server_h[u]?);
         if sd == su {
             return None;
         }
-        if self.capture.get(d) == self.capture.get(u) {
+        if self.capture_h[d] == self.capture_h[u] {
             if self.start[u]? < self.start[d]? {
                 return None;
             }
@@ -307,7 +332,7 @@ impl Cols {
 
     /// Of two legs of one session, (downstream, upstream).
     fn order(&self, a: usize, b: usize) -> (usize, usize) {
-        let same_capture = self.capture.get(a) == self.capture.get(b);
+        let same_capture = self.capture_h[a] == self.capture_h[b];
         let by_start = match (self.start[a], self.start[b]) {
             (Some(x), Some(y)) if x != y => Some(x < y),
             _ => None,
@@ -394,8 +419,13 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                     _ => false,
                 }
             };
-            let after = (x + 1..rows.len()).take_while(|y| near(y));
-            let before = (0..x).rev().take_while(|y| near(y));
+            // A key seen thousands of times (a client library with a fixed key, or
+            // replayed traffic) would make this quadratic: the legs of one session start
+            // within milliseconds of each other, so the nearest few starts each way do.
+            let after = (x + 1..rows.len())
+                .take_while(|y| near(y))
+                .take(KEY_CANDIDATES);
+            let before = (0..x).rev().take_while(|y| near(y)).take(KEY_CANDIDATES);
             for y in after.chain(before) {
                 let b = rows[y];
                 if partner[b].is_some() {
@@ -434,7 +464,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             if partner[d].is_some() {
                 continue;
             }
-            let (Some(d_srv_ip), Some(d_srv)) = (c.server_ip.get(d), c.server(d)) else {
+            let (Some(d_srv_ip), Some(d_srv)) = (c.server_ip_h[d], c.server_h[d]) else {
                 continue;
             };
             let mut best: Option<(i64, usize)> = None;
@@ -447,8 +477,8 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                     break;
                 }
                 if partner[u].is_some()
-                    || c.client_ip.get(u) != Some(d_srv_ip)
-                    || c.server(u).as_deref() == Some(d_srv.as_str())
+                    || c.client_ip_h[u] != Some(d_srv_ip)
+                    || c.server_h[u] == Some(d_srv)
                 {
                     continue;
                 }
@@ -456,7 +486,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                     (Some(de), Some(ue)) => ue <= de,
                     _ => true,
                 };
-                let same_capture = c.capture.get(d) == c.capture.get(u);
+                let same_capture = c.capture_h[d] == c.capture_h[u];
                 if same_capture && !nested {
                     continue;
                 }
