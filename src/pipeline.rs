@@ -348,14 +348,12 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
 fn run_sharded<'m, K: SessionSink>(
     map: &'m capture::guard::GuardedMap,
     cap: &Arc<str>,
-    keys: &Arc<KeyStore>,
-    limits: Limits,
-    shards: usize,
-    concurrent: usize,
+    opts: &Options,
     seen: &mut Seen<'_>,
     sink: &(dyn Fn() -> K + Sync),
 ) -> (capture::ReadSummary, Vec<Kept<K>>, u64) {
-    let (stale, queue) = lag_limits(concurrent);
+    let (keys, limits, shards) = (&opts.keys, opts.limits, opts.shards);
+    let (stale, queue) = lag_limits(opts.concurrent);
     use std::sync::atomic::Ordering;
     // Each shard holds `max_conns / shards` connections, at least one: with more shards
     // than connections allowed, more than `max_conns` would be tracked at once
@@ -517,16 +515,7 @@ fn analyze_into<K: SessionSink>(
     };
     let (read, kept, evicted) = match &map {
         Some(map) => {
-            let (r, k, e) = run_sharded(
-                map,
-                &cap,
-                &opts.keys,
-                opts.limits,
-                opts.shards,
-                opts.concurrent,
-                &mut seen,
-                sink,
-            );
+            let (r, k, e) = run_sharded(map, &cap, opts, &mut seen, sink);
             (Ok(r), k, e)
         }
         None => run_sequential(input, &cap, &opts.keys, opts.limits, &mut seen, sink),
