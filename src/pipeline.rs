@@ -266,7 +266,7 @@ const BATCH: usize = 1024;
 const STALE_BATCH: usize = 32 << 20;
 
 /// Mapped capture bytes the readers of all captures read at once may keep resident
-/// ahead of their slowest worker, together. One capture may use [`STALE_BATCH`] and a
+/// ahead of their slowest worker, together. One capture may use 32 MiB and a
 /// queue of 8 batches per worker; with several captures at once each gets a share of
 /// this (and shorter queues), so that file-backed memory does not grow with the
 /// number of captures (4 x 1 GiB at `--threads 16` kept 164 MiB of mapped pages).
