@@ -668,3 +668,22 @@ fn a_gap_inside_one_tls_record_loses_that_record_only() {
         ts["initiator"].as_str().unwrap()
     );
 }
+
+#[test]
+fn a_refused_extended_connect_groups_with_the_same_status_over_http_1_1() {
+    // HTTP/2 answers carry no reason phrase: the refusal gets the standard one, so the
+    // report lists "403 Forbidden" once for both protocols.
+    let t = load(&tls_fixtures().join("h2_ws.truth.json"));
+    let r = run(&capture_of(&t), keys_of(&t).as_deref());
+    let want = t["refused"].as_array().unwrap();
+    assert!(!want.is_empty());
+    for rf in want {
+        let got = r
+            .refused
+            .iter()
+            .find(|x| x.status as u64 == rf["status"].as_u64().unwrap())
+            .expect("the refusal");
+        assert_eq!(got.reason, "Forbidden");
+        assert_eq!(got.path.as_deref(), rf["path"].as_str());
+    }
+}

@@ -156,6 +156,33 @@ pub struct Response {
     pub headers: Headers,
 }
 
+/// The standard reason phrase of an HTTP status (RFC 9110 section 15), for answers
+/// that carry none (HTTP/2); empty for a status without one.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
 /// Why a head could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotHttp;

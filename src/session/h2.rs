@@ -194,7 +194,9 @@ impl State {
                         server: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
                         time: ts,
                         status: head.status,
-                        reason: String::new(),
+                        // HTTP/2 has no reason phrase: the standard one, so a refusal
+                        // groups with the same status over HTTP/1.1.
+                        reason: http::reason_phrase(head.status).to_string(),
                         host: s.request.headers.host.clone(),
                         path: Some(s.request.target.clone()),
                         user_agent: s.request.headers.user_agent.clone(),
