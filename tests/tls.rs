@@ -687,3 +687,76 @@ fn a_refused_extended_connect_groups_with_the_same_status_over_http_1_1() {
         assert_eq!(got.path.as_deref(), rf["path"].as_str());
     }
 }
+
+/// The README's wss section shows real output: every block that runs one `wsaudit`
+/// command prints its lines (in order) today, and the HTTP/2 block's rows are the
+/// session table's.
+#[test]
+fn readme_wss_examples_are_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("## wss (TLS) and WebSocket over HTTP/2")
+        .expect("the wss section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let blocks: Vec<&str> = section.split("```").skip(1).step_by(2).collect();
+    let mut checked = 0;
+    for block in &blocks {
+        let lines: Vec<&str> = block.trim_start_matches('\n').lines().collect();
+        let commands = lines.iter().filter(|l| l.starts_with("$ ")).count();
+        let Some(cmd) = lines.first().and_then(|l| l.strip_prefix("$ wsaudit ")) else {
+            continue;
+        };
+        if commands == 1 {
+            let out = Command::new(common::bin())
+                .args(cmd.split_whitespace())
+                .current_dir(root)
+                .output()
+                .unwrap();
+            let got = String::from_utf8_lossy(&out.stdout).to_string();
+            let got: Vec<&str> = got.lines().collect();
+            let mut at = 0;
+            for want in lines[1..].iter().filter(|l| **l != "...") {
+                let i = got[at..].iter().position(|g| g == want).unwrap_or_else(|| {
+                    panic!(
+                        "README line `{want}` not in the output of `{cmd}`:\n{}",
+                        got.join("\n")
+                    )
+                });
+                at += i + 1;
+            }
+            checked += 1;
+        } else {
+            // `analyze --sessions s.csv` then a one-liner printing stream, ending, code
+            // and h2_end of 127.0.0.2's sessions: the same rows from the library.
+            let r = run(
+                &root.join("fixtures/tls/h2_ws.pcap"),
+                Some(&root.join("fixtures/tls/h2_ws.keys")),
+            );
+            let mut rows: Vec<String> = r
+                .sessions
+                .iter()
+                .filter(|s| s.client.ip().to_string() == "127.0.0.2")
+                .map(|s| {
+                    format!(
+                        "{} {} {} {}",
+                        s.h2.as_ref().unwrap().stream_id,
+                        s.outcome.ending,
+                        s.outcome.close_code.unwrap(),
+                        s.h2.as_ref().unwrap().end.clone().unwrap_or_default()
+                    )
+                })
+                .collect();
+            rows.sort_by_key(|l| l.split(' ').next().unwrap().parse::<u32>().unwrap());
+            let shown: Vec<&str> = lines
+                .iter()
+                .filter(|l| !l.starts_with("$ "))
+                .copied()
+                .collect();
+            assert_eq!(shown, rows, "the README's HTTP/2 rows");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3, "the section's three examples were checked");
+}
