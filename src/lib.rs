@@ -53,3 +53,21 @@ pub enum Side {
     Client,
     Server,
 }
+
+impl Side {
+    /// Index into per-side arrays: client 0, server 1 (`session::CLIENT`/`SERVER`).
+    pub fn index(self) -> usize {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+
+    /// `client` / `server`, as every output spells them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}

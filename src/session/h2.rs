@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::stream::{Carrier, WsStream};
-use super::{tcp_end, ConnOutput, H2Info, RefusedUpgrade, SessionRecord, CLIENT, SERVER};
+use super::{tcp_end, ConnOutput, H2Info, RefusedUpgrade, SessionRecord};
 use crate::h2::{error_code_name, H2Conn, H2Event};
 use crate::http::{self, Request};
 use crate::tcp::{ConnMeta, Dir, Release};
@@ -67,20 +67,6 @@ fn code_name(code: u32) -> String {
         .unwrap_or_else(|| format!("0x{code:x}"))
 }
 
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Server => "server",
-    }
-}
-
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Client => CLIENT,
-        Side::Server => SERVER,
-    }
-}
-
 impl H2Sessions {
     pub fn new(capture: Arc<str>, client: Dir) -> H2Sessions {
         H2Sessions {
@@ -113,7 +99,7 @@ impl H2Sessions {
         st.order += 1;
         for s in st.open.values_mut() {
             if let Some(ws) = s.ws.as_mut() {
-                ws.gap(idx(side), len, ts, st.order);
+                ws.gap(side.index(), len, ts, st.order);
             }
         }
     }
@@ -215,10 +201,10 @@ impl State {
                     return;
                 };
                 if let Some(ws) = s.ws.as_mut() {
-                    ws.feed(idx(side), data, ts, order);
+                    ws.feed(side.index(), data, ts, order);
                 }
                 if end_stream {
-                    s.end_stream[idx(side)] = true;
+                    s.end_stream[side.index()] = true;
                     if s.end_stream == [true; 2] {
                         s.end = Some(("end_stream".into(), ts));
                         self.finish_stream(stream);
@@ -232,11 +218,7 @@ impl State {
             } => {
                 if let Some(s) = self.open.get_mut(&stream) {
                     s.end = Some((
-                        format!(
-                            "rst_stream {} by {}",
-                            code_name(error_code),
-                            side_name(side)
-                        ),
+                        format!("rst_stream {} by {}", code_name(error_code), side.as_str()),
                         ts,
                     ));
                     self.finish_stream(stream);
@@ -252,7 +234,7 @@ impl State {
                         format!(
                             "goaway {} last_stream_id={last_stream_id} by {}",
                             code_name(error_code),
-                            side_name(side)
+                            side.as_str()
                         ),
                         ts,
                     ));

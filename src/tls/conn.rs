@@ -3,7 +3,7 @@
 //! Contract: a [`TlsConn`] is fed each direction's in-order TCP bytes (client first
 //! seen sending a ClientHello, see [`looks_like_client_hello`]) and hands on the
 //! decrypted application data of each direction, in order, to its caller. It reads the
-//! plaintext handshake (ClientHello: client random, SNI, offered ALPN; ServerHello:
+//! plaintext handshake (ClientHello: client random, SNI; ServerHello:
 //! version, suite; TLS 1.2's negotiated ALPN), finds the connection's secrets by its
 //! client random in a [`KeyStore`], and then decrypts records: TLS 1.3 with the
 //! handshake secrets until each side's Finished, then the traffic secrets (and every
@@ -103,8 +103,6 @@ pub struct TlsFacts {
     /// The negotiated ALPN protocol (TLS 1.2's ServerHello, or TLS 1.3's decrypted
     /// EncryptedExtensions).
     pub alpn: Option<String>,
-    /// What the client offered, in its order.
-    pub alpn_offered: Vec<String>,
     pub decryption: Decryption,
     /// A `close_notify` alert was seen from [client, server].
     pub close_notify: [bool; 2],
@@ -113,10 +111,6 @@ pub struct TlsFacts {
     pub alert: [Option<(u8, u8)>; 2],
     /// Alert records seen that could not be read (encrypted, no key), per side.
     pub unreadable_alerts: [u32; 2],
-    /// Records decrypted per side.
-    pub records_decrypted: [u64; 2],
-    /// TLS 1.3 KeyUpdates followed, per side.
-    pub key_updates: [u32; 2],
     pub anomalies: BTreeMap<&'static str, u32>,
 }
 
@@ -273,13 +267,6 @@ pub struct TlsConn {
     tls13: bool,
 }
 
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Client => 0,
-        Side::Server => 1,
-    }
-}
-
 impl TlsConn {
     pub fn new(keys: Arc<KeyStore>) -> TlsConn {
         TlsConn {
@@ -290,13 +277,10 @@ impl TlsConn {
                 cipher: None,
                 sni: None,
                 alpn: None,
-                alpn_offered: Vec::new(),
                 decryption: Decryption::NoHandshake,
                 close_notify: [false; 2],
                 alert: [None; 2],
                 unreadable_alerts: [0; 2],
-                records_decrypted: [0; 2],
-                key_updates: [0; 2],
                 anomalies: BTreeMap::new(),
             },
             client_random: None,
@@ -357,12 +341,6 @@ impl TlsConn {
             .sum::<usize>()
             + self.facts.sni.as_ref().map_or(0, String::capacity)
             + self.facts.alpn.as_ref().map_or(0, String::capacity)
-            + self
-                .facts
-                .alpn_offered
-                .iter()
-                .map(String::capacity)
-                .sum::<usize>()
     }
 
     /// Whether a direction stopped being read (a record failed, a gap, a record that
@@ -386,14 +364,6 @@ impl TlsConn {
         !(opaque && self.tls13 && self.dirs.iter().all(|d| d.protected_records > 0))
     }
 
-    /// Whether records of this connection can still produce plaintext.
-    pub fn decrypting(&self) -> bool {
-        !matches!(
-            self.facts.decryption,
-            Decryption::NoKey | Decryption::Unsupported(_)
-        )
-    }
-
     /// Bytes of `side` were never captured: that direction's records can no longer be
     /// found, so it stops (an anomaly when it was still being read).
     ///
@@ -403,7 +373,7 @@ impl TlsConn {
     /// for the layer above to skip (`Some(bytes)`; AEAD overhead taken off, padding
     /// assumed none). Any other gap stops the direction (`None`).
     pub fn gap(&mut self, side: Side, len: u64) -> Option<u64> {
-        let i = idx(side);
+        let i = side.index();
         let tls13 = self.tls13;
         let d = &mut self.dirs[i];
         if d.dead {
@@ -447,7 +417,7 @@ impl TlsConn {
     /// Feed `side`'s next in-order bytes; `out(side, plaintext)` receives decrypted
     /// application data.
     pub fn feed(&mut self, side: Side, mut data: &[u8], out: &mut impl FnMut(Side, &[u8])) {
-        let i = idx(side);
+        let i = side.index();
         while !data.is_empty() && !self.dirs[i].dead {
             // Skipping a record we cannot decrypt.
             let d = &mut self.dirs[i];
@@ -554,10 +524,7 @@ impl TlsConn {
         let (content_type, start, end) = match d.cipher.as_mut().filter(|_| protected) {
             None => (typ, 5, record.len()),
             Some(c) => match c.open(header, &mut record[5..]) {
-                Ok(o) => {
-                    self.facts.records_decrypted[i] += 1;
-                    (o.content_type, 5 + o.start, 5 + o.end)
-                }
+                Ok(o) => (o.content_type, 5 + o.start, 5 + o.end),
                 Err(_) => {
                     if self.tls13 && i == 0 && d.stage == Some(Stage::Handshake) {
                         // Early data the server did not take, under other keys.
@@ -637,7 +604,6 @@ impl TlsConn {
                     if !d.secret.is_empty() {
                         d.secret = crypto::next_traffic_secret(suite.hash, &d.secret);
                         d.cipher = crypto::tls13_cipher(suite, &d.secret);
-                        self.facts.key_updates[i] += 1;
                     }
                 }
             }
@@ -671,19 +637,10 @@ impl TlsConn {
             return;
         };
         for e in &exts {
-            match e {
-                TlsExtension::SNI(names) => {
-                    if let Some((_, name)) = names.first() {
-                        self.facts.sni = Some(String::from_utf8_lossy(name).into_owned());
-                    }
+            if let TlsExtension::SNI(names) = e {
+                if let Some((_, name)) = names.first() {
+                    self.facts.sni = Some(String::from_utf8_lossy(name).into_owned());
                 }
-                TlsExtension::ALPN(list) => {
-                    self.facts.alpn_offered = list
-                        .iter()
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                        .collect();
-                }
-                _ => {}
             }
         }
     }

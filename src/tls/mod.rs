@@ -58,21 +58,4 @@ impl KeyStore {
         }
         s
     }
-
-    /// The key log files' counts.
-    pub fn file_stats(&self) -> &KeyLogStats {
-        &self.files.stats
-    }
-
-    /// Secrets found inside captures (Decryption Secrets Blocks), in lines.
-    pub fn embedded_secret_lines(&self) -> u64 {
-        self.embedded
-            .read()
-            .map(|e| e.stats.secret_lines)
-            .unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.embedded.read().map(|e| e.is_empty()).unwrap_or(true)
-    }
 }
