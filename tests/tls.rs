@@ -760,3 +760,45 @@ fn readme_wss_examples_are_real_output() {
     }
     assert_eq!(checked, 3, "the section's three examples were checked");
 }
+
+#[test]
+fn the_pages_charts_count_the_sessions_the_report_counts() {
+    // Undecrypted TLS rows and the upstream legs of proxied sessions are rows of the
+    // table but not in the report's figures: the charts of the HTML and Markdown pages
+    // must not count them either ("Covers N of M sessions" with M the report's total).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = common::TempDir::new("tls-pages");
+    let md = dir.path().join("r.md");
+    let out = Command::new(common::bin())
+        .arg("analyze")
+        .arg(root.join("fixtures/tls/wss_py13.pcap"))
+        .arg(root.join("fixtures/proxy/proxy_haproxy.pcap"))
+        .args(["--format", "json", "--markdown"])
+        .arg(&md)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = r["sessions"].as_u64().unwrap();
+    assert!(
+        r["undecrypted"].as_u64().unwrap() > 0,
+        "the mix has undecrypted rows"
+    );
+    let text = std::fs::read_to_string(&md).unwrap();
+    let covers: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.find("Covers ").map(|i| &l[i..]))
+        .collect();
+    assert!(!covers.is_empty(), "the page has its histograms");
+    for c in covers {
+        let of: u64 = c
+            .split(" of ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(of, total, "{c}");
+    }
+}

@@ -213,6 +213,19 @@ pub fn build(
     refused: &DataFrame,
     opts: &ReportOptions,
 ) -> PolarsResult<Report> {
+    Ok(build_counted(inputs, time_range, sessions, refused, opts)?.0)
+}
+
+/// [`build`], and the rows its figures count (readable sessions, each user session
+/// once, with the `leg` and `proxy` columns): what the pages' charts must be drawn
+/// from, so that they agree with the report.
+pub fn build_counted(
+    inputs: Vec<InputInfo>,
+    time_range: Option<(i64, i64)>,
+    sessions: &DataFrame,
+    refused: &DataFrame,
+    opts: &ReportOptions,
+) -> PolarsResult<(Report, DataFrame)> {
     // TLS connections that could not be decrypted are rows of the table, but not
     // sessions anyone could read: every figure below is over the readable sessions,
     // and the undecrypted ones are counted apart (never a rate over unread data).
@@ -294,41 +307,44 @@ pub fn build(
         .iter()
         .map(|b| breakdown(sessions, *b, opts.top.max(1), opts.path_raw))
         .collect::<PolarsResult<Vec<_>>>()?;
-    Ok(Report {
-        inputs,
-        time_range: time_range.map(|(a, b)| (iso_time(a), iso_time(b))),
-        time_span_s: time_range.map(|(a, b)| (b - a) as f64 / 1e9),
-        sessions: sessions.height() as u64,
-        undecrypted,
-        tls,
-        refused_upgrades: refused.height() as u64,
-        endings: per_ending(sessions)?,
-        codes: per_code(sessions)?,
-        refused: refused_rows
-            .into_iter()
-            .map(|((status, reason), count)| RefusedRow {
-                status,
-                reason,
-                count,
-            })
-            .collect(),
-        anomalies: anomalies
-            .into_iter()
-            .map(|(anomaly, sessions)| AnomalyRow { anomaly, sessions })
-            .collect(),
-        quality,
-        breakdowns,
-        diagnosis: Diagnosis {
-            proxy_cuts: proxies.cuts.clone(),
-            ..abnormal_diagnosis(sessions)?
+    Ok((
+        Report {
+            inputs,
+            time_range: time_range.map(|(a, b)| (iso_time(a), iso_time(b))),
+            time_span_s: time_range.map(|(a, b)| (b - a) as f64 / 1e9),
+            sessions: sessions.height() as u64,
+            undecrypted,
+            tls,
+            refused_upgrades: refused.height() as u64,
+            endings: per_ending(sessions)?,
+            codes: per_code(sessions)?,
+            refused: refused_rows
+                .into_iter()
+                .map(|((status, reason), count)| RefusedRow {
+                    status,
+                    reason,
+                    count,
+                })
+                .collect(),
+            anomalies: anomalies
+                .into_iter()
+                .map(|(anomaly, sessions)| AnomalyRow { anomaly, sessions })
+                .collect(),
+            quality,
+            breakdowns,
+            diagnosis: Diagnosis {
+                proxy_cuts: proxies.cuts.clone(),
+                ..abnormal_diagnosis(sessions)?
+            },
+            reconnects: reconnect_part(sessions, opts.window_s)?,
+            timeline: if opts.timeline {
+                Some(timeline(sessions)?)
+            } else {
+                None
+            },
+            proxies,
+            codes_per_leg,
         },
-        reconnects: reconnect_part(sessions, opts.window_s)?,
-        timeline: if opts.timeline {
-            Some(timeline(sessions)?)
-        } else {
-            None
-        },
-        proxies,
-        codes_per_leg,
-    })
+        sessions.clone(),
+    ))
 }

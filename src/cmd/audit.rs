@@ -125,12 +125,11 @@ pub fn run(args: Config) -> Result<ExitCode> {
         errors.push(with_causes(e));
     }
     let sessions = got.sessions;
-    let rec = match export_views(&sessions, &args.views, true, &mut errors)? {
-        Some(rec) => rec,
-        None => reconnect::reconnects(&sessions, args.views.window_s)?,
-    };
-
-    let report = summary::build(got.inputs, got.time_range, &sessions, &got.refused, &opts)?;
+    export_views(&sessions, &args.views, &mut errors)?;
+    let (report, counted) =
+        summary::build_counted(got.inputs, got.time_range, &sessions, &got.refused, &opts)?;
+    // The charts are drawn from the rows the report counts, as in `analyze`.
+    let rec = reconnect::reconnects(&counted, args.views.window_s)?;
     // TLS that could not be read is data the verdict would be blind to: an error,
     // unless the run says to audit without it.
     if report.undecrypted > 0 && !args.allow_undecrypted {
@@ -170,7 +169,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
         .map(|b| compare(&report, b))
         .unwrap_or_default();
     let checks = check(&report, &args.max_rate);
-    let extras = charts::extras(&sessions, &rec)?;
+    let extras = charts::extras(&counted, &rec)?;
     let mut audit = Audit::new(errors, checks, baseline, changes, report, extras);
 
     // The reports carry the verdict, so a write failure found after writing one of them

@@ -206,15 +206,9 @@ pub fn read(
     })
 }
 
-/// The per-code (`--summary`), proxies (`--proxies`) and reconnect (`--reconnects`) exports; failures go to
-/// `failed` as `<file>: <why>`. Returns the reconnect table when it was made (always
-/// when `need_reconnects`).
-fn export_views(
-    sessions: &DataFrame,
-    views: &Views,
-    need_reconnects: bool,
-    failed: &mut Vec<String>,
-) -> Result<Option<DataFrame>> {
+/// The per-code (`--summary`), proxies (`--proxies`) and reconnect (`--reconnects`)
+/// exports, over every row of the table; failures go to `failed` as `<file>: <why>`.
+fn export_views(sessions: &DataFrame, views: &Views, failed: &mut Vec<String>) -> Result<()> {
     let mut write = |df: &mut DataFrame, path: &Path| failed.extend(write_table(df, path, views));
     if let Some(path) = &views.summary {
         write(&mut percode::per_code_frame(sessions)?, path);
@@ -225,14 +219,10 @@ fn export_views(
         let pairs = crate::analysis::proxies::pair(sessions)?;
         write(&mut crate::analysis::proxies::pairs_frame(&pairs)?, path);
     }
-    if views.reconnects.is_none() && !need_reconnects {
-        return Ok(None);
-    }
-    let mut rec = reconnect::reconnects(sessions, views.window_s)?;
     if let Some(path) = &views.reconnects {
-        write(&mut rec, path);
+        write(&mut reconnect::reconnects(sessions, views.window_s)?, path);
     }
-    Ok(Some(rec))
+    Ok(())
 }
 
 /// Write one table as `views` says (CSV formula guard unless `--csv-raw`); a failure
@@ -261,7 +251,7 @@ fn report(
     views: &Views,
 ) -> Result<bool> {
     let mut failures = Vec::new();
-    let rec = export_views(sessions, views, views.pages(), &mut failures)?;
+    export_views(sessions, views, &mut failures)?;
     // Once the last export is complete: put the run's exports in place together (a
     // no-op unless the command opened a `write::ExportSet`), before the report is printed.
     let commit = |failures: &mut Vec<String>| {
@@ -285,9 +275,12 @@ fn report(
         }
         opts.timeline = true;
     }
-    let mut r = summary::build(inputs, time_range, sessions, refused, &opts)?;
-    if let Some(rec) = rec.filter(|_| views.pages()) {
-        let x = crate::analysis::charts::extras(sessions, &rec)?;
+    let (mut r, counted) = summary::build_counted(inputs, time_range, sessions, refused, &opts)?;
+    if views.pages() {
+        // Drawn from the rows the report counts (no undecrypted TLS, each proxied
+        // session once), so that the charts and the report agree.
+        let rec = reconnect::reconnects(&counted, views.window_s)?;
+        let x = crate::analysis::charts::extras(&counted, &rec)?;
         use crate::render::{html, markdown};
         for (path, page) in [
             (&views.html, html::render_report as fn(&_, &_) -> String),
