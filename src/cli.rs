@@ -198,6 +198,11 @@ pub struct AnalyzeArgs {
     /// single file is read on one thread while its connections are spread over the others.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Map bytes per chunk handed from a capture's reader to its decoders and workers
+    /// (default: chosen from the memory budget). For tests and benchmarks: results are
+    /// the same for every value.
+    #[arg(long, value_name = "BYTES", hide = true, default_value_t = 0)]
+    pub chunk_bytes: usize,
     /// Finished sessions the whole run holds in memory (all workers and captures
     /// together) before workers write theirs, sorted, to run files in --spill-dir; the
     /// exports are merged back from the runs (0: never spill, and memory grows with the
@@ -420,6 +425,7 @@ pub fn analyze_config(a: AnalyzeArgs) -> Result<cmd::analyze::Config> {
             },
             progress: progress(views.quiet),
             shards: crate::pipeline::AUTO_SHARDS,
+            chunk_bytes: a.chunk_bytes,
             ..Options::default()
         },
         views,

@@ -132,6 +132,14 @@ fn main() -> ExitCode {
         Command::Compare { a, b } => print(&codes::compare(a, b)),
         Command::Audit(args) => cli::audit_config(args).and_then(cmd::audit::run),
     };
+    if std::env::var_os("WSAUDIT_STAGE_CPU").is_some() {
+        // For the per-stage benchmark (benches/throughput.rs): one JSON line.
+        let c = wsaudit::pipeline::sharded::stage_cpu();
+        cmd::say(&format!(
+            "stage-cpu {{\"read_ns\":{},\"page_ns\":{},\"decode_ns\":{},\"work_ns\":{}}}",
+            c.read_ns, c.page_ns, c.decode_ns, c.work_ns
+        ));
+    }
     // An interrupt being handled now (its handler holds this while it cleans up, then
     // exits 130) wins over a normal end, so a run that was told to stop says so.
     let held = write::hold_renames();

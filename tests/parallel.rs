@@ -41,6 +41,110 @@ fn sharded_runs_give_exactly_the_sequential_result() {
     }
 }
 
+/// Decoder threads and chunks of any size change nothing either: chunks of one record
+/// put a chunk boundary at every place a connection can be (mid-handshake, mid-frame,
+/// between a FIN and its ACK), and each worker still sees its connections in order.
+#[test]
+fn decoders_and_any_chunk_size_give_exactly_the_sequential_result() {
+    // The TLS captures too, with their key logs: a pcapng's embedded keys must reach the
+    // store before any worker decrypts the connections after them.
+    let mut captures = fixtures();
+    captures.extend(tls_fixtures());
+    for f in captures {
+        let input = Input::Path(f.clone());
+        let keyed = || {
+            let mut log = wsaudit::tls::KeyLog::new();
+            if let Ok(bytes) = std::fs::read(f.with_extension("keys")) {
+                log.parse(&bytes);
+            }
+            Options {
+                keys: std::sync::Arc::new(wsaudit::tls::KeyStore::new(log)),
+                ..Options::default()
+            }
+        };
+        let seq = analyze(&input, &keyed());
+        for (decoders, shards, chunk_bytes) in [
+            (0, 2, 1),
+            (1, 1, 1),
+            (1, 3, 1),
+            (2, 3, 1),
+            (3, 2, 1),
+            (2, 2, 700),
+            (1, 2, 64 << 10),
+            (2, 5, 8 << 20),
+        ] {
+            let par = analyze(
+                &input,
+                &Options {
+                    shards,
+                    decoders,
+                    chunk_bytes,
+                    ..keyed()
+                },
+            );
+            let how = format!(
+                "{}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes} bytes",
+                f.display()
+            );
+            assert_eq!(par.sessions, seq.sessions, "{how}");
+            assert_eq!(par.refused, seq.refused, "{how}");
+            assert_eq!(par.tls, seq.tls, "{how}");
+            assert_eq!(par.read.packets, seq.read.packets, "{how}");
+            assert_eq!(par.tcp_segments, seq.tcp_segments, "{how}");
+            assert_eq!(
+                (par.first_ts, par.last_ts),
+                (seq.first_ts, seq.last_ts),
+                "{how}"
+            );
+        }
+    }
+}
+
+/// How `--threads` is split per capture: never more threads than asked, no decoders
+/// below four threads a capture, and every capture on one thread when there are at
+/// least as many captures as threads.
+fn tls_fixtures() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn threads_are_split_into_decoders_and_workers_within_the_count() {
+    use wsaudit::pipeline::split_threads;
+    assert_eq!(split_threads(1, 1), (0, 0));
+    assert_eq!(split_threads(2, 1), (0, 1));
+    assert_eq!(split_threads(3, 1), (0, 2));
+    assert_eq!(split_threads(8, 8), (0, 0));
+    assert_eq!(split_threads(8, 20), (0, 0));
+    for threads in 2..=64 {
+        for files in 1..threads {
+            let (d, w) = split_threads(threads, files);
+            if (d, w) == (0, 0) {
+                assert!(
+                    files * 2 > threads,
+                    "{threads} threads, {files} files: sequential"
+                );
+                continue;
+            }
+            let per_file = 1 + d + w;
+            assert!(
+                per_file * files <= threads,
+                "{threads} threads, {files} files: {d}+{w}"
+            );
+            assert!(w >= 1);
+            if per_file >= 4 {
+                assert!(d >= 1, "{threads} threads, {files} files: no decoder");
+            }
+        }
+    }
+}
+
 #[test]
 fn many_files_at_once_come_back_in_input_order() {
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();

