@@ -10,6 +10,11 @@
 //! - `WSAUDIT_BENCH_DIR` (default `target/bench-data`): where captures and outputs go.
 //! - `WSAUDIT_BENCH_TSHARK` (`1` default: compare with tshark when it is on PATH; `0` skip).
 //! - `WSAUDIT_BENCH_RUNS` (default 3; the best run counts), `WSAUDIT_BENCH_SEED` (42).
+//! - `WSAUDIT_BENCH_MODE=stages`: instead of the throughput table, the CPU time per GiB of
+//!   each stage of a sharded read (reader, pager, decoders, workers, from the binary's
+//!   `WSAUDIT_STAGE_CPU` line) and of the record walk alone, the projected throughput on
+//!   4-64 cores, and one run per `WSAUDIT_BENCH_THREADS` (default `1,2,3,4,8,16`) whose
+//!   session tables must be identical (the bench fails otherwise).
 //!
 //! For each profile: generate the capture with the generator in `examples/gencap.rs`
 //! (compiled into this benchmark) unless it is already there, read it once to put it in
@@ -481,7 +486,9 @@ fn failures(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
-fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<Row> {
+/// The profile's capture in the bench folder (generated unless it is there), read once
+/// so that it is in the page cache, with what the generator expects of it.
+fn ready_capture(cfg: &Config, profile: gencap::Profile) -> Result<(PathBuf, Expected)> {
     let name = profile.name();
     let pcap = cfg
         .dir
@@ -518,6 +525,13 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
         exp.connections,
         exp.websocket_sessions
     );
+    Ok((pcap, exp))
+}
+
+fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<Row> {
+    let name = profile.name();
+    let (pcap, exp) = ready_capture(cfg, profile)?;
+    let jpath = PathBuf::from(format!("{}.expected.json", pcap.display()));
     let out = cfg.dir.join(format!("out-{name}.parquet"));
     let out_refused = cfg.dir.join(format!("out-{name}-refused.parquet"));
     let mut runs = Vec::new();
@@ -691,6 +705,200 @@ fn bench_profile(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<R
     })
 }
 
+// ---------------------------------------------------------------------------------------
+// Per-stage mode (`WSAUDIT_BENCH_MODE=stages`): CPU time per GiB of each stage of one
+// capture's sharded read, the projection to many cores, and the same session table at
+// every thread count.
+
+/// CPU seconds per GiB of each stage, from `WSAUDIT_STAGE_CPU`'s line on stderr.
+#[derive(Clone, Copy, Default)]
+struct Stages {
+    read: f64,
+    page: f64,
+    decode: f64,
+    work: f64,
+}
+
+fn parse_stages(stderr: &str, gib: f64) -> Option<Stages> {
+    let json = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("wsaudit: stage-cpu "))?;
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|ns| ns / 1e9 / gib);
+    Some(Stages {
+        read: s("read_ns")?,
+        page: s("page_ns")?,
+        decode: s("decode_ns")?,
+        work: s("work_ns")?,
+    })
+}
+
+/// The record walk alone over the mapped, populated capture, on this thread: what the
+/// reader's cost would be if it did nothing else. Best of `runs`, seconds per GiB.
+fn header_walk(pcap: &Path, runs: usize) -> Result<(f64, u64)> {
+    let file = File::open(pcap)?;
+    let map = wsaudit::capture::guard::GuardedMap::open(file)?;
+    let _ = map.mmap().advise(memmap2::Advice::PopulateRead);
+    let gib = map.len() as f64 / (1u64 << 30) as f64;
+    let mut best = f64::MAX;
+    let mut packets = 0;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let mut bytes = 0u64;
+        let sum = wsaudit::capture::read_guarded(&map, |p| bytes += p.data.len() as u64);
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(bytes);
+        packets = sum.packets;
+    }
+    Ok((best / gib, packets))
+}
+
+/// Projected GB/s of one capture on `cores` cores, from stage costs in CPU s/GiB: the
+/// reader takes a core, `d` decoders, `d` pagers and `w` workers share the rest, and
+/// the slowest of (reader, pagers together, decoders together, workers together, all
+/// CPU over all cores) sets the pace. The best `d` wins.
+fn project(s: &Stages, cores: usize) -> (f64, usize, usize, &'static str) {
+    let gib = (1u64 << 30) as f64 / 1e9;
+    let mut best = (0.0, 0, 0, "");
+    let mut d = 1;
+    while 1 + 2 * d < cores {
+        let w = cores - 1 - 2 * d;
+        let limits = [
+            (s.read, "reader"),
+            (s.page / d as f64, "pagers"),
+            (s.decode / d as f64, "decoders"),
+            (s.work / w as f64, "workers"),
+            (
+                (s.read + s.page + s.decode + s.work) / cores as f64,
+                "all cores",
+            ),
+        ];
+        let (t, why) = limits
+            .iter()
+            .copied()
+            .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
+        let gbps = gib / t;
+        if gbps > best.0 {
+            best = (gbps, d, w, why);
+        }
+        d += 1;
+    }
+    best
+}
+
+fn bench_stages(cfg: &Config, profile: gencap::Profile, bin: &Path) -> Result<Vec<String>> {
+    let name = profile.name();
+    let (pcap, exp) = ready_capture(cfg, profile)?;
+    let gib = exp.bytes as f64 / (1u64 << 30) as f64;
+    let mut failed = Vec::new();
+    let threads: Vec<usize> = env_or("WSAUDIT_BENCH_THREADS", "1,2,3,4,8,16")
+        .split(',')
+        .map(|t| t.trim().parse())
+        .collect::<std::result::Result<_, _>>()?;
+    let mut first_table: Option<(usize, Vec<u8>)> = None;
+    let mut cpu_at_2 = None;
+    let mut four: Option<Stages> = None;
+    println!("  | --threads | best wall | CPU (user+sys) | MB/s | peak RSS | read | pager | decoders | workers (CPU s/GiB) | table |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|");
+    for &t in &threads {
+        let out = cfg.dir.join(format!("stages-{name}-{t}.csv"));
+        let err = cfg.dir.join(format!("stages-{name}-{t}.stderr"));
+        let mut best: Option<(RunStats, Stages)> = None;
+        for _ in 0..cfg.runs.max(1) {
+            let mut cmd = Command::new(bin);
+            cmd.args(["analyze", "-q", "--threads", &t.to_string()])
+                .arg(&pcap)
+                .arg("--sessions")
+                .arg(&out)
+                .env("WSAUDIT_STAGE_CPU", "1")
+                .stdout(Stdio::null())
+                .stderr(File::create(&err)?);
+            if profile == gencap::Profile::Wss {
+                cmd.arg("--keylog").arg(pcap.with_extension("keys"));
+            }
+            let st = run_measured(&mut cmd)?;
+            if st.exit != 0 {
+                failed.push(format!(
+                    "--threads {t}: wsaudit exited with status {}",
+                    st.exit
+                ));
+            }
+            let stages = parse_stages(&std::fs::read_to_string(&err)?, gib).unwrap_or_default();
+            if best.as_ref().is_none_or(|(b, _)| st.wall < b.wall) {
+                best = Some((st, stages));
+            }
+        }
+        let (st, stg) = best.expect("at least one run");
+        let table = std::fs::read(&out)?;
+        let same = match &first_table {
+            None => {
+                first_table = Some((t, table));
+                "first".to_string()
+            }
+            Some((t0, first)) if *first == table => format!("= --threads {t0}"),
+            Some((t0, _)) => {
+                failed.push(format!(
+                    "--threads {t}: session table differs from --threads {t0}"
+                ));
+                "DIFFERS".to_string()
+            }
+        };
+        if t == 2 {
+            cpu_at_2 = Some(st.cpu);
+        }
+        if t == 4 {
+            four = Some(stg);
+        }
+        println!(
+            "  | {t} | {:.3} s | {:.3} s{} | {:.0} | {:.0} MiB | {:.3} | {:.3} | {:.3} | {:.3} | {same} |",
+            st.wall.as_secs_f64(),
+            st.cpu.as_secs_f64(),
+            cpu_at_2
+                .filter(|_| t != 2)
+                .map(|c| format!(" ({:+.0} %)", (st.cpu.as_secs_f64() / c.as_secs_f64() - 1.0) * 100.0))
+                .unwrap_or_default(),
+            exp.bytes as f64 / 1e6 / st.wall.as_secs_f64(),
+            st.max_rss_kib as f64 / 1024.0,
+            stg.read,
+            stg.page,
+            stg.decode,
+            stg.work
+        );
+    }
+    // After the runs: a child's ru_maxrss starts from its parent's peak at fork, and
+    // this maps the whole capture.
+    let (walk, packets) = header_walk(&pcap, cfg.runs)?;
+    println!(
+        "  record walk alone (mapped and populated, one thread): {:.3} s/GiB ({:.1} GB/s), {packets} records",
+        walk,
+        (1u64 << 30) as f64 / 1e9 / walk
+    );
+    if let Some(s) = four {
+        println!(
+            "\n  Stage costs at --threads 4 (one reader, one pager, one decoder, one worker), CPU s/GiB: \
+             reader {:.3}, pager {:.3}, decoders {:.3}, workers {:.3}; the record walk alone {:.3}.",
+            s.read, s.page, s.decode, s.work, walk
+        );
+        println!("  Projection, one capture (GB/s = 1.074 / max(reader, pagers/D, decoders/D, workers/W, all/P), P = 1 + 2D + W, best D):");
+        println!("  | cores | decoders (= pagers) | workers | projected GB/s | limited by |");
+        println!("  |---|---|---|---|---|");
+        for cores in [4, 8, 16, 32, 64] {
+            let (gbps, d, w, why) = project(&s, cores);
+            println!("  | {cores} | {d} | {w} | {gbps:.1} | {why} |");
+        }
+        let all = s.read + s.page + s.decode + s.work;
+        println!(
+            "  Many captures at once (each on its own threads): {:.1} GB/s per core of CPU, {:.1} GB/s on 16 cores, \
+             before memory bandwidth.",
+            (1u64 << 30) as f64 / 1e9 / all,
+            16.0 * (1u64 << 30) as f64 / 1e9 / all
+        );
+    } else {
+        println!("  (no --threads 4 run: no stage costs or projection)");
+    }
+    Ok(failed)
+}
+
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let cfg = config()?;
@@ -709,6 +917,21 @@ fn main() -> Result<()> {
         cfg.runs,
         cfg.dir.display()
     );
+    if env_or("WSAUDIT_BENCH_MODE", "throughput") == "stages" {
+        let mut failed = Vec::new();
+        for &p in &cfg.profiles {
+            failed.extend(bench_stages(&cfg, p, &bin)?);
+        }
+        if !failed.is_empty() {
+            eprintln!("\nbench FAILED:");
+            for f in &failed {
+                eprintln!("  {f}");
+            }
+            std::process::exit(1);
+        }
+        println!("\nevery check passed");
+        return Ok(());
+    }
     let mut rows = Vec::new();
     for &p in &cfg.profiles {
         rows.push(bench_profile(&cfg, p, &bin)?);

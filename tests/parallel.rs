@@ -132,7 +132,8 @@ fn threads_are_split_into_decoders_and_workers_within_the_count() {
                 );
                 continue;
             }
-            let per_file = 1 + d + w;
+            // The reader, the decoders, as many pagers, the workers.
+            let per_file = 1 + 2 * d + w;
             assert!(
                 per_file * files <= threads,
                 "{threads} threads, {files} files: {d}+{w}"
@@ -538,4 +539,51 @@ fn equal_start_times_are_ordered_by_address_across_spilled_runs() {
     .with_fan_in(2);
     let got = drain_stream(&mut stream, 3);
     assert!(got.equals_missing(&want), "{got}\nwant\n{want}");
+}
+
+/// `--threads 1` to `16` as users run it: the exported session table is the same file,
+/// byte for byte, on every fixture (the TLS ones with their key logs), with the default
+/// chunks and with chunks of 4 KiB so that the small fixtures span many.
+#[test]
+fn every_thread_count_exports_the_same_session_table() {
+    let dir = std::env::temp_dir().join(format!("wsaudit-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut captures = fixtures();
+    captures.extend(tls_fixtures());
+    for f in captures {
+        let keys = f.with_extension("keys");
+        let export = |threads: usize, chunk: Option<usize>| {
+            let out = dir.join(format!("t{threads}-{}.csv", chunk.unwrap_or(0)));
+            let mut cmd = std::process::Command::new(common::bin());
+            cmd.args(["analyze", "-q", "--threads", &threads.to_string()])
+                .arg(&f)
+                .arg("--sessions")
+                .arg(&out);
+            if keys.is_file() {
+                cmd.arg("--keylog").arg(&keys);
+            }
+            if let Some(c) = chunk {
+                cmd.args(["--chunk-bytes", &c.to_string()]);
+            }
+            let run = cmd.output().unwrap();
+            assert!(
+                run.status.success(),
+                "{} --threads {threads}: {}",
+                f.display(),
+                String::from_utf8_lossy(&run.stderr)
+            );
+            std::fs::read(&out).unwrap()
+        };
+        let one = export(1, None);
+        for threads in [2, 3, 4, 5, 8, 16] {
+            for chunk in [None, Some(4096)] {
+                assert!(
+                    export(threads, chunk) == one,
+                    "{}: --threads {threads} (chunks {chunk:?}) exported another table than --threads 1",
+                    f.display()
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

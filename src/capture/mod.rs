@@ -347,14 +347,7 @@ impl<'m> MapReleaser<'m> {
             let page = 4096;
             let start = self.released / page * page;
             let len = (at - start) / page * page;
-            #[cfg(unix)]
-            // SAFETY: as in `done_before`: a read-only file mapping; dropped pages fault
-            // back in with the same contents.
-            unsafe {
-                let _ =
-                    self.map
-                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
-            }
+            drop_pages(self.map, start, len);
             self.released = start + len;
         }
     }
@@ -368,18 +361,24 @@ impl<'m> MapReleaser<'m> {
             let page = 4096;
             let start = self.released / page * page;
             let len = (upto - start) / page * page;
-            #[cfg(unix)]
-            // SAFETY: the map is a read-only mapping of a file. MADV_DONTNEED only drops
-            // our copy of the pages; reading them again faults them back in with the
-            // same contents from the page cache (no zero-fill, as for anonymous memory).
-            unsafe {
-                let _ =
-                    self.map
-                        .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
-            }
+            drop_pages(self.map, start, len);
             self.released = start + len;
         }
     }
+}
+
+/// Drop this process's copy of the map's pages in `start..start + len` (page-aligned
+/// `start`): they stay in the page cache, and reading them again faults them back in.
+pub fn drop_pages(map: &memmap2::Mmap, start: usize, len: usize) {
+    #[cfg(unix)]
+    // SAFETY: the map is a read-only mapping of a file. MADV_DONTNEED only drops our
+    // copy of the pages; reading them again faults them back in with the same contents
+    // from the page cache (no zero-fill, as for anonymous memory).
+    unsafe {
+        let _ = map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len);
+    }
+    #[cfg(not(unix))]
+    let _ = (map, start, len);
 }
 
 /// How often (bytes read) a guarded reader asks the file system whether the file shrank.

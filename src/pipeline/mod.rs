@@ -465,16 +465,18 @@ pub fn analyze_all_with<K: SessionSink>(
     run_all(inputs, opts, |i, opts, pb| analyze_into(i, opts, pb, sink))
 }
 
-/// Share of a capture's threads (beside its reader) that decode: the decoders' CPU
-/// time per GiB over the decoders' and workers' together, measured with the per-stage
-/// benchmark (`benches/README.md`).
+/// Share of a capture's threads (beside its reader) that decode, and as many again
+/// page: the decoders' and the pagers' CPU time per GiB are each about a fifth of the
+/// decoders', pagers' and workers' together (the per-stage benchmark,
+/// `benches/README.md`).
 const DECODE_SHARE: f64 = 0.2;
 
 /// Decoders and workers per capture when `threads` threads read `files` captures: as many
-/// captures at once as there are threads, each with `threads / files` threads (so a run
-/// never starts more threads than asked); a capture with fewer than four reads with one
-/// reader and workers, beyond that a [`DECODE_SHARE`] of them decode. Fewer than two
-/// threads per capture: every capture on one thread.
+/// captures at once as there are threads, each with `threads / files` threads (a run
+/// never starts more threads than asked). A capture with fewer than four threads reads
+/// with one reader and workers; beyond that a [`DECODE_SHARE`] of its threads decode and
+/// as many page (`sharded`). Fewer than two threads per capture: every capture on one
+/// thread.
 pub fn split_threads(threads: usize, files: usize) -> (usize, usize) {
     if files == 0 || threads / files < 2 {
         return (0, 0);
@@ -483,8 +485,8 @@ pub fn split_threads(threads: usize, files: usize) -> (usize, usize) {
     if helpers < 3 {
         return (0, helpers);
     }
-    let decoders = ((helpers as f64 * DECODE_SHARE).round() as usize).clamp(1, helpers - 1);
-    (decoders, helpers - decoders)
+    let decoders = ((helpers as f64 * DECODE_SHARE).round() as usize).clamp(1, (helpers - 1) / 2);
+    (decoders, helpers - 2 * decoders)
 }
 
 fn run_all<R: Send>(

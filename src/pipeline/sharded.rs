@@ -16,13 +16,17 @@
 //! - Worker `w` takes part `k` from decoder `k mod D` for `k = 0, 1, 2, …`: each decoder
 //!   sends its chunks in order, so the worker sees every chunk in capture order without
 //!   a reorder buffer.
-//! - With no decoder (`D = 0`, few cores) the reader decodes each packet itself and sends
-//!   the parts at each chunk's end: the same code, on one thread fewer.
+//! - As many pagers as decoders map the pages the reader will walk next
+//!   (`MADV_POPULATE_READ`, cheaper than faulting them in one by one) and drop those every
+//!   worker is past: page-table work was half the reader's time.
+//! - With no decoder (`D = 0`, few cores) the reader decodes each packet itself, faults
+//!   the pages in and drops them, and sends the parts at each chunk's end: the same
+//!   router code, on fewer threads.
 //!
 //! Memory: every queue is bounded, so at most [`Plan::in_flight`] chunks are between the
-//! reader and the slowest worker; the reader drops the map's pages before the point every
-//! worker has passed. Segment vectors and packet vectors go back to whoever fills them.
-//! Each thread adds its CPU time to [`stage_cpu`], for the per-stage benchmark.
+//! reader and the slowest worker, and [`Plan::resident_chunks`] of the map are resident;
+//! segment vectors and packet vectors go back to whoever fills them. Each thread adds
+//! its CPU time to [`stage_cpu`], for the per-stage benchmark.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -62,8 +66,19 @@ impl Plan {
     /// pager maps ahead of the reader (with decoders), and one step of pages not yet
     /// dropped.
     pub fn resident_chunks(decoders: usize) -> usize {
-        let ahead = if decoders == 0 { 0 } else { POPULATE_AHEAD };
-        Self::in_flight(decoders) + ahead + 1
+        let ahead = if decoders == 0 {
+            0
+        } else {
+            Self::populate_ahead(decoders)
+        };
+        // With pagers, each drops only whole slots of its own: up to one per pager
+        // waits for the slowest worker to pass its end.
+        Self::in_flight(decoders) + ahead + decoders.max(1)
+    }
+
+    /// Chunks the pagers map ahead of the reader: two, and at least one per pager.
+    pub fn populate_ahead(pagers: usize) -> usize {
+        pagers.max(2)
     }
 
     /// The chunk size that keeps [`Plan::resident_chunks`] chunks within `lead` bytes:
@@ -79,8 +94,6 @@ impl Plan {
 const DECODER_QUEUE: usize = 1;
 /// Parts queued for each worker from each decoder.
 const WORKER_QUEUE: usize = 1;
-/// Chunks the pager maps ahead of the reader.
-const POPULATE_AHEAD: usize = 2;
 /// Parts queued for each worker when the reader decodes.
 const WORKER_QUEUE_INLINE: usize = 2;
 
@@ -251,7 +264,7 @@ pub(super) fn run<'m, K: SessionSink>(
             let spare_txs = spare_txs.clone();
             let (cap, keys) = (cap.clone(), keys.clone());
             let mut kept = Kept::new(sink());
-            handles.push(scope.spawn(move || {
+            handles.push(spawn(scope, "wsaudit-work", move || {
                 let start = thread_cpu_ns();
                 let mut table =
                     ConnTable::new(per_worker, |_, _| Conn::new(cap.clone(), keys.clone()));
@@ -308,39 +321,19 @@ pub(super) fn run<'m, K: SessionSink>(
             router.send(map.len());
             (read, router.segments)
         } else {
-            // The pager maps the pages the reader will walk next and drops those every
+            // The pagers map the pages the reader will walk next and drop those every
             // worker is past, so that the reader only walks.
             let (reached, ended, done_at) = (&reached, &ended, &done_at);
-            let pager = scope.spawn(move || {
-                let start = thread_cpu_ns();
-                let mut populated = 0usize;
-                let mut can_populate = true;
-                let mut release = capture::MapReleaser::with_step(map.mmap(), chunk_bytes);
-                loop {
-                    let last = ended.load(Ordering::Acquire);
-                    let want = (reached.load(Ordering::Acquire) + POPULATE_AHEAD * chunk_bytes)
-                        .min(map.len());
-                    if can_populate && want > populated {
-                        // Only a hint: a kernel without MADV_POPULATE_READ (before 5.14)
-                        // or a file that shrank just leaves the reader to fault them in.
-                        can_populate = map
-                            .mmap()
-                            .advise_range(
-                                memmap2::Advice::PopulateRead,
-                                populated,
-                                want - populated,
-                            )
-                            .is_ok();
-                        populated = want;
-                    }
-                    release.drop_before(min_done(done_at));
-                    if last {
-                        break;
-                    }
-                    std::thread::park_timeout(std::time::Duration::from_millis(2));
-                }
-                CPU_PAGE.fetch_add(thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
-            });
+            let pagers: Vec<_> = (0..decoders)
+                .map(|j| {
+                    spawn(scope, "wsaudit-page", move || {
+                        // Slots of whole pages, about a chunk each.
+                        let slot = chunk_bytes.next_multiple_of(4096);
+                        page(map, j, decoders, slot, reached, ended, done_at)
+                    })
+                })
+                .collect();
+            let wake_pagers = || pagers.iter().for_each(|p| p.thread().unpark());
             let (pkt_spare_tx, pkt_spare_rx) = channel::<Vec<RawPacket<'m>>>();
             let mut chunk_txs = Vec::with_capacity(decoders);
             let mut decoder_handles = Vec::with_capacity(decoders);
@@ -348,7 +341,7 @@ pub(super) fn run<'m, K: SessionSink>(
                 let (tx, rx) = sync_channel::<Chunk<'m>>(DECODER_QUEUE);
                 chunk_txs.push(tx);
                 let pkt_spare_tx = pkt_spare_tx.clone();
-                decoder_handles.push(scope.spawn(move || {
+                decoder_handles.push(spawn(scope, "wsaudit-work", move || {
                     let start = thread_cpu_ns();
                     let mut router = Router::new(txs, spare);
                     for mut chunk in rx {
@@ -387,7 +380,7 @@ pub(super) fn run<'m, K: SessionSink>(
                     send(&mut pkts, end);
                     chunk_start = end;
                     reached.store(end, Ordering::Release);
-                    pager.thread().unpark();
+                    wake_pagers();
                 }
             });
             if !pkts.is_empty() {
@@ -395,8 +388,10 @@ pub(super) fn run<'m, K: SessionSink>(
             }
             drop(chunk_txs);
             ended.store(true, Ordering::Release);
-            pager.thread().unpark();
-            let _ = pager.join();
+            wake_pagers();
+            for p in pagers {
+                let _ = p.join();
+            }
             let mut segments = 0;
             for d in decoder_handles {
                 match d.join() {
@@ -420,6 +415,74 @@ pub(super) fn run<'m, K: SessionSink>(
         }
         (read, outputs, evicted, segments)
     })
+}
+
+/// Start a named thread of the scope (names show in `top -H` and profilers); a thread
+/// that cannot be started is a panic, as `scope.spawn`'s.
+fn spawn<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(scope, f)
+        .expect("failed to spawn thread")
+}
+
+/// Pager `j` of `pagers`: for the map's slots of `chunk_bytes` (whole pages) numbered `j`, `j +
+/// pagers`, …, map each one before the reader gets there (up to [`Plan::populate_ahead`]
+/// chunks past it) and drop it once every worker is past it. Page-table work on
+/// different ranges runs in parallel, so it scales with the pagers.
+fn page(
+    map: &capture::guard::GuardedMap,
+    j: usize,
+    pagers: usize,
+    chunk_bytes: usize,
+    reached: &AtomicUsize,
+    ended: &std::sync::atomic::AtomicBool,
+    done_at: &[AtomicUsize],
+) {
+    let start = thread_cpu_ns();
+    let ahead = Plan::populate_ahead(pagers) * chunk_bytes;
+    let (mut next_map, mut next_drop) = (j, j);
+    let mut can_populate = true;
+    loop {
+        let last = ended.load(Ordering::Acquire);
+        let at = reached.load(Ordering::Acquire);
+        // Slots the reader has passed are not worth mapping any more.
+        while next_map * chunk_bytes + chunk_bytes <= at {
+            next_map += pagers;
+        }
+        while can_populate && next_map * chunk_bytes < (at + ahead).min(map.len()) {
+            let from = next_map * chunk_bytes;
+            // Only a hint: a kernel without MADV_POPULATE_READ (before 5.14) or a file
+            // that shrank just leaves the reader to fault the pages in.
+            can_populate = map
+                .mmap()
+                .advise_range(
+                    memmap2::Advice::PopulateRead,
+                    from,
+                    chunk_bytes.min(map.len() - from),
+                )
+                .is_ok();
+            next_map += pagers;
+        }
+        let done = done_at
+            .iter()
+            .map(|d| d.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0);
+        while (next_drop + 1) * chunk_bytes <= done {
+            capture::drop_pages(map.mmap(), next_drop * chunk_bytes, chunk_bytes);
+            next_drop += pagers;
+        }
+        if last {
+            break;
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(2));
+    }
+    CPU_PAGE.fetch_add(thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
 }
 
 /// Ask for the cache line holding a packet's first bytes (its headers) ahead of use.
