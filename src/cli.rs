@@ -194,8 +194,10 @@ pub struct AnalyzeArgs {
     /// Most out-of-order bytes held per connection direction before a gap is declared.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_buffered)]
     pub max_buffered: usize,
-    /// Threads to use (default: one per core). Several files are read in parallel; a
-    /// single file is read on one thread while its connections are spread over the others.
+    /// Threads to use (default: one per core). Several files are read in parallel, each
+    /// with its share of the threads; within a file one thread cuts the records into
+    /// chunks, and from four threads a file on, decoders and pagers take the packet
+    /// decoding and the page mapping off it, while workers own its connections.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Map bytes per chunk handed from a capture's reader to its decoders and workers

@@ -231,13 +231,16 @@ fn truncate_during_run(threads: &str, cut_at: fn(u64) -> u64, at: Duration) -> b
 #[test]
 fn a_capture_truncated_while_it_is_read_ends_with_a_clear_error() {
     let dir = TempDir::new("faults-timing");
-    // (threads, new length, moment as a fraction of a whole run): the sharded reader and
-    // the sequential one; cut to nothing, to a length that is not a page boundary
-    // (the kernel reads the rest of that page as zeros without a fault) and to one that is.
+    // (threads, new length, moment as a fraction of a whole run): the sharded reader
+    // (two inputs: with decoders and pagers mapping pages ahead at 8 and 12 threads) and the
+    // sequential one; cut to nothing, to a length that is not a page boundary (the
+    // kernel reads the rest of that page as zeros without a fault) and to one that is.
     type Cut = fn(u64) -> u64;
-    let cases: [(&str, Cut, f64); 4] = [
+    let cases: [(&str, Cut, f64); 6] = [
         ("2", |len| len / 3 + 1234, 0.5),
         ("2", |_| 0, 0.2),
+        ("8", |len| len / 3 + 1234, 0.5),
+        ("12", |len| (len / 4) & !4095, 0.3),
         ("1", |len| (len / 2) & !4095, 0.7),
         ("1", |len| len / 5 + 77, 0.4),
     ];
