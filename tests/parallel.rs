@@ -7,6 +7,10 @@ use wsaudit::pipeline::{analyze, analyze_all, Input, Options};
 
 mod common;
 
+#[path = "../examples/gencap.rs"]
+#[allow(dead_code)]
+mod gencap;
+
 use common::fixture_captures as fixtures;
 
 #[test]
@@ -586,4 +590,54 @@ fn every_thread_count_exports_the_same_session_table() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same on generated captures big enough that chunks hold thousands of records and a
+/// worker's part of one chunk is sent in several pieces (small packets: many segments per
+/// MiB), so pieces, chunk ends and decoder lanes all interleave.
+#[test]
+fn decoders_give_the_sequential_result_on_many_chunks_and_pieces() {
+    for (profile, mib) in [
+        (gencap::Profile::Small, 12u64),
+        (gencap::Profile::Mixed, 24),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("parallel-{}-{mib}MiB.pcap", profile.name()));
+        if !path.is_file() {
+            gencap::generate(&gencap::Args::new(profile, mib << 20, 11, path.clone())).unwrap();
+        }
+        let input = Input::Path(path.clone());
+        let seq = analyze(&input, &Options::default());
+        assert!(
+            seq.tcp_segments > 20_000 && seq.sessions.len() > 10,
+            "{}: {} segments, {} sessions",
+            path.display(),
+            seq.tcp_segments,
+            seq.sessions.len()
+        );
+        for (decoders, shards, chunk_bytes) in [
+            (0, 1, 300 << 10),
+            (1, 2, 256 << 10),
+            (3, 4, 1 << 20),
+            (2, 7, 64 << 10),
+        ] {
+            let par = analyze(
+                &input,
+                &Options {
+                    shards,
+                    decoders,
+                    chunk_bytes,
+                    ..Options::default()
+                },
+            );
+            let how = format!(
+                "{}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes} bytes",
+                path.display()
+            );
+            assert!(par.sessions == seq.sessions, "{how}: sessions differ");
+            assert_eq!(par.refused, seq.refused, "{how}");
+            assert_eq!(par.tcp_segments, seq.tcp_segments, "{how}");
+            assert_eq!(par.evicted, seq.evicted, "{how}");
+        }
+    }
 }
