@@ -150,6 +150,42 @@ fn threads_are_split_into_decoders_and_workers_within_the_count() {
     }
 }
 
+/// Captures of different sizes share the threads by size: a big capture beside small
+/// ones gets most of them, every capture gets at least a reader and a worker, and the
+/// total is never more than asked.
+#[test]
+fn threads_follow_the_size_of_each_capture() {
+    use wsaudit::pipeline::{split_threads, split_threads_by_size};
+    let gib = 1u64 << 30;
+    // One 10 GiB capture and three of 1 MiB on 16 threads: 2 each, the big one the rest.
+    let plans = split_threads_by_size(16, &[1 << 20, 10 * gib, 1 << 20, 1 << 20]);
+    let own: Vec<usize> = plans.iter().map(|(d, w)| 1 + 2 * d + w).collect();
+    assert_eq!(own, vec![2, 10, 2, 2]);
+    // Equal sizes: the same as the equal split.
+    for threads in 2..=40 {
+        for files in 1..=8 {
+            let plans = split_threads_by_size(threads, &vec![gib; files]);
+            let total: usize = plans
+                .iter()
+                .map(|&(d, w)| if (d, w) == (0, 0) { 1 } else { 1 + 2 * d + w })
+                .sum();
+            assert!(
+                total <= threads.max(files),
+                "{threads} threads, {files} files: {plans:?}"
+            );
+            if threads / files >= 2 {
+                let (d, w) = split_threads(threads, files);
+                assert!(
+                    plans
+                        .iter()
+                        .all(|&(pd, pw)| 1 + 2 * pd + pw >= 1 + 2 * d + w),
+                    "{threads} threads, {files} files: {plans:?} below the equal split {d}+{w}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn many_files_at_once_come_back_in_input_order() {
     let inputs: Vec<Input> = fixtures().into_iter().map(Input::Path).collect();

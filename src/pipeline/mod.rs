@@ -481,12 +481,46 @@ pub fn split_threads(threads: usize, files: usize) -> (usize, usize) {
     if files == 0 || threads / files < 2 {
         return (0, 0);
     }
-    let helpers = threads / files - 1;
+    split_file_threads(threads / files)
+}
+
+/// Decoders and workers of a capture given `own` threads, its reader included.
+fn split_file_threads(own: usize) -> (usize, usize) {
+    let helpers = own.saturating_sub(1);
     if helpers < 3 {
         return (0, helpers);
     }
     let decoders = ((helpers as f64 * DECODE_SHARE).round() as usize).clamp(1, (helpers - 1) / 2);
     (decoders, helpers - 2 * decoders)
+}
+
+/// As [`split_threads`] for captures of these sizes in bytes: each gets two threads, and
+/// the threads left over go to the captures by size (largest remainders first), so a big
+/// capture beside small ones is not held to an equal share. Never more threads than
+/// asked in all.
+pub fn split_threads_by_size(threads: usize, sizes: &[u64]) -> Vec<(usize, usize)> {
+    let files = sizes.len();
+    if files == 0 || threads / files < 2 {
+        return vec![(0, 0); files];
+    }
+    let spare = (threads - 2 * files) as u128;
+    let total: u128 = sizes.iter().map(|&s| u128::from(s.max(1))).sum();
+    let exact: Vec<u128> = sizes
+        .iter()
+        .map(|&s| spare * u128::from(s.max(1)))
+        .collect();
+    let mut own: Vec<usize> = exact.iter().map(|e| 2 + (e / total) as usize).collect();
+    let mut left = threads - own.iter().sum::<usize>();
+    let mut by_remainder: Vec<usize> = (0..files).collect();
+    by_remainder.sort_by_key(|&i| std::cmp::Reverse(exact[i] % total));
+    for i in by_remainder {
+        if left == 0 {
+            break;
+        }
+        own[i] += 1;
+        left -= 1;
+    }
+    own.into_iter().map(split_file_threads).collect()
 }
 
 fn run_all<R: Send>(
@@ -516,13 +550,30 @@ fn run_all<R: Send>(
     });
     let threads = rayon::current_num_threads();
     let mut opts = opts.clone();
-    if opts.shards == AUTO_SHARDS {
-        (opts.decoders, opts.shards) = split_threads(threads, inputs.len());
-    }
     opts.concurrent = inputs.len().min(threads).max(1);
+    let plans: Vec<(usize, usize)> = if opts.shards == AUTO_SHARDS {
+        let sizes: Vec<u64> = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                Input::Stdin => 0,
+            })
+            .collect();
+        split_threads_by_size(threads, &sizes)
+    } else {
+        vec![(opts.decoders, opts.shards); inputs.len()]
+    };
     let results = inputs
         .par_iter()
-        .map(|i| one(i, &opts, progress.as_ref()))
+        .zip(plans)
+        .map(|(i, (decoders, shards))| {
+            let opts = Options {
+                decoders,
+                shards,
+                ..opts.clone()
+            };
+            one(i, &opts, progress.as_ref())
+        })
         .collect();
     if let Some(pb) = progress {
         pb.finish_and_clear();
