@@ -91,6 +91,14 @@ pub trait SessionSink: Send {
     type Out: Send;
     fn push(&mut self, session: SessionRecord);
     fn finish(self) -> Self::Out;
+    /// Finish the sinks of one capture, which all stop receiving at once (its workers
+    /// are done): none of them is still being filled while the others finish.
+    fn finish_all(sinks: Vec<Self>) -> Vec<Self::Out>
+    where
+        Self: Sized,
+    {
+        sinks.into_iter().map(Self::finish).collect()
+    }
 }
 
 /// The plain sink: every record, as it came.
@@ -387,16 +395,17 @@ fn analyze_into<K: SessionSink>(
         Ok(r) => (r, None),
         Err(e) => (ReadSummary::default(), Some(format!("cannot read: {e}"))),
     };
-    let mut parts = Vec::with_capacity(kept.len());
+    let mut sinks = Vec::with_capacity(kept.len());
     let mut refused: Vec<RefusedUpgrade> = Vec::new();
     let mut oversized_heads = 0;
     let mut tls = TlsCounts::default();
     for k in kept {
-        parts.push(k.sink.finish());
+        sinks.push(k.sink);
         refused.extend(k.refused);
         oversized_heads += k.oversized_heads;
         tls.add(&k.tls);
     }
+    let parts = K::finish_all(sinks);
     refused.sort_by_key(|r| (r.time, r.client, r.server));
     CaptureResult {
         name,

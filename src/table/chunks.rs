@@ -47,9 +47,10 @@ pub struct TableSink {
 /// - a sink spills what it holds (checked at every session it receives) once it holds
 ///   `total`, or once all sinks together hold `total` and it holds at least its share,
 ///   `total / (2 * live)`;
-/// - a sink that finishes while others are still receiving spills what it holds if all
-///   sinks together hold more than `total / 2` (a finished sink's rows stay until the
-///   merge, and nobody else can spill them);
+/// - a sink that finishes while sinks of other captures are still receiving spills what
+///   it holds if all sinks together hold more than `total / 2` (a finished sink's rows
+///   stay until the merge, and nobody else can spill them); the sinks of one capture
+///   finish together ([`SessionSink::finish_all`]);
 ///
 /// so finished sinks hold at most about `total / 2` and live ones below their shares
 /// hold less than `total / 2` together: about `total` in all, whatever the number of
@@ -313,15 +314,35 @@ impl SessionSink for TableSink {
             self.flush();
         }
     }
-    fn finish(mut self) -> SessionChunks {
-        self.flush();
-        if let Some((_, b)) = self.spill.clone() {
-            let others = b.live.fetch_sub(1, Ordering::Relaxed) > 1;
-            if others && b.held() > b.total / 2 && self.out.rows > self.out.spilled {
-                self.spill_now();
-            }
+    fn finish(self) -> SessionChunks {
+        Self::finish_all(vec![self]).pop().unwrap_or_default()
+    }
+
+    /// The sinks of one capture stop together: they leave the live count at once, so
+    /// only sinks of captures still being read count as "others". (Finishing them one
+    /// by one, the first ones of a capture saw its other workers as live and spilled:
+    /// `--threads 16` wrote and merged back runs for a 1 GiB capture whose 22,430
+    /// sessions were within the budget, 10 % more instructions than `--threads 2`.)
+    fn finish_all(mut sinks: Vec<Self>) -> Vec<SessionChunks> {
+        for s in &mut sinks {
+            s.flush();
         }
-        self.out
+        let mut others = false;
+        if let Some((_, b)) = sinks.iter().find_map(|s| s.spill.clone()) {
+            let n = sinks.iter().filter(|s| s.spill.is_some()).count();
+            others = b.live.fetch_sub(n, Ordering::Relaxed) > n;
+        }
+        sinks
+            .into_iter()
+            .map(|mut s| {
+                if let Some((_, b)) = s.spill.clone() {
+                    if others && b.held() > b.total / 2 && s.out.rows > s.out.spilled {
+                        s.spill_now();
+                    }
+                }
+                s.out
+            })
+            .collect()
     }
 }
 
