@@ -677,3 +677,50 @@ fn decoders_give_the_sequential_result_on_many_chunks_and_pieces() {
         }
     }
 }
+
+/// The workers of one capture finish together and do not spill rows that fit the
+/// budget (only another capture still being read makes a finishing sink spill): one
+/// capture's 4 sinks holding 40 sessions within a budget of 64 write nothing, while with
+/// a sink of another capture still live the same finish spills.
+#[test]
+fn the_sinks_of_one_capture_finish_together_without_spilling_within_the_budget() {
+    use wsaudit::pipeline::SessionSink;
+    use wsaudit::table::chunks::{SpillBudget, TableSink};
+    use wsaudit::table::run::SpillDir;
+    let records = analyze(
+        &Input::Path(common::fixture("demo.pcap")),
+        &Options::default(),
+    )
+    .sessions;
+    assert!(!records.is_empty());
+    for other_capture_live in [false, true] {
+        let folder = SpillFolder::new("finish");
+        let dir = SpillDir::new(folder.0.clone());
+        let budget = SpillBudget::new(64);
+        let mut sinks: Vec<TableSink> = (0..4)
+            .map(|_| {
+                TableSink::with_chunk_rows(false, 4).spilling_within(dir.clone(), budget.clone())
+            })
+            .collect();
+        let other = other_capture_live.then(|| {
+            TableSink::with_chunk_rows(false, 4).spilling_within(dir.clone(), budget.clone())
+        });
+        for i in 0..40 {
+            sinks[i % 4].push(records[i % records.len()].clone());
+        }
+        let outs = TableSink::finish_all(sinks);
+        let spilled = outs.iter().filter(|o| o.spilled()).count();
+        if other_capture_live {
+            assert!(
+                spilled > 0,
+                "a capture still read: finished rows over half the budget spill"
+            );
+        } else {
+            assert_eq!(
+                spilled, 0,
+                "nothing else live: 40 rows within a budget of 64 stay in memory"
+            );
+        }
+        drop(other);
+    }
+}
