@@ -483,7 +483,7 @@ const DECODE_SHARE: f64 = 0.2;
 /// Decoders and workers per capture when `threads` threads read `files` captures: as many
 /// captures at once as there are threads, each with `threads / files` threads (a run
 /// never starts more threads than asked). A capture with fewer than four threads reads
-/// with one reader and workers; beyond that a [`DECODE_SHARE`] of its threads decode and
+/// with one reader and workers; beyond that a `DECODE_SHARE` (0.2) of its threads decode and
 /// as many page (`sharded`). Fewer than two threads per capture: every capture on one
 /// thread.
 pub fn split_threads(threads: usize, files: usize) -> (usize, usize) {

@@ -2,7 +2,7 @@
 //! turn each chunk into one list of TCP segments per worker, and the workers run the TCP
 //! and WebSocket stages over the connections hashed to them.
 //!
-//! Contract: [`run`] hands every connection's segments to one worker in capture order,
+//! Contract: `run` hands every connection's segments to one worker in capture order,
 //! so its sessions are exactly those of a sequential run, whatever the number of
 //! decoders and workers and whatever the chunk size (`tests/parallel.rs` cuts chunks of
 //! one record up to many MiB). How:
