@@ -242,16 +242,17 @@ fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
 }
 
 /// The per-code and reconnect exports, the HTML and Markdown pages, then the report
-/// printed; returns whether an output failed.
+/// printed; returns whether an output failed. The table is taken: the report leaves
+/// rows out of it without holding it twice ([`summary::build_counted`]).
 fn report(
     inputs: Vec<InputInfo>,
     time_range: Option<(i64, i64)>,
-    sessions: &DataFrame,
+    sessions: DataFrame,
     refused: &DataFrame,
     views: &Views,
 ) -> Result<bool> {
     let mut failures = Vec::new();
-    export_views(sessions, views, &mut failures)?;
+    export_views(&sessions, views, &mut failures)?;
     // Once the last export is complete: put the run's exports in place together (a
     // no-op unless the command opened a `write::ExportSet`), before the report is printed.
     let commit = |failures: &mut Vec<String>| {

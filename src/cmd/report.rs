@@ -45,7 +45,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     if let Some(path) = &cfg.sessions {
         export(&mut sessions, path, &cfg.views, &mut failed);
     }
-    failed |= report(inputs, None, &sessions, &refused, &cfg.views)?;
+    failed |= report(inputs, None, sessions, &refused, &cfg.views)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

@@ -21,6 +21,22 @@ pub fn ns_expr(name: &str) -> Expr {
     col(name).cast(utc_ns()).cast(DataType::Int64)
 }
 
+/// `df.filter(mask)` (a null in `mask` drops its row, as there) that frees each column of
+/// `df` as soon as its filtered copy is made, instead of holding the whole table twice:
+/// the report filters a 350,000-session table, and two copies of it were 127 MiB more
+/// at the peak. Memory a column shares with another holder is freed by that one.
+pub fn filter_owned(df: DataFrame, mask: &BooleanChunked) -> PolarsResult<DataFrame> {
+    if df.width() == 0 {
+        return df.filter(mask);
+    }
+    let mut kept = Vec::with_capacity(df.width());
+    for c in df.into_columns() {
+        kept.push(c.filter(mask)?);
+        // `c` is dropped here, before the next column is copied.
+    }
+    DataFrame::new(kept[0].len(), kept)
+}
+
 fn series(df: &DataFrame, name: &str, dt: &DataType) -> PolarsResult<Series> {
     df.column(name)?.as_materialized_series().cast(dt)
 }
