@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::columns::{f64s, i64s, str_ca, u16s, u64s};
+use crate::table::columns::{f64_ca, i64_ca, str_ca, u16s, u64s};
 
 /// A cut after at least this long idle is an idle cut (a timeout); a shorter one came
 /// while traffic was flowing (the 1006 diagnosis's `CLUSTER_MIN_VALUE_S` as well).
@@ -196,11 +196,11 @@ struct Cols {
     key: StringChunked,
     ending: StringChunked,
     tcp_end: StringChunked,
-    start: Vec<Option<i64>>,
-    established: Vec<Option<i64>>,
-    end: Vec<Option<i64>>,
-    idle: Vec<Option<f64>>,
-    duration: Vec<Option<f64>>,
+    start: Int64Chunked,
+    established: Int64Chunked,
+    end: Int64Chunked,
+    idle: Float64Chunked,
+    duration: Float64Chunked,
     client_close: Vec<Option<u16>>,
     server_close: Vec<Option<u16>>,
     /// Hashes of the client IP, the server IP and the server address (IP and port), one
@@ -232,11 +232,11 @@ fn opt_str(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
 
 impl Cols {
     fn read(df: &DataFrame) -> PolarsResult<Cols> {
-        let nulls_i64 = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+        let nulls_i64 = |name: &str| -> PolarsResult<Int64Chunked> {
             if df.column(name).is_ok() {
-                i64s(df, name)
+                i64_ca(df, name)
             } else {
-                Ok(vec![None; df.height()])
+                Ok(Int64Chunked::full_null(name.into(), df.height()))
             }
         };
         let nulls_u16 = |name: &str| -> PolarsResult<Vec<Option<u16>>> {
@@ -269,8 +269,8 @@ impl Cols {
             start: nulls_i64("start_time")?,
             established: nulls_i64("established_time")?,
             end: nulls_i64("end_time")?,
-            idle: f64s(df, "idle_before_end_s")?,
-            duration: f64s(df, "duration_s")?,
+            idle: f64_ca(df, "idle_before_end_s")?,
+            duration: f64_ca(df, "duration_s")?,
             client_close: nulls_u16("client_close_code")?,
             server_close: nulls_u16("server_close_code")?,
             client_ip_h: Vec::new(),
@@ -303,11 +303,11 @@ impl Cols {
 
     /// The handshake's span (start → 101), ns.
     fn span(&self, i: usize) -> Option<i64> {
-        Some(self.established[i]? - self.start[i]?)
+        Some(self.established.get(i)? - self.start.get(i)?)
     }
 
     fn mid(&self, i: usize) -> Option<i64> {
-        Some(self.start[i]? + (self.established[i]? - self.start[i]?) / 2)
+        Some(self.start.get(i)? + (self.established.get(i)? - self.start.get(i)?) / 2)
     }
 
     /// Whether `a` and `b` can be the two legs of one hop, as (downstream, upstream):
@@ -321,10 +321,10 @@ impl Cols {
             return None;
         }
         if self.capture_h[d] == self.capture_h[u] {
-            if self.start[u]? < self.start[d]? {
+            if self.start.get(u)? < self.start.get(d)? {
                 return None;
             }
-            if let (Some(ed), Some(eu)) = (self.established[d], self.established[u]) {
+            if let (Some(ed), Some(eu)) = (self.established.get(d), self.established.get(u)) {
                 if eu > ed {
                     return None;
                 }
@@ -340,7 +340,7 @@ impl Cols {
     /// Of two legs of one session, (downstream, upstream).
     fn order(&self, a: usize, b: usize) -> (usize, usize) {
         let same_capture = self.capture_h[a] == self.capture_h[b];
-        let by_start = match (self.start[a], self.start[b]) {
+        let by_start = match (self.start.get(a), self.start.get(b)) {
             (Some(x), Some(y)) if x != y => Some(x < y),
             _ => None,
         };
@@ -414,7 +414,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
     for group in keyed.chunk_by(same_key).filter(|r| r.len() >= 2) {
         // (In table order, as the map's vectors were, before the stable sort.)
         let mut rows: Vec<usize> = group.iter().map(|&i| i as usize).collect();
-        rows.sort_by_key(|&i| (c.start[i], std::cmp::Reverse(c.span(i))));
+        rows.sort_by_key(|&i| (c.start.get(i), std::cmp::Reverse(c.span(i))));
         for x in 0..rows.len() {
             let a = rows[x];
             if partner[a].is_some() {
@@ -424,7 +424,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             // both ways from x, while the starts are within the window
             let near = |y: &usize| {
                 let b = rows[*y];
-                match (c.start[a], c.start[b]) {
+                match (c.start.get(a), c.start.get(b)) {
                     (Some(sa), Some(sb)) => ((sb - sa).abs() as f64) <= KEY_WINDOW_S * 1e9,
                     _ => false,
                 }
@@ -444,7 +444,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                 let Some((d, u)) = c.hop(a, b) else {
                     continue;
                 };
-                let dt = (c.start[u].unwrap_or(0) - c.start[d].unwrap_or(0)).abs();
+                let dt = (c.start.get(u).unwrap_or(0) - c.start.get(d).unwrap_or(0)).abs();
                 if best.is_none_or(|(bd, _)| dt < bd) {
                     best = Some((dt, b));
                 }
@@ -464,13 +464,13 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
     let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in partner.iter().enumerate() {
         if p.is_none() {
-            if let (Some(p), Some(_)) = (c.path.get(i), c.start[i]) {
+            if let (Some(p), Some(_)) = (c.path.get(i), c.start.get(i)) {
                 by_path.entry(p).or_default().push(i);
             }
         }
     }
     for rows in by_path.values_mut().filter(|r| r.len() >= 2) {
-        rows.sort_by_key(|&i| c.start[i]);
+        rows.sort_by_key(|&i| c.start.get(i));
         for (x, &d) in rows.iter().enumerate() {
             if partner[d].is_some() {
                 continue;
@@ -483,7 +483,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             // FALLBACK_CANDIDATES starts are enough (the upstream leg starts within
             // milliseconds of its downstream request)
             for &u in rows.iter().skip(x + 1).take(FALLBACK_CANDIDATES) {
-                let dt = c.start[u].unwrap_or(i64::MAX) - c.start[d].unwrap_or(0);
+                let dt = c.start.get(u).unwrap_or(i64::MAX) - c.start.get(d).unwrap_or(0);
                 if dt as f64 > FALLBACK_WINDOW_S * 1e9 {
                     break;
                 }
@@ -493,7 +493,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                 {
                     continue;
                 }
-                let nested = match (c.established[d], c.established[u]) {
+                let nested = match (c.established.get(d), c.established.get(u)) {
                     (Some(de), Some(ue)) => ue <= de,
                     _ => true,
                 };
@@ -578,7 +578,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
         paired_session_id[u] = c.session_id.get(d).map(str::to_string);
         proxy_of_row[d] = Some(proxy.clone());
         proxy_of_row[u] = Some(proxy.clone());
-        let first_leg_ended = match (c.end[d], c.end[u]) {
+        let first_leg_ended = match (c.end.get(d), c.end.get(u)) {
             (Some(de), Some(ue))
                 if c.ending.get(d) != Some("open") && c.ending.get(u) != Some("open") =>
             {
@@ -614,7 +614,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             && c.ending.get(u) == Some("abnormal")
             && down_end.is_some_and(|e| e.starts_with("server_"))
             && up_end.is_some_and(|e| e.starts_with("client_"));
-        let idle_s = match (c.idle[d], c.idle[u]) {
+        let idle_s = match (c.idle.get(d), c.idle.get(u)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -637,7 +637,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             forbidden_code_on_wire,
             proxy_cut,
             idle_s,
-            duration_s: c.duration[d],
+            duration_s: c.duration.get(d),
         });
     }
 

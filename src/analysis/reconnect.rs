@@ -533,6 +533,63 @@ pub fn reconnect_flags(rec: &DataFrame) -> PolarsResult<ReconnectFlags> {
 mod tests {
     use super::*;
 
+    /// The report's and the pages' slim reconnect tables are the whole table's columns:
+    /// the same rows in the same order, the same values.
+    #[test]
+    fn slim_reconnect_tables_are_columns_of_the_whole_one() {
+        let s = 1_000_000_000i64;
+        let t =
+            |v: Vec<Option<i64>>, name: &str| Column::new(name.into(), v).cast(&utc_ns()).unwrap();
+        let df = DataFrame::new(
+            4,
+            vec![
+                Column::new("session_id".into(), ["c#3", "c#1", "c#2", "c#4"]),
+                Column::new("capture".into(), ["c", "c", "c", "c"]),
+                Column::new(
+                    "client_ip".into(),
+                    [Some("10.0.0.1"), Some("10.0.0.1"), None, Some("10.0.0.1")],
+                ),
+                Column::new("server_ip".into(), ["10.0.0.9"; 4]),
+                Column::new("server_port".into(), [443u16; 4]),
+                Column::new("host".into(), [Some("h"), Some("h"), Some("h"), Some("h")]),
+                Column::new(
+                    "path".into(),
+                    [Some("/a"), Some("/a"), Some("/b"), Some("/a")],
+                ),
+                Column::new(
+                    "ending".into(),
+                    ["abnormal", "announced", "abnormal", "open"],
+                ),
+                Column::new("close_code".into(), [None, Some(1012u16), None, None]),
+                t(
+                    vec![Some(10 * s), Some(0), Some(5 * s), Some(20 * s)],
+                    "start_time",
+                ),
+                t(
+                    vec![Some(15 * s), Some(5 * s), Some(6 * s), None],
+                    "end_time",
+                ),
+            ],
+        )
+        .unwrap();
+        let whole = reconnects(&df, 300.0).unwrap();
+        assert_eq!(whole.height(), 3);
+        for cols in [
+            REPORT_RECONNECT_COLUMNS,
+            &["close_code", "reconnect_delay_s"][..],
+        ] {
+            let slim = reconnects_with(&df, 300.0, cols).unwrap();
+            let want = whole.select(cols.iter().copied()).unwrap();
+            assert!(slim.equals_missing(&want), "{slim}\n{want}");
+        }
+        // c#1 (ended at 5 s) came back as c#3 (10 s); c#3 (15 s) as c#4 (20 s).
+        let next = str_ca(&whole, "next_session_id").unwrap();
+        let ids = str_ca(&whole, "session_id").unwrap();
+        let by_id: Vec<(Option<&str>, Option<&str>)> = ids.iter().zip(next.iter()).collect();
+        assert!(by_id.contains(&(Some("c#1"), Some("c#3"))));
+        assert!(by_id.contains(&(Some("c#3"), Some("c#4"))));
+    }
+
     /// The reconnect of every row by the definition, checked pair by pair: the session of
     /// the same client, server, port, host and path (null host or path matching null)
     /// that starts first strictly after this one ended, within the window; among equal

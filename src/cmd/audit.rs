@@ -129,7 +129,7 @@ pub fn run(args: Config) -> Result<ExitCode> {
     let (report, counted) =
         summary::build_counted(got.inputs, got.time_range, sessions, &got.refused, &opts)?;
     // The charts are drawn from the rows the report counts, as in `analyze`.
-    let rec = reconnect::reconnects(&counted, args.views.window_s)?;
+    let rec = reconnect::reconnects_with(&counted, args.views.window_s, charts::RECONNECT_COLUMNS)?;
     // TLS that could not be read is data the verdict would be blind to: an error,
     // unless the run says to audit without it.
     if report.undecrypted > 0 && !args.allow_undecrypted {

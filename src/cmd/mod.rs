@@ -24,7 +24,7 @@ use polars::prelude::DataFrame;
 
 use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, InputInfo, ReportOptions};
-use crate::analysis::{percode, reconnect};
+use crate::analysis::{charts, percode, reconnect};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
@@ -280,8 +280,8 @@ fn report(
     if views.pages() {
         // Drawn from the rows the report counts (no undecrypted TLS, each proxied
         // session once), so that the charts and the report agree.
-        let rec = reconnect::reconnects(&counted, views.window_s)?;
-        let x = crate::analysis::charts::extras(&counted, &rec)?;
+        let rec = reconnect::reconnects_with(&counted, views.window_s, charts::RECONNECT_COLUMNS)?;
+        let x = charts::extras(&counted, &rec)?;
         use crate::render::{html, markdown};
         for (path, page) in [
             (&views.html, html::render_report as fn(&_, &_) -> String),

@@ -37,6 +37,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         &mut warnings,
         &mut sessions,
         &mut refused,
+        cfg.sessions.is_none(),
     )?;
     inputs.extend(found.skipped.iter().map(|(p, why)| skipped_input(p, why)));
     say_all(&errors_of(&inputs), "errors");

@@ -55,20 +55,30 @@ pub fn u16s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u16>>> {
 
 /// Integers, or times as ns since the epoch.
 pub fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    let ca = i64_ca(df, name)?;
+    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+/// [`i64s`] as one chunk to read row by row: 8 bytes a row, not 16.
+pub fn i64_ca(df: &DataFrame, name: &str) -> PolarsResult<Int64Chunked> {
     let s = df.column(name)?.as_materialized_series();
     let s = if matches!(s.dtype(), DataType::Datetime(_, _)) {
         s.cast(&utc_ns())?.cast(&DataType::Int64)?
     } else {
         s.cast(&DataType::Int64)?
     };
-    let ca = s.i64()?;
-    Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+    Ok(s.i64()?.rechunk().into_owned())
 }
 
 pub fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-    let s = series(df, name, &DataType::Float64)?;
-    let ca = s.f64()?;
+    let ca = f64_ca(df, name)?;
     Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+}
+
+/// [`f64s`] as one chunk to read row by row: 8 bytes a row, not 16.
+pub fn f64_ca(df: &DataFrame, name: &str) -> PolarsResult<Float64Chunked> {
+    let s = series(df, name, &DataType::Float64)?;
+    Ok(s.f64()?.rechunk().into_owned())
 }
 
 pub fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
@@ -213,6 +223,31 @@ pub fn shared_str_col<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The report leaves rows out with `filter_owned`: the rows `DataFrame::filter`
+    /// keeps (a null in the mask drops its row), whatever the column (strings, nulls,
+    /// a column of one repeated null value).
+    #[test]
+    fn filter_owned_keeps_what_filter_keeps() {
+        let df = DataFrame::new(
+            4,
+            vec![
+                Column::new(
+                    "s".into(),
+                    [Some("a long value, not inline"), None, Some("b"), Some("c")],
+                ),
+                Column::new("n".into(), [Some(1i64), Some(2), None, Some(4)]),
+                Column::full_null("z".into(), 4, &DataType::String),
+            ],
+        )
+        .unwrap();
+        let mask = BooleanChunked::new("m".into(), [Some(true), None, Some(false), Some(true)]);
+        let want = df.filter(&mask).unwrap();
+        let got = filter_owned(df, &mask).unwrap();
+        assert_eq!(got.height(), 2);
+        assert!(got.equals_missing(&want), "{got}\n{want}");
+        assert_eq!(got.schema(), want.schema());
+    }
 
     #[test]
     fn shared_strings_read_back_as_the_plain_column() {
