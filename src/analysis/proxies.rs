@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::columns::{f64s, i64s, str_ca, u16s, u64s};
+use crate::table::columns::{f64_ca, i64_ca, str_ca, u16s, u64s};
 
 /// A cut after at least this long idle is an idle cut (a timeout); a shorter one came
 /// while traffic was flowing (the 1006 diagnosis's `CLUSTER_MIN_VALUE_S` as well).
@@ -156,6 +156,7 @@ pub struct Proxies {
     pub unpaired_legs: u64,
     /// Per row of the table: `downstream`, `upstream` or `None`; the paired row's
     /// session id; the proxy address (for the `leg`/`proxy` columns of `--by proxy`).
+    /// Empty when nothing was paired.
     #[serde(skip)]
     pub leg: Vec<Option<&'static str>>,
     #[serde(skip)]
@@ -195,24 +196,30 @@ struct Cols {
     key: StringChunked,
     ending: StringChunked,
     tcp_end: StringChunked,
-    start: Vec<Option<i64>>,
-    established: Vec<Option<i64>>,
-    end: Vec<Option<i64>>,
-    idle: Vec<Option<f64>>,
-    duration: Vec<Option<f64>>,
+    start: Int64Chunked,
+    established: Int64Chunked,
+    end: Int64Chunked,
+    idle: Float64Chunked,
+    duration: Float64Chunked,
     client_close: Vec<Option<u16>>,
     server_close: Vec<Option<u16>>,
     /// Hashes of the client IP, the server IP and the server address (IP and port), one
     /// per row: the pairing loops compare these, not strings made per comparison.
-    client_ip_h: Vec<Option<u64>>,
-    server_ip_h: Vec<Option<u64>>,
-    server_h: Vec<Option<u64>>,
-    capture_h: Vec<Option<u64>>,
+    client_ip_h: Vec<Option<Hash>>,
+    server_ip_h: Vec<Option<Hash>>,
+    server_h: Vec<Option<Hash>>,
+    capture_h: Vec<Option<Hash>>,
 }
 
-fn hash_of(v: impl std::hash::Hash) -> u64 {
+/// A value's hash, never zero, so that `Option<Hash>` is 8 bytes, not 16 (four per row:
+/// ~11 MiB on 350,000 sessions). Equal values have equal hashes; a collision is as
+/// (un)likely as with the full 64 bits.
+type Hash = std::num::NonZeroU64;
+
+fn hash_of(v: impl std::hash::Hash) -> Hash {
     use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x7072_6f78_7921).hash_one(v)
+    let h = foldhash::quality::FixedState::with_seed(0x7072_6f78_7921).hash_one(v);
+    Hash::new(h).unwrap_or(Hash::MIN)
 }
 
 fn opt_str(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
@@ -225,11 +232,11 @@ fn opt_str(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
 
 impl Cols {
     fn read(df: &DataFrame) -> PolarsResult<Cols> {
-        let nulls_i64 = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+        let nulls_i64 = |name: &str| -> PolarsResult<Int64Chunked> {
             if df.column(name).is_ok() {
-                i64s(df, name)
+                i64_ca(df, name)
             } else {
-                Ok(vec![None; df.height()])
+                Ok(Int64Chunked::full_null(name.into(), df.height()))
             }
         };
         let nulls_u16 = |name: &str| -> PolarsResult<Vec<Option<u16>>> {
@@ -262,8 +269,8 @@ impl Cols {
             start: nulls_i64("start_time")?,
             established: nulls_i64("established_time")?,
             end: nulls_i64("end_time")?,
-            idle: f64s(df, "idle_before_end_s")?,
-            duration: f64s(df, "duration_s")?,
+            idle: f64_ca(df, "idle_before_end_s")?,
+            duration: f64_ca(df, "duration_s")?,
             client_close: nulls_u16("client_close_code")?,
             server_close: nulls_u16("server_close_code")?,
             client_ip_h: Vec::new(),
@@ -296,11 +303,11 @@ impl Cols {
 
     /// The handshake's span (start → 101), ns.
     fn span(&self, i: usize) -> Option<i64> {
-        Some(self.established[i]? - self.start[i]?)
+        Some(self.established.get(i)? - self.start.get(i)?)
     }
 
     fn mid(&self, i: usize) -> Option<i64> {
-        Some(self.start[i]? + (self.established[i]? - self.start[i]?) / 2)
+        Some(self.start.get(i)? + (self.established.get(i)? - self.start.get(i)?) / 2)
     }
 
     /// Whether `a` and `b` can be the two legs of one hop, as (downstream, upstream):
@@ -314,10 +321,10 @@ impl Cols {
             return None;
         }
         if self.capture_h[d] == self.capture_h[u] {
-            if self.start[u]? < self.start[d]? {
+            if self.start.get(u)? < self.start.get(d)? {
                 return None;
             }
-            if let (Some(ed), Some(eu)) = (self.established[d], self.established[u]) {
+            if let (Some(ed), Some(eu)) = (self.established.get(d), self.established.get(u)) {
                 if eu > ed {
                     return None;
                 }
@@ -333,7 +340,7 @@ impl Cols {
     /// Of two legs of one session, (downstream, upstream).
     fn order(&self, a: usize, b: usize) -> (usize, usize) {
         let same_capture = self.capture_h[a] == self.capture_h[b];
-        let by_start = match (self.start[a], self.start[b]) {
+        let by_start = match (self.start.get(a), self.start.get(b)) {
             (Some(x), Some(y)) if x != y => Some(x < y),
             _ => None,
         };
@@ -394,17 +401,20 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
     let mut is_down = vec![false; n];
 
     // 1. The same Sec-WebSocket-Key on two rows (more: a chain of proxies, outermost first).
-    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
-    for i in 0..n {
-        if let Some(k) = c.key.get(i).filter(|k| !k.is_empty()) {
-            by_key.entry(k).or_default().push(i);
-        }
-    }
+    // Rows grouped by key with one sort, not a map: keys are unique but for the legs
+    // of proxied sessions, and a map of 350,000 keys (with a vector each) was ~30 MiB.
+    // Groups are disjoint, so the order they are visited in changes nothing.
+    let mut keyed: Vec<u32> = (0..n as u32)
+        .filter(|&i| c.key.get(i as usize).is_some_and(|k| !k.is_empty()))
+        .collect();
+    keyed.sort_unstable_by(|&a, &b| (c.key.get(a as usize), a).cmp(&(c.key.get(b as usize), b)));
+    let same_key = |a: &u32, b: &u32| c.key.get(*a as usize) == c.key.get(*b as usize);
     // A key seen on many rows is a client (or a replay) reusing it, not a proxy: only
     // legs that can be the two ends of one hop pair ([`Cols::hop`]), nearest start first.
-    for rows in by_key.values().filter(|r| r.len() >= 2) {
-        let mut rows = rows.clone();
-        rows.sort_by_key(|&i| (c.start[i], std::cmp::Reverse(c.span(i))));
+    for group in keyed.chunk_by(same_key).filter(|r| r.len() >= 2) {
+        // (In table order, as the map's vectors were, before the stable sort.)
+        let mut rows: Vec<usize> = group.iter().map(|&i| i as usize).collect();
+        rows.sort_by_key(|&i| (c.start.get(i), std::cmp::Reverse(c.span(i))));
         for x in 0..rows.len() {
             let a = rows[x];
             if partner[a].is_some() {
@@ -414,7 +424,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             // both ways from x, while the starts are within the window
             let near = |y: &usize| {
                 let b = rows[*y];
-                match (c.start[a], c.start[b]) {
+                match (c.start.get(a), c.start.get(b)) {
                     (Some(sa), Some(sb)) => ((sb - sa).abs() as f64) <= KEY_WINDOW_S * 1e9,
                     _ => false,
                 }
@@ -434,7 +444,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                 let Some((d, u)) = c.hop(a, b) else {
                     continue;
                 };
-                let dt = (c.start[u].unwrap_or(0) - c.start[d].unwrap_or(0)).abs();
+                let dt = (c.start.get(u).unwrap_or(0) - c.start.get(d).unwrap_or(0)).abs();
                 if best.is_none_or(|(bd, _)| dt < bd) {
                     best = Some((dt, b));
                 }
@@ -448,18 +458,19 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             }
         }
     }
+    drop(keyed);
 
     // 2. Fallback: path, the proxy's address, timing.
     let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in partner.iter().enumerate() {
         if p.is_none() {
-            if let (Some(p), Some(_)) = (c.path.get(i), c.start[i]) {
+            if let (Some(p), Some(_)) = (c.path.get(i), c.start.get(i)) {
                 by_path.entry(p).or_default().push(i);
             }
         }
     }
     for rows in by_path.values_mut().filter(|r| r.len() >= 2) {
-        rows.sort_by_key(|&i| c.start[i]);
+        rows.sort_by_key(|&i| c.start.get(i));
         for (x, &d) in rows.iter().enumerate() {
             if partner[d].is_some() {
                 continue;
@@ -472,7 +483,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             // FALLBACK_CANDIDATES starts are enough (the upstream leg starts within
             // milliseconds of its downstream request)
             for &u in rows.iter().skip(x + 1).take(FALLBACK_CANDIDATES) {
-                let dt = c.start[u].unwrap_or(i64::MAX) - c.start[d].unwrap_or(0);
+                let dt = c.start.get(u).unwrap_or(i64::MAX) - c.start.get(d).unwrap_or(0);
                 if dt as f64 > FALLBACK_WINDOW_S * 1e9 {
                     break;
                 }
@@ -482,7 +493,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
                 {
                     continue;
                 }
-                let nested = match (c.established[d], c.established[u]) {
+                let nested = match (c.established.get(d), c.established.get(u)) {
                     (Some(de), Some(ue)) => ue <= de,
                     _ => true,
                 };
@@ -545,9 +556,17 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
 
     // 4. Per pair.
     let mut pairs = Vec::new();
-    let mut leg = vec![None; n];
-    let mut paired_session_id = vec![None; n];
-    let mut proxy_of_row = vec![None; n];
+    // One entry per row, only when something was paired (~22 MiB on 350,000 sessions).
+    let rows_if_paired = || {
+        if (0..n).any(|d| is_down[d] && partner[d].is_some()) {
+            n
+        } else {
+            0
+        }
+    };
+    let mut leg: Vec<Option<&'static str>> = vec![None; rows_if_paired()];
+    let mut paired_session_id: Vec<Option<String>> = vec![None; rows_if_paired()];
+    let mut proxy_of_row: Vec<Option<String>> = vec![None; rows_if_paired()];
     for d in 0..n {
         let Some((u, confidence)) = partner[d].filter(|_| is_down[d]) else {
             continue;
@@ -559,7 +578,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
         paired_session_id[u] = c.session_id.get(d).map(str::to_string);
         proxy_of_row[d] = Some(proxy.clone());
         proxy_of_row[u] = Some(proxy.clone());
-        let first_leg_ended = match (c.end[d], c.end[u]) {
+        let first_leg_ended = match (c.end.get(d), c.end.get(u)) {
             (Some(de), Some(ue))
                 if c.ending.get(d) != Some("open") && c.ending.get(u) != Some("open") =>
             {
@@ -595,7 +614,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             && c.ending.get(u) == Some("abnormal")
             && down_end.is_some_and(|e| e.starts_with("server_"))
             && up_end.is_some_and(|e| e.starts_with("client_"));
-        let idle_s = match (c.idle[d], c.idle[u]) {
+        let idle_s = match (c.idle.get(d), c.idle.get(u)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -618,7 +637,7 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
             forbidden_code_on_wire,
             proxy_cut,
             idle_s,
-            duration_s: c.duration[d],
+            duration_s: c.duration.get(d),
         });
     }
 
@@ -684,13 +703,14 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
     });
 
     // Legs left alone in captures where pairs were found.
+    let paired = |i: usize| leg.get(i).is_some_and(Option::is_some);
     let paired_captures: std::collections::HashSet<&str> = (0..n)
-        .filter(|&i| leg[i].is_some())
+        .filter(|&i| paired(i))
         .filter_map(|i| c.capture.get(i))
         .collect();
     let unpaired_legs = (0..n)
         .filter(|&i| {
-            leg[i].is_none()
+            !paired(i)
                 && c.key.get(i).is_some()
                 && c.capture
                     .get(i)
@@ -712,29 +732,31 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
 }
 
 /// The session table with the `leg`, `paired_session_id` and `proxy` columns added
-/// (all null when nothing was paired).
-pub fn with_leg_columns(df: &DataFrame, p: &Proxies) -> PolarsResult<DataFrame> {
+/// (all null when nothing was paired: then columns of one null value, not a value per
+/// row).
+pub fn with_leg_columns(mut df: DataFrame, p: &Proxies) -> PolarsResult<DataFrame> {
     let n = df.height();
-    let mut out = df.clone();
-    let leg: Vec<Option<&str>> = if p.leg.len() == n {
-        p.leg.clone()
-    } else {
-        vec![None; n]
+    let column = |name: &str, v: Option<Vec<Option<String>>>| match v {
+        Some(v) => Column::new(name.into(), v),
+        None => Column::full_null(name.into(), n, &DataType::String),
     };
-    let pid: Vec<Option<String>> = if p.paired_session_id.len() == n {
-        p.paired_session_id.clone()
-    } else {
-        vec![None; n]
-    };
-    let proxy: Vec<Option<String>> = if p.proxy_of_row.len() == n {
-        p.proxy_of_row.clone()
-    } else {
-        vec![None; n]
-    };
-    out.with_column(Column::new("leg".into(), leg))?;
-    out.with_column(Column::new("paired_session_id".into(), pid))?;
-    out.with_column(Column::new("proxy".into(), proxy))?;
-    Ok(out)
+    let some = |len: usize, any: bool| len == n && any;
+    let leg = some(p.leg.len(), p.leg.iter().any(Option::is_some))
+        .then(|| p.leg.iter().map(|l| l.map(str::to_string)).collect());
+    let pid = some(
+        p.paired_session_id.len(),
+        p.paired_session_id.iter().any(Option::is_some),
+    )
+    .then(|| p.paired_session_id.clone());
+    let proxy = some(
+        p.proxy_of_row.len(),
+        p.proxy_of_row.iter().any(Option::is_some),
+    )
+    .then(|| p.proxy_of_row.clone());
+    df.with_column(column("leg", leg))?;
+    df.with_column(column("paired_session_id", pid))?;
+    df.with_column(column("proxy", proxy))?;
+    Ok(df)
 }
 
 /// The pairs as a table (`--proxies PATH`): one row per paired session.

@@ -16,10 +16,11 @@ use crate::analysis::diagnose::{abnormal_diagnosis, Diagnosis};
 use crate::analysis::percode::{per_code, per_ending, CodeRow, EndingRow};
 use crate::analysis::proxies::{pair, with_leg_columns, Proxies};
 use crate::analysis::reconnect::{
-    reconnect_by_code, reconnect_flags, reconnect_rows, reconnects, ReconnectFlags, ReconnectRow,
+    reconnect_by_code, reconnect_flags, reconnect_rows, reconnects_with, ReconnectFlags,
+    ReconnectRow, REPORT_RECONNECT_COLUMNS,
 };
 use crate::analysis::timeline::{timeline, Timeline};
-use crate::table::columns::{bools, i64s, str_ca, strs, u64s};
+use crate::table::columns::{bools, filter_owned, i64s, str_ca, strs, u64s};
 use crate::text::iso_time;
 
 /// One input of the run.
@@ -196,7 +197,7 @@ pub struct Report {
 }
 
 fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnects> {
-    let rec = reconnects(sessions, window_s)?;
+    let rec = reconnects_with(sessions, window_s, REPORT_RECONNECT_COLUMNS)?;
     Ok(Reconnects {
         window_s,
         by_code: reconnect_rows(&reconnect_by_code(&rec)?)?,
@@ -204,8 +205,36 @@ fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnect
     })
 }
 
+/// Columns no figure after the pairing reads, with these `opts`: the WebSocket key
+/// (read by [`pair`] only) and the keys of breakdowns not asked for. They are made
+/// null (same names and types), so their memory is freed before the reconnects and
+/// breakdowns are computed (~20 MiB on 350,000 sessions).
+fn without_unread(mut sessions: DataFrame, opts: &ReportOptions) -> PolarsResult<DataFrame> {
+    let only_for = [
+        (GroupBy::UserAgent, "user_agent"),
+        (GroupBy::Subprotocol, "subprotocol"),
+        (GroupBy::Sni, "sni"),
+        (GroupBy::Transport, "transport"),
+    ];
+    let unread = std::iter::once("websocket_key").chain(
+        only_for
+            .iter()
+            .filter(|(by, _)| !opts.by.contains(by))
+            .map(|(_, name)| *name),
+    );
+    let height = sessions.height();
+    for name in unread {
+        let Some(dtype) = sessions.schema().get(name).cloned() else {
+            continue;
+        };
+        sessions.with_column(Column::full_null(name.into(), height, &dtype))?;
+    }
+    Ok(sessions)
+}
+
 /// Compute the report. `time_range` (ns) comes from the packets when the input was
 /// captures; otherwise it is taken from the table's start and end times.
+/// (A caller that gives its table away saves memory with [`build_counted`].)
 pub fn build(
     inputs: Vec<InputInfo>,
     time_range: Option<(i64, i64)>,
@@ -213,66 +242,67 @@ pub fn build(
     refused: &DataFrame,
     opts: &ReportOptions,
 ) -> PolarsResult<Report> {
-    Ok(build_counted(inputs, time_range, sessions, refused, opts)?.0)
+    Ok(build_counted(inputs, time_range, sessions.clone(), refused, opts)?.0)
 }
 
 /// [`build`], and the rows its figures count (readable sessions, each user session
 /// once, with the `leg` and `proxy` columns): what the pages' charts must be drawn
-/// from, so that they agree with the report.
+/// from, so that they agree with the report. The table is taken, not borrowed: the
+/// rows left out are dropped column by column as the counted table is made, so the
+/// table is never held twice (a caller that keeps a clone keeps its memory).
 pub fn build_counted(
     inputs: Vec<InputInfo>,
     time_range: Option<(i64, i64)>,
-    sessions: &DataFrame,
+    sessions: DataFrame,
     refused: &DataFrame,
     opts: &ReportOptions,
 ) -> PolarsResult<(Report, DataFrame)> {
+    // Without packet times: the range of every row's start and end (undecrypted ones
+    // too), taken before any row is left out.
+    let time_range = match time_range {
+        Some(r) => Some(r),
+        None => {
+            let starts = i64s(&sessions, "start_time")?;
+            let ends = i64s(&sessions, "end_time")?;
+            let lo = starts.iter().chain(ends.iter()).flatten().min().copied();
+            let hi = starts.iter().chain(ends.iter()).flatten().max().copied();
+            lo.zip(hi)
+        }
+    };
     // TLS connections that could not be decrypted are rows of the table, but not
     // sessions anyone could read: every figure below is over the readable sessions,
     // and the undecrypted ones are counted apart (never a rate over unread data).
     let undecrypted_mask =
-        str_ca(sessions, "ending")?.equal(crate::session::Ending::Undecrypted.as_str());
+        str_ca(&sessions, "ending")?.equal(crate::session::Ending::Undecrypted.as_str());
     let undecrypted = undecrypted_mask.sum().unwrap_or(0) as u64;
-    let readable;
-    let all_rows = sessions;
     let sessions = if undecrypted > 0 {
-        readable = sessions.filter(&!undecrypted_mask)?;
-        &readable
+        filter_owned(sessions, &!undecrypted_mask)?
     } else {
         sessions
     };
     // Proxied sessions: both legs paired; every figure below counts a user session once
     // (the upstream legs are left out), and the rows carry `leg` and `proxy` for
     // `--by proxy`.
-    let proxies = pair(sessions)?;
+    let proxies = pair(&sessions)?;
     let codes_per_leg = if proxies.any() {
-        Some(per_code(sessions)?)
+        Some(per_code(&sessions)?)
     } else {
         None
     };
+    let sessions = without_unread(sessions, opts)?;
     let with_legs = with_leg_columns(sessions, &proxies)?;
-    let user_rows;
     let sessions = if proxies.any() {
-        user_rows = with_legs.filter(&proxies.user_mask())?;
-        &user_rows
+        filter_owned(with_legs, &proxies.user_mask())?
     } else {
-        &with_legs
+        with_legs
     };
+    let sessions = &sessions;
     let mut tls: Option<crate::pipeline::TlsCounts> = None;
     for i in &inputs {
         if let Some(t) = &i.tls {
             tls.get_or_insert_with(Default::default).add(t);
         }
     }
-    let time_range = match time_range {
-        Some(r) => Some(r),
-        None => {
-            let starts = i64s(all_rows, "start_time")?;
-            let ends = i64s(all_rows, "end_time")?;
-            let lo = starts.iter().chain(ends.iter()).flatten().min().copied();
-            let hi = starts.iter().chain(ends.iter()).flatten().max().copied();
-            lo.zip(hi)
-        }
-    };
 
     let mut refused_rows: BTreeMap<(u16, String), u64> = BTreeMap::new();
     let statuses = u64s(refused, "status")?;

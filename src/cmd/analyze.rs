@@ -89,7 +89,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             export(&mut df, path, &cfg.views, &mut failed);
         }
     }
-    failed |= report(got.inputs, got.time_range, &sessions, &refused, &cfg.views)?;
+    failed |= report(got.inputs, got.time_range, sessions, &refused, &cfg.views)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

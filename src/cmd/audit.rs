@@ -83,8 +83,8 @@ pub fn load_baseline(
     if got.inputs.iter().all(|i| i.sessions == 0) && !got.errors.is_empty() {
         return Err(Error::Baseline(got.errors.join("; ")));
     }
-    let sessions = got.sessions;
-    let r = summary::build(got.inputs, got.time_range, &sessions, &got.refused, opts)?;
+    let (r, _) =
+        summary::build_counted(got.inputs, got.time_range, got.sessions, &got.refused, opts)?;
     Ok((Baseline::from_report(name, r), got.errors))
 }
 
@@ -127,9 +127,9 @@ pub fn run(args: Config) -> Result<ExitCode> {
     let sessions = got.sessions;
     export_views(&sessions, &args.views, &mut errors)?;
     let (report, counted) =
-        summary::build_counted(got.inputs, got.time_range, &sessions, &got.refused, &opts)?;
+        summary::build_counted(got.inputs, got.time_range, sessions, &got.refused, &opts)?;
     // The charts are drawn from the rows the report counts, as in `analyze`.
-    let rec = reconnect::reconnects(&counted, args.views.window_s)?;
+    let rec = reconnect::reconnects_with(&counted, args.views.window_s, charts::RECONNECT_COLUMNS)?;
     // TLS that could not be read is data the verdict would be blind to: an error,
     // unless the run says to audit without it.
     if report.undecrypted > 0 && !args.allow_undecrypted {

@@ -430,6 +430,7 @@ pub fn collect(
             &mut warnings,
             &mut sessions,
             &mut refused,
+            false,
         )?;
     }
 
@@ -468,7 +469,8 @@ pub fn collect(
 /// Read table files ([`load::load`]) and add them: one [`InputInfo`] per file, its
 /// rows, and its notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
 /// `named` says it was named on the command line, and passed over with a note when it
-/// was found in a folder.
+/// was found in a folder. With `only_reported` (nothing exports the rows), the columns
+/// no report reads are left null ([`load::load_with`]).
 pub fn read_tables(
     files: &[PathBuf],
     named: &dyn Fn(&Path) -> bool,
@@ -476,8 +478,9 @@ pub fn read_tables(
     warnings: &mut Vec<String>,
     sessions: &mut DataFrame,
     refused: &mut DataFrame,
+    only_reported: bool,
 ) -> Result<()> {
-    let loaded = load::load(files)?;
+    let loaded = load::load_with(files, only_reported)?;
     for (f, kind, rows) in &loaded.files {
         inputs.push(table_input(f, *kind, *rows));
     }
@@ -509,7 +512,13 @@ pub fn read_tables(
             first.display()
         ));
     }
-    sessions.vstack_mut(&loaded.sessions)?;
+    if sessions.height() == 0 {
+        // (As loaded: stacked on an empty table, the columns left null would get a
+        // value per row.)
+        *sessions = loaded.sessions;
+    } else {
+        sessions.vstack_mut(&loaded.sessions)?;
+    }
     refused.vstack_mut(&loaded.refused)?;
     Ok(())
 }

@@ -24,7 +24,7 @@ use polars::prelude::DataFrame;
 
 use crate::analysis::breakdown::GroupBy;
 use crate::analysis::summary::{self, InputInfo, ReportOptions};
-use crate::analysis::{percode, reconnect};
+use crate::analysis::{charts, percode, reconnect};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
@@ -242,16 +242,17 @@ fn export(df: &mut DataFrame, path: &Path, views: &Views, failed: &mut bool) {
 }
 
 /// The per-code and reconnect exports, the HTML and Markdown pages, then the report
-/// printed; returns whether an output failed.
+/// printed; returns whether an output failed. The table is taken: the report leaves
+/// rows out of it without holding it twice ([`summary::build_counted`]).
 fn report(
     inputs: Vec<InputInfo>,
     time_range: Option<(i64, i64)>,
-    sessions: &DataFrame,
+    sessions: DataFrame,
     refused: &DataFrame,
     views: &Views,
 ) -> Result<bool> {
     let mut failures = Vec::new();
-    export_views(sessions, views, &mut failures)?;
+    export_views(&sessions, views, &mut failures)?;
     // Once the last export is complete: put the run's exports in place together (a
     // no-op unless the command opened a `write::ExportSet`), before the report is printed.
     let commit = |failures: &mut Vec<String>| {
@@ -279,8 +280,8 @@ fn report(
     if views.pages() {
         // Drawn from the rows the report counts (no undecrypted TLS, each proxied
         // session once), so that the charts and the report agree.
-        let rec = reconnect::reconnects(&counted, views.window_s)?;
-        let x = crate::analysis::charts::extras(&counted, &rec)?;
+        let rec = reconnect::reconnects_with(&counted, views.window_s, charts::RECONNECT_COLUMNS)?;
+        let x = charts::extras(&counted, &rec)?;
         use crate::render::{html, markdown};
         for (path, page) in [
             (&views.html, html::render_report as fn(&_, &_) -> String),

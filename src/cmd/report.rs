@@ -37,6 +37,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         &mut warnings,
         &mut sessions,
         &mut refused,
+        cfg.sessions.is_none(),
     )?;
     inputs.extend(found.skipped.iter().map(|(p, why)| skipped_input(p, why)));
     say_all(&errors_of(&inputs), "errors");
@@ -45,7 +46,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     if let Some(path) = &cfg.sessions {
         export(&mut sessions, path, &cfg.views, &mut failed);
     }
-    failed |= report(inputs, None, &sessions, &refused, &cfg.views)?;
+    failed |= report(inputs, None, sessions, &refused, &cfg.views)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {

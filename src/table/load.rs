@@ -19,8 +19,8 @@ use polars_io::json::{JsonFormat, JsonReader};
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
-use crate::table::columns::conform_to;
-use crate::table::session::{refused_frame, sessions_frame, REFUSED_COLUMNS};
+use crate::table::columns::{conform_to, shared_str_col};
+use crate::table::session::{self, refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 /// The tables `wsaudit analyze` exports, told apart by their columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,11 @@ impl TableKind {
 /// [`load`]), else with the types polars infers. JSON types are inferred from every
 /// row.
 pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
+    read_raw_without(path, csv_as_text, &[])
+}
+
+/// [`read_raw`], a Parquet file without the columns `skip` (never decoded).
+fn read_raw_without(path: &Path, csv_as_text: bool, skip: &[&str]) -> Result<DataFrame> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -105,7 +110,19 @@ pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
             .finish()?,
         "json" => json(JsonFormat::Json)?,
         "jsonl" | "ndjson" => json(JsonFormat::JsonLines)?,
-        _ => ParquetReader::new(File::open(path)?).finish()?,
+        _ => {
+            let mut reader = ParquetReader::new(File::open(path)?);
+            if !skip.is_empty() {
+                let names: Vec<String> = reader
+                    .schema()?
+                    .iter_names()
+                    .filter(|n| !skip.contains(&n.as_str()))
+                    .map(|n| n.to_string())
+                    .collect();
+                reader = reader.with_columns(Some(names));
+            }
+            reader.finish()?
+        }
     };
     Ok(anomalies_as_text(df)?)
 }
@@ -158,6 +175,38 @@ pub struct Loaded {
 /// twice, same `capture` and `session_id`, counted once); other wsaudit tables are
 /// listed in [`Loaded::other`]; anything else is a problem.
 pub fn load(files: &[PathBuf]) -> Result<Loaded> {
+    load_with(files, false)
+}
+
+/// Session-table columns no report reads, left null by [`load_with`] for a run that
+/// only reports: [`session::NOT_REPORTED`] but those a figure does read when they are
+/// there (the diagnosis reads the ping counts, HTTP version and HTTP/2 end; `--by
+/// transport` the HTTP version).
+pub fn not_read_by_reports(column: &str) -> bool {
+    session::NOT_REPORTED.contains(&column)
+        && ![
+            "pings_client",
+            "pings_server",
+            "http_version",
+            "h2_end",
+            "client_port",
+        ]
+        .contains(&column)
+}
+
+/// [`load`]; with `only_reported`, the session tables' [`not_read_by_reports`] columns
+/// are null (not decoded from Parquet): `wsaudit report` over a 350,000-session export
+/// held them all (~100 MiB) when it writes no table.
+pub fn load_with(files: &[PathBuf], only_reported: bool) -> Result<Loaded> {
+    let skip: Vec<&str> = if only_reported {
+        session::SESSION_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| not_read_by_reports(c))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let session_tpl = sessions_frame(&[])?;
     let refused_tpl = refused_frame(&[])?;
     let mut sessions = session_tpl.clone();
@@ -171,9 +220,9 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
         duplicates: Vec::new(),
     };
     // (capture, session_id) -> index in `files` of the file that had it first.
-    let mut seen: HashMap<(Option<String>, Option<String>), usize> = HashMap::new();
+    let mut seen = Seen::default();
     for f in files {
-        let df = match read_raw(f, true) {
+        let df = match read_raw_without(f, true, &skip) {
             Ok(df) => df,
             Err(e) => {
                 out.problems
@@ -225,39 +274,106 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
         } else {
             df
         };
-        acc.vstack_mut(&df)?;
         out.files.push((f.clone(), kind, df.height()));
+        if acc.height() == 0 {
+            // (The first rows as they are: stacking them on the empty template would
+            // make a value per row of the columns left null.)
+            *acc = df;
+        } else {
+            acc.vstack_mut(&df)?;
+        }
     }
+    drop(seen);
     sessions.rechunk_mut();
+    // Repeated values stored once (a Parquet or CSV file gives each row its own copy
+    // of the capture name, user agent, code name...: ~10 MiB on 350,000 sessions), one
+    // column at a time; not the ids and keys, which are unique.
+    let height = sessions.height();
+    let columns = sessions
+        .into_columns()
+        .into_iter()
+        .map(|c| match c.dtype() {
+            DataType::String if !["session_id", "websocket_key"].contains(&c.name().as_str()) => {
+                shared_str_col(c.name(), c.str()?.iter())
+            }
+            _ => Ok(c),
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    let mut sessions = DataFrame::new(height, columns)?;
+    for name in &skip {
+        if let Some(dtype) = sessions.schema().get(name).cloned() {
+            sessions.with_column(Column::full_null((*name).into(), height, &dtype))?;
+        }
+    }
     refused.rechunk_mut();
     out.sessions = sessions;
     out.refused = refused;
     Ok(out)
 }
 
+/// The sessions read so far, by (`capture`, `session_id`), with the file each came from
+/// first. Keys are not copied: a key's hash points at the row that holds it (the tables
+/// are kept), and rows whose hashes are equal are compared by value. (A map of owned
+/// keys held ~60 MiB more while a 350,000-session export was read.)
+#[derive(Default)]
+struct Seen {
+    /// Per session file: its `capture` and `session_id` columns, and its index among
+    /// the files read.
+    files: Vec<(StringChunked, StringChunked, usize)>,
+    /// Hash -> (file, row) of the first key with that hash.
+    first: HashMap<u64, (u32, u32)>,
+    /// Other keys with a hash already in `first` (different values, the same hash).
+    more: Vec<(u64, u32, u32)>,
+}
+
+impl Seen {
+    fn key(&self, file: u32, row: u32) -> (Option<&str>, Option<&str>) {
+        let (c, i, _) = &self.files[file as usize];
+        (c.get(row as usize), i.get(row as usize))
+    }
+
+    /// The index of the file the key of (`file`, `row`) was first read from, or `None`
+    /// after adding it as seen there.
+    fn first_or_add(&mut self, file: u32, row: u32) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let key = self.key(file, row);
+        let h = foldhash::quality::FixedState::with_seed(0x5345_454e).hash_one(key);
+        let Some(&(f, r)) = self.first.get(&h) else {
+            self.first.insert(h, (file, row));
+            return None;
+        };
+        if self.key(f, r) == key {
+            return Some(self.files[f as usize].2);
+        }
+        if let Some(&(_, f, _)) = self
+            .more
+            .iter()
+            .find(|&&(mh, f, r)| mh == h && self.key(f, r) == key)
+        {
+            return Some(self.files[f as usize].2);
+        }
+        self.more.push((h, file, row));
+        None
+    }
+}
+
 /// `df` without the sessions already in `seen` (by `capture` and `session_id`), the
 /// number dropped, and the index of the file the first dropped one came from; the rest
 /// are added to `seen` as coming from file `index`.
-fn drop_seen(
-    df: DataFrame,
-    seen: &mut HashMap<(Option<String>, Option<String>), usize>,
-    index: usize,
-) -> Result<(DataFrame, usize, usize)> {
+fn drop_seen(df: DataFrame, seen: &mut Seen, index: usize) -> Result<(DataFrame, usize, usize)> {
     let captures = df.column("capture")?.str()?.clone();
     let ids = df.column("session_id")?.str()?.clone();
+    let file = seen.files.len() as u32;
+    seen.files.push((captures, ids, index));
     let mut keep = Vec::with_capacity(df.height());
     let mut first = None;
-    for (c, i) in captures.iter().zip(ids.iter()) {
-        let key = (c.map(str::to_string), i.map(str::to_string));
-        match seen.get(&key) {
-            Some(&j) => {
+    for row in 0..df.height() as u32 {
+        match seen.first_or_add(file, row) {
+            Some(j) => {
                 first.get_or_insert(j);
                 keep.push(false);
             }
-            None => {
-                seen.insert(key, index);
-                keep.push(true);
-            }
+            None => keep.push(true),
         }
     }
     let Some(first) = first else {
