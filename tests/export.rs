@@ -700,3 +700,46 @@ print("pyarrow", pyarrow.__version__, "ok")
     );
     println!("{}", String::from_utf8_lossy(&out.stdout).trim());
 }
+
+/// The same over the TLS and HTTP/2 fixtures with their key logs: the 1006 diagnosis
+/// (how HTTP/2 streams ended, pings) and `--by transport` read columns that a spilled
+/// run must keep for the reports too.
+#[test]
+fn http2_report_is_the_same_when_sessions_spill_to_disk() {
+    let tls = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+    let dir = tmpdir("spill-h2");
+    let spill = dir.join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let run = |spill_after: &str, extra: &[&str]| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsaudit"))
+            .arg("analyze")
+            .arg(&tls)
+            .arg("--keylog")
+            .arg(&tls)
+            .arg("--sessions")
+            .arg(dir.join(format!("s-{spill_after}.csv")))
+            .args(["--spill-after", spill_after, "--spill-dir"])
+            .arg(&spill)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for extra in [&["--format", "json"][..], &["--by", "transport"][..]] {
+        let mem = run("0", extra);
+        assert!(
+            mem.contains("h2") || mem.contains("\"2\""),
+            "{extra:?}: HTTP/2 sessions in the report"
+        );
+        assert_eq!(
+            mem,
+            run("1", extra),
+            "{extra:?}: the report with sessions spilled"
+        );
+    }
+}

@@ -247,7 +247,8 @@ session_columns! {
 }
 
 /// Session-table columns no report reads (the proxies analysis reads `established_time`
-/// and the two sides' Close codes, so they are kept). When a table too big for memory is merged
+/// and the two sides' Close codes, the 1006 diagnosis the pings, `http_version` and
+/// `h2_end`, and `--by transport` `http_version`, so they are kept). When a table too big for memory is merged
 /// from disk into its export, the table kept for the reports has these as nulls (a
 /// test checks that every report is the same either way).
 pub const NOT_REPORTED: &[&str] = &[
@@ -265,17 +266,13 @@ pub const NOT_REPORTED: &[&str] = &[
     "messages_server",
     "bytes_client",
     "bytes_server",
-    "pings_client",
-    "pings_server",
     "pongs_client",
     "pongs_server",
     "anomaly_count",
-    "http_version",
     "tls_version",
     "tls_cipher",
     "alpn",
     "h2_stream_id",
-    "h2_end",
     "tls_close_notify_client",
     "tls_close_notify_server",
     "tls_alert_client",
