@@ -67,40 +67,21 @@ fn decoders_and_any_chunk_size_give_exactly_the_sequential_result() {
             }
         };
         let seq = analyze(&input, &keyed());
-        for (decoders, shards, chunk_bytes) in [
-            (0, 2, 1),
-            (1, 1, 1),
-            (1, 3, 1),
-            (2, 3, 1),
-            (3, 2, 1),
-            (2, 2, 700),
-            (1, 2, 64 << 10),
-            (2, 5, 8 << 20),
-        ] {
-            let par = analyze(
-                &input,
-                &Options {
-                    shards,
-                    decoders,
-                    chunk_bytes,
-                    ..keyed()
-                },
-            );
-            let how = format!(
-                "{}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes} bytes",
-                f.display()
-            );
-            assert_eq!(par.sessions, seq.sessions, "{how}");
-            assert_eq!(par.refused, seq.refused, "{how}");
-            assert_eq!(par.tls, seq.tls, "{how}");
-            assert_eq!(par.read.packets, seq.read.packets, "{how}");
-            assert_eq!(par.tcp_segments, seq.tcp_segments, "{how}");
-            assert_eq!(
-                (par.first_ts, par.last_ts),
-                (seq.first_ts, seq.last_ts),
-                "{how}"
-            );
-        }
+        same_as_sequential(
+            &input,
+            &seq,
+            &keyed,
+            &[
+                (0, 2, 1),
+                (1, 1, 1),
+                (1, 3, 1),
+                (2, 3, 1),
+                (3, 2, 1),
+                (2, 2, 700),
+                (1, 2, 64 << 10),
+                (2, 5, 8 << 20),
+            ],
+        );
     }
 }
 
@@ -651,30 +632,17 @@ fn decoders_give_the_sequential_result_on_many_chunks_and_pieces() {
             seq.tcp_segments,
             seq.sessions.len()
         );
-        for (decoders, shards, chunk_bytes) in [
-            (0, 1, 300 << 10),
-            (1, 2, 256 << 10),
-            (3, 4, 1 << 20),
-            (2, 7, 64 << 10),
-        ] {
-            let par = analyze(
-                &input,
-                &Options {
-                    shards,
-                    decoders,
-                    chunk_bytes,
-                    ..Options::default()
-                },
-            );
-            let how = format!(
-                "{}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes} bytes",
-                path.display()
-            );
-            assert!(par.sessions == seq.sessions, "{how}: sessions differ");
-            assert_eq!(par.refused, seq.refused, "{how}");
-            assert_eq!(par.tcp_segments, seq.tcp_segments, "{how}");
-            assert_eq!(par.evicted, seq.evicted, "{how}");
-        }
+        same_as_sequential(
+            &input,
+            &seq,
+            &Options::default,
+            &[
+                (0, 1, 300 << 10),
+                (1, 2, 256 << 10),
+                (3, 4, 1 << 20),
+                (2, 7, 64 << 10),
+            ],
+        );
     }
 }
 
@@ -722,5 +690,42 @@ fn the_sinks_of_one_capture_finish_together_without_spilling_within_the_budget()
             );
         }
         drop(other);
+    }
+}
+
+/// Analyse `input` with each (decoders, workers, chunk bytes) and compare with the
+/// sequential result `seq`: sessions, refused upgrades, TLS counts, packets, segments,
+/// evictions and time range.
+fn same_as_sequential(
+    input: &Input,
+    seq: &wsaudit::pipeline::CaptureResult,
+    base: &dyn Fn() -> Options,
+    plans: &[(usize, usize, usize)],
+) {
+    for &(decoders, shards, chunk_bytes) in plans {
+        let par = analyze(
+            input,
+            &Options {
+                shards,
+                decoders,
+                chunk_bytes,
+                ..base()
+            },
+        );
+        let how = format!(
+            "{}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes} bytes",
+            input.name()
+        );
+        assert!(par.sessions == seq.sessions, "{how}: sessions differ");
+        assert_eq!(par.refused, seq.refused, "{how}");
+        assert_eq!(par.tls, seq.tls, "{how}");
+        assert_eq!(par.read.packets, seq.read.packets, "{how}");
+        assert_eq!(par.tcp_segments, seq.tcp_segments, "{how}");
+        assert_eq!(par.evicted, seq.evicted, "{how}");
+        assert_eq!(
+            (par.first_ts, par.last_ts),
+            (seq.first_ts, seq.last_ts),
+            "{how}"
+        );
     }
 }
