@@ -1076,7 +1076,7 @@ pub fn conn_table(data: &[u8]) {
 /// Link types the pipeline target writes into its pcap header.
 const LINKTYPES: [u32; 5] = [1, 101, 113, 276, 0];
 
-/// The pipeline of `pipeline.rs`'s `run_sequential` (read_slice, link::decode,
+/// The pipeline of `pipeline`'s `run_sequential` (read_slice, link::decode,
 /// ConnTable<Conn>) over a pcap built from the input. Layout: byte 0 picks the link
 /// type (`LINKTYPES[b % 5]`: Ethernet, raw IP, Linux SLL, SLL2, BSD NULL), byte 1 →
 /// `max_conns` (1 to 16), then packets: u16 length (capped at what is left), one byte of
