@@ -279,3 +279,35 @@ fn unmasked_client_frames_and_the_wrong_accept_header_are_flagged() {
         "control_frame_too_long",
     );
 }
+
+/// Captures made by other people's tools read the same on many threads: decoders,
+/// pagers and chunks of one record give every public capture exactly the sequential
+/// result (odd link types, pcapng with several interfaces, truncated files).
+#[test]
+fn every_public_capture_reads_the_same_sharded_as_sequentially() {
+    let Some(root) = corpus() else { return };
+    let mut files = Vec::new();
+    captures_under(&root, &root, &mut files);
+    assert_eq!(files.len(), CAPTURE_FILES);
+    for f in files {
+        let input = Input::Path(root.join(&f));
+        let seq = analyze(&input, &Options::default());
+        for (decoders, shards, chunk_bytes) in [(0, 3, 1), (2, 3, 1), (1, 4, 4096)] {
+            let par = analyze(
+                &input,
+                &Options {
+                    decoders,
+                    shards,
+                    chunk_bytes,
+                    ..Options::default()
+                },
+            );
+            let how =
+                format!("{f}: {decoders} decoders, {shards} workers, chunks of {chunk_bytes}");
+            assert!(par.sessions == seq.sessions, "{how}: sessions differ");
+            assert_eq!(par.refused, seq.refused, "{how}");
+            assert_eq!(par.read.packets, seq.read.packets, "{how}");
+            assert_eq!(par.problems(), seq.problems(), "{how}");
+        }
+    }
+}
