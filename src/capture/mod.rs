@@ -203,15 +203,25 @@ const STREAM_AHEAD: usize = 2048;
 fn prefetch_stream(window: &[u8], mut from: usize, at: usize) -> usize {
     let to = at + STREAM_AHEAD;
     while from < to {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a hint that never faults, whatever the address.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch(window.as_ptr().wrapping_add(from) as *const i8, _MM_HINT_T0);
-        }
+        prefetch_line(window, from);
         from += 64;
     }
     from
+}
+
+/// Ask the CPU to start loading the cache line at `data[at]` (any offset: a hint that
+/// never faults, inside the slice or not).
+#[inline(always)]
+pub fn prefetch_line(data: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint that never dereferences in a way that can fault, even
+    // for addresses outside the slice.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch(data.as_ptr().wrapping_add(at) as *const i8, _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, at);
 }
 
 /// Ask the CPU to start loading the next record's header and first bytes (where the
@@ -220,21 +230,9 @@ fn prefetch_stream(window: &[u8], mut from: usize, at: usize) -> usize {
 /// thread's biggest cost. A hint only; never faults, whatever the offset.
 #[inline(always)]
 fn prefetch(window: &[u8], at: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = window.as_ptr().wrapping_add(at) as *const i8;
-        // SAFETY: prefetch is a hint that never dereferences in a way that can fault,
-        // even for addresses outside the slice.
-        #[allow(unused_unsafe)]
-        unsafe {
-            _mm_prefetch(p, _MM_HINT_T0);
-            _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
-            _mm_prefetch(p.wrapping_add(4096), _MM_HINT_T0);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (window, at);
+    prefetch_line(window, at);
+    prefetch_line(window, at + 64);
+    prefetch_line(window, at + 4096);
 }
 
 /// How the bytes of an input are packed.

@@ -537,16 +537,16 @@ fn run_all<R: Send>(
     opts: &Options,
     one: impl Fn(&Input, &Options, Option<&indicatif::ProgressBar>) -> R + Sync,
 ) -> Vec<R> {
+    let sizes: Vec<u64> = inputs
+        .iter()
+        .map(|i| match i {
+            Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin => 0,
+        })
+        .collect();
     let progress = opts.progress.then(|| {
-        let total: u64 = inputs
-            .iter()
-            .map(|i| match i {
-                Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                Input::Stdin => 0,
-            })
-            .sum();
         let pb = indicatif::ProgressBar::with_draw_target(
-            Some(total),
+            Some(sizes.iter().sum()),
             indicatif::ProgressDrawTarget::stderr_with_hz(4),
         );
         pb.set_style(
@@ -561,13 +561,6 @@ fn run_all<R: Send>(
     let mut opts = opts.clone();
     opts.concurrent = inputs.len().min(threads).max(1);
     let plans: Vec<(usize, usize)> = if opts.shards == AUTO_SHARDS {
-        let sizes: Vec<u64> = inputs
-            .iter()
-            .map(|i| match i {
-                Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                Input::Stdin => 0,
-            })
-            .collect();
         split_threads_by_size(threads, &sizes)
     } else {
         vec![(opts.decoders, opts.shards); inputs.len()]

@@ -313,13 +313,6 @@ pub(super) fn run<'m, K: SessionSink>(
         drop(spare_txs);
 
         let mut release = capture::MapReleaser::with_step(map.mmap(), chunk_bytes);
-        let min_done = |done_at: &[AtomicUsize]| {
-            done_at
-                .iter()
-                .map(|d| d.load(Ordering::Acquire))
-                .min()
-                .unwrap_or(0)
-        };
         let mut chunk_start = 0usize;
         let (read, segments) = if decoders == 0 {
             let mut router = Router::new(
@@ -368,7 +361,7 @@ pub(super) fn run<'m, K: SessionSink>(
                     for mut chunk in rx {
                         for (i, pkt) in chunk.pkts.iter().enumerate() {
                             if let Some(ahead) = chunk.pkts.get(i + 4) {
-                                prefetch(ahead.data);
+                                capture::prefetch_line(ahead.data, 0);
                             }
                             router.packet(pkt);
                         }
@@ -438,6 +431,15 @@ pub(super) fn run<'m, K: SessionSink>(
     })
 }
 
+/// The map offset every worker has finished its parts up to.
+fn min_done(done_at: &[AtomicUsize]) -> usize {
+    done_at
+        .iter()
+        .map(|d| d.load(Ordering::Acquire))
+        .min()
+        .unwrap_or(0)
+}
+
 /// Start a named thread of the scope (names show in `top -H` and profilers); a thread
 /// that cannot be started is a panic, as `scope.spawn`'s.
 fn spawn<'scope, 'env, T: Send + 'scope>(
@@ -489,11 +491,7 @@ fn page(
                 .is_ok();
             next_map += pagers;
         }
-        let done = done_at
-            .iter()
-            .map(|d| d.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(0);
+        let done = min_done(done_at);
         while (next_drop + 1) * chunk_bytes <= done {
             capture::drop_pages(map.mmap(), next_drop * chunk_bytes, chunk_bytes);
             next_drop += pagers;
@@ -504,16 +502,4 @@ fn page(
         std::thread::park_timeout(std::time::Duration::from_millis(2));
     }
     CPU_PAGE.fetch_add(thread_cpu_ns().saturating_sub(start), Ordering::Relaxed);
-}
-
-/// Ask for the cache line holding a packet's first bytes (its headers) ahead of use.
-#[inline(always)]
-fn prefetch(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(data.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
 }
