@@ -1087,29 +1087,38 @@ fn long_spans_are_merged_to_forty_lines() {
     );
 }
 
-/// A table merged back from disk keeps only the columns a report reads (the others,
-/// `NOT_REPORTED`, are null for the reports; the export has them all). Every report
-/// over every fixture (captures and logs), with every breakdown and the timeline, is
-/// the same from that table as from the whole one; and the export gets the whole table.
+/// A table merged back from disk keeps only what the reports asked for read
+/// (`summary::kept_for`: other columns null, the WebSocket key as a hash); the export
+/// has every row and column. Every report over every fixture (captures and logs), with
+/// no breakdown, each breakdown alone, or all of them, with and without the pages'
+/// charts, is the same from that table as from the whole one.
 #[test]
 fn reports_are_the_same_from_a_table_merged_back_from_disk() {
     use clap::ValueEnum;
     use wsaudit::analysis::breakdown::GroupBy;
+    use wsaudit::analysis::charts::{extras, RECONNECT_COLUMNS};
     use wsaudit::analysis::percode::per_code_frame;
-    use wsaudit::analysis::summary::{build, ReportOptions};
+    use wsaudit::analysis::proxies::{pair, pairs_frame};
+    use wsaudit::analysis::reconnect::reconnects_with;
+    use wsaudit::analysis::summary::{build, build_counted, kept_for, ReportOptions};
     use wsaudit::cmd::collect::collect;
     use wsaudit::inputs::classify;
     use wsaudit::logs::LogOptions;
     use wsaudit::render::report::render_text;
+    use wsaudit::table::columns::str_ca;
     use wsaudit::table::spill::SpillOptions;
 
     let mut paths: Vec<String> = common::fixture_captures()
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    paths.push(common::fixture("logs").display().to_string());
+    // wss and HTTP/2 (with their key logs, found among the inputs), proxied pairs, logs.
+    for more in ["tls", "proxy", "logs"] {
+        paths.push(common::fixture(more).display().to_string());
+    }
     let sources = classify(&paths, &LogOptions::default());
-    assert!(sources.captures.len() > 3 && !sources.logs.is_empty());
+    assert!(sources.captures.len() > 10 && !sources.logs.is_empty());
+    assert!(!sources.keylogs.is_empty());
     let spill_dir =
         std::env::temp_dir().join(format!("wsaudit-test-reports-{}", std::process::id()));
     let run = |rows: Option<usize>| {
@@ -1125,71 +1134,145 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
         )
         .unwrap()
     };
-    let whole = run(None);
-    let spilled = run(Some(2));
-    assert!(!whole.sessions.streamed());
-    assert!(spilled.sessions.streamed(), "two rows per worker spill");
-    let a = whole.sessions.drain(&mut |_| {}, true).unwrap();
-    let mut exported: Option<DataFrame> = None;
-    let b = spilled
-        .sessions
-        .drain(
-            &mut |batch| match &mut exported {
-                Some(t) => {
-                    t.vstack_mut(batch).unwrap();
-                }
-                None => exported = Some(batch.clone()),
-            },
-            true,
-        )
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&spill_dir);
-    let exported = exported.unwrap();
-    assert!(
-        exported.equals_missing(&a.sessions),
-        "the export has every row and column"
-    );
-    assert!(b.closes.unwrap().equals_missing(&a.closes.unwrap()));
-    assert_eq!(b.sessions.schema(), a.sessions.schema());
-    assert_eq!(b.sessions.height(), a.sessions.height());
-
-    let opts = ReportOptions {
+    let mut option_sets: Vec<(ReportOptions, bool)> = Vec::new();
+    let every = ReportOptions {
         by: GroupBy::value_variants().to_vec(),
         top: 20,
         window_s: DEFAULT_WINDOW_S,
         timeline: true,
         path_raw: false,
     };
-    let ra = build(
-        whole.inputs,
-        whole.time_range,
-        &a.sessions,
-        &whole.refused,
-        &opts,
-    )
-    .unwrap();
-    let rb = build(
-        spilled.inputs,
-        spilled.time_range,
-        &b.sessions,
-        &spilled.refused,
-        &opts,
-    )
-    .unwrap();
-    assert_eq!(
-        serde_json::to_value(&ra).unwrap(),
-        serde_json::to_value(&rb).unwrap()
+    for pages in [false, true] {
+        option_sets.push((
+            ReportOptions {
+                by: Vec::new(),
+                ..every.clone()
+            },
+            pages,
+        ));
+        for by in GroupBy::value_variants() {
+            option_sets.push((
+                ReportOptions {
+                    by: vec![*by],
+                    ..every.clone()
+                },
+                pages,
+            ));
+        }
+        option_sets.push((every.clone(), pages));
+    }
+
+    let whole = run(None);
+    let a = whole.sessions.drain(&mut |_| {}, None).unwrap();
+    let http2 = str_ca(&a.sessions, "http_version").unwrap();
+    assert!(
+        http2.iter().any(|v| v == Some("2")),
+        "HTTP/2 sessions are in"
     );
-    assert_eq!(
-        render_text(&ra, &Default::default()),
-        render_text(&rb, &Default::default())
-    );
-    assert!(per_code_frame(&a.sessions)
-        .unwrap()
-        .equals_missing(&per_code_frame(&b.sessions).unwrap()));
-    assert!(reconnects(&a.sessions, DEFAULT_WINDOW_S)
-        .unwrap()
-        .equals_missing(&reconnects(&b.sessions, DEFAULT_WINDOW_S).unwrap()));
+    assert!(pair(&a.sessions).unwrap().any(), "proxied pairs are in");
+    // One spilled run per distinct kept table; every option set is checked against it.
+    let mut kept: Vec<wsaudit::table::columns::Kept> = Vec::new();
+    for (opts, pages) in &option_sets {
+        let k = kept_for(opts, *pages);
+        if !kept.contains(&k) {
+            kept.push(k);
+        }
+    }
+    let mut checked = 0;
+    for keep in &kept {
+        let spilled = run(Some(2));
+        assert!(spilled.sessions.streamed(), "two rows per worker spill");
+        let mut exported: Option<DataFrame> = None;
+        let b = spilled
+            .sessions
+            .drain(
+                &mut |batch| match &mut exported {
+                    Some(t) => {
+                        t.vstack_mut(batch).unwrap();
+                    }
+                    None => exported = Some(batch.clone()),
+                },
+                Some(keep),
+            )
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&spill_dir);
+        let exported = exported.unwrap();
+        assert!(
+            exported.equals_missing(&a.sessions),
+            "the export has every row and column"
+        );
+        assert!(b.closes.as_ref().unwrap().equals_missing(whole_closes(&a)));
+        assert_eq!(b.sessions.height(), a.sessions.height());
+        for c in &keep.nulled {
+            assert_eq!(
+                b.sessions.column(c).unwrap().null_count(),
+                b.sessions.height(),
+                "{c} is left out"
+            );
+        }
+        for (opts, pages) in option_sets.iter().filter(|(o, p)| kept_for(o, *p) == *keep) {
+            let what = format!("--by {:?}, pages {pages}", opts.by);
+            let spilled_inputs = spilled.inputs.clone();
+            let ra = build(
+                whole.inputs.clone(),
+                whole.time_range,
+                &a.sessions,
+                &whole.refused,
+                opts,
+            )
+            .unwrap();
+            let rb = build(
+                spilled_inputs,
+                spilled.time_range,
+                &b.sessions,
+                &spilled.refused,
+                opts,
+            )
+            .unwrap();
+            assert_eq!(
+                serde_json::to_value(&ra).unwrap(),
+                serde_json::to_value(&rb).unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                render_text(&ra, &Default::default()),
+                render_text(&rb, &Default::default()),
+                "{what}"
+            );
+            // The exports computed from the kept table: --summary, --reconnects, --proxies.
+            assert!(per_code_frame(&a.sessions)
+                .unwrap()
+                .equals_missing(&per_code_frame(&b.sessions).unwrap()));
+            assert!(reconnects(&a.sessions, DEFAULT_WINDOW_S)
+                .unwrap()
+                .equals_missing(&reconnects(&b.sessions, DEFAULT_WINDOW_S).unwrap()));
+            assert!(pairs_frame(&pair(&a.sessions).unwrap())
+                .unwrap()
+                .equals_missing(&pairs_frame(&pair(&b.sessions).unwrap()).unwrap()));
+            if *pages {
+                let charts = |sessions: &DataFrame| {
+                    let (_, counted) = build_counted(
+                        whole.inputs.clone(),
+                        whole.time_range,
+                        sessions.clone(),
+                        &whole.refused,
+                        opts,
+                    )
+                    .unwrap();
+                    let rec =
+                        reconnects_with(&counted, DEFAULT_WINDOW_S, RECONNECT_COLUMNS).unwrap();
+                    serde_json::to_value(extras(&counted, &rec).unwrap()).unwrap()
+                };
+                assert_eq!(charts(&a.sessions), charts(&b.sessions), "{what}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, option_sets.len());
+}
+
+fn whole_closes(d: &wsaudit::table::drain::Drained) -> &DataFrame {
+    d.closes.as_ref().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::columns::{f64_ca, i64_ca, str_ca, u16s, u64s};
+use crate::table::columns::{f64_ca, hashes, i64_ca, str_ca, u16s, u64s};
 
 /// A cut after at least this long idle is an idle cut (a timeout); a shorter one came
 /// while traffic was flowing (the 1006 diagnosis's `CLUSTER_MIN_VALUE_S` as well).
@@ -193,7 +193,9 @@ struct Cols {
     server_ip: StringChunked,
     server_port: Vec<Option<u16>>,
     path: StringChunked,
-    key: StringChunked,
+    /// `Sec-WebSocket-Key` hashes ([`crate::table::columns::text_hash`]: 0 for an
+    /// empty key); the kept table holds them so ([`crate::table::columns::Kept`]).
+    key: UInt64Chunked,
     ending: StringChunked,
     tcp_end: StringChunked,
     start: Int64Chunked,
@@ -263,7 +265,11 @@ impl Cols {
             server_ip: opt_str(df, "server_ip")?,
             server_port: ports("server_port")?,
             path: opt_str(df, "path")?,
-            key: opt_str(df, "websocket_key")?,
+            key: if df.column("websocket_key").is_ok() {
+                hashes(df, "websocket_key")?
+            } else {
+                UInt64Chunked::full_null("websocket_key".into(), df.height())
+            },
             ending: opt_str(df, "ending")?,
             tcp_end: opt_str(df, "tcp_end")?,
             start: nulls_i64("start_time")?,
@@ -405,9 +411,9 @@ pub fn pair(df: &DataFrame) -> PolarsResult<Proxies> {
     // of proxied sessions, and a map of 350,000 keys (with a vector each) was ~30 MiB.
     // Groups are disjoint, so the order they are visited in changes nothing.
     let mut keyed: Vec<u32> = (0..n as u32)
-        .filter(|&i| c.key.get(i as usize).is_some_and(|k| !k.is_empty()))
+        .filter(|&i| c.key.get(i as usize).is_some_and(|k| k != 0))
         .collect();
-    keyed.sort_unstable_by(|&a, &b| (c.key.get(a as usize), a).cmp(&(c.key.get(b as usize), b)));
+    keyed.sort_unstable_by_key(|&a| (c.key.get(a as usize), a));
     let same_key = |a: &u32, b: &u32| c.key.get(*a as usize) == c.key.get(*b as usize);
     // A key seen on many rows is a client (or a replay) reusing it, not a proxy: only
     // legs that can be the two ends of one hop pair ([`Cols::hop`]), nearest start first.

@@ -20,7 +20,7 @@ use crate::analysis::reconnect::{
     ReconnectRow, REPORT_RECONNECT_COLUMNS,
 };
 use crate::analysis::timeline::{timeline, Timeline};
-use crate::table::columns::{bools, filter_owned, i64s, str_ca, strs, u64s};
+use crate::table::columns::{bools, filter_owned, i64s, str_ca, strs, u64s, Kept};
 use crate::text::iso_time;
 
 /// One input of the run.
@@ -205,19 +205,83 @@ fn reconnect_part(sessions: &DataFrame, window_s: f64) -> PolarsResult<Reconnect
     })
 }
 
+/// Session-table columns no report, page or export view reads (the exports of the
+/// session table itself get whole rows). The proxies analysis reads `established_time`
+/// and the two sides' Close codes; the 1006 diagnosis the pings, `http_version` and
+/// `h2_end`; `--by transport` `http_version`; the per-code table names codes from
+/// `close_code` itself: so those are read, and `close_code_name` is not.
+pub const UNREAD: &[&str] = &[
+    "client_port",
+    "origin",
+    "extensions",
+    "permessage_deflate",
+    "close_code_name",
+    "client_close_reason",
+    "server_close_reason",
+    "client_observed_code",
+    "server_observed_code",
+    "tcp_end_time",
+    "frames_client",
+    "frames_server",
+    "messages_client",
+    "messages_server",
+    "bytes_client",
+    "bytes_server",
+    "pongs_client",
+    "pongs_server",
+    "anomaly_count",
+    "tls_version",
+    "tls_cipher",
+    "alpn",
+    "h2_stream_id",
+    "tls_close_notify_client",
+    "tls_close_notify_server",
+    "tls_alert_client",
+    "tls_alert_server",
+];
+
+/// Columns read only by the breakdown of their key (`--by`).
+const READ_BY: &[(GroupBy, &str)] = &[
+    (GroupBy::UserAgent, "user_agent"),
+    (GroupBy::Subprotocol, "subprotocol"),
+    (GroupBy::Sni, "sni"),
+    (GroupBy::Transport, "transport"),
+];
+
+/// Read only by the pages' charts (the top Close reasons).
+const READ_BY_PAGES: &[&str] = &["close_reason"];
+
+/// What the reports with `opts` (and the HTML and Markdown pages, when `pages`) read of
+/// each session row: every column but [`UNREAD`], the breakdown keys not asked for and
+/// the Close reasons without pages; the WebSocket key (compared, never shown: [`pair`])
+/// as a hash. The table kept for them is built this way as it is read
+/// ([`crate::table::drain`]); on 350,000 sessions that is ~70 MiB less than all the
+/// columns the reports might read.
+pub fn kept_for(opts: &ReportOptions, pages: bool) -> Kept {
+    let mut nulled = UNREAD.to_vec();
+    nulled.extend(
+        READ_BY
+            .iter()
+            .filter(|(by, _)| !opts.by.contains(by))
+            .map(|(_, name)| *name),
+    );
+    if !pages {
+        nulled.extend_from_slice(READ_BY_PAGES);
+    }
+    Kept {
+        nulled,
+        hashed: vec!["websocket_key"],
+    }
+}
+
 /// Columns no figure after the pairing reads, with these `opts`: the WebSocket key
 /// (read by [`pair`] only) and the keys of breakdowns not asked for. They are made
 /// null (same names and types), so their memory is freed before the reconnects and
-/// breakdowns are computed (~20 MiB on 350,000 sessions).
+/// breakdowns are computed (~20 MiB on 350,000 sessions, when the table was not
+/// [`kept_for`] these options already).
 fn without_unread(mut sessions: DataFrame, opts: &ReportOptions) -> PolarsResult<DataFrame> {
-    let only_for = [
-        (GroupBy::UserAgent, "user_agent"),
-        (GroupBy::Subprotocol, "subprotocol"),
-        (GroupBy::Sni, "sni"),
-        (GroupBy::Transport, "transport"),
-    ];
     let unread = std::iter::once("websocket_key").chain(
-        only_for
+        READ_BY
             .iter()
             .filter(|(by, _)| !opts.by.contains(by))
             .map(|(_, name)| *name),

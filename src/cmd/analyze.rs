@@ -68,7 +68,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         spill: &cfg.spill,
         with_closes: cfg.closes.is_some(),
         // Rows go to the export as they are merged; the reports get what they read.
-        for_reports: cfg.views.any_report(),
+        keep: cfg.views.kept(),
     };
     let got = read(&cfg.paths, &how, out, &mut |errors, notes| {
         say_all(errors, "errors");

@@ -72,7 +72,7 @@ pub fn load_baseline(
         logs: &LogOptions::default(),
         spill: &SpillOptions::default(),
         with_closes: false,
-        for_reports: true,
+        keep: Some(summary::kept_for(opts, false)),
     };
     let got = read(
         std::slice::from_ref(&name),
@@ -114,7 +114,8 @@ pub fn run(args: Config) -> Result<ExitCode> {
         logs: &args.logs,
         spill: &SpillOptions::default(),
         with_closes: false,
-        for_reports: true,
+        // The audit's pages are always drawn (the verdict's HTML and Markdown).
+        keep: Some(summary::kept_for(&opts, true)),
     };
     // Input problems are printed with the verdict's other errors, at the end.
     let got = read(&args.paths, &how, out, &mut |_, notes| {

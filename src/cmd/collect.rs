@@ -22,7 +22,7 @@ use crate::inputs::{self, Outcome, Skip, Sources};
 use crate::logs::{read_records, FileStats, LogOptions, Parser, Record};
 use crate::pipeline::{self, analyze_all_with};
 use crate::table::chunks::{merge_chunks, SessionChunks, SpillBudget, TableSink};
-use crate::table::columns::conform_to;
+use crate::table::columns::{conform_to, Kept};
 use crate::table::drain::Sessions;
 use crate::table::load;
 use crate::table::run::SpillDir;
@@ -430,7 +430,7 @@ pub fn collect(
             &mut warnings,
             &mut sessions,
             &mut refused,
-            false,
+            None,
         )?;
     }
 
@@ -469,8 +469,8 @@ pub fn collect(
 /// Read table files ([`load::load`]) and add them: one [`InputInfo`] per file, its
 /// rows, and its notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
 /// `named` says it was named on the command line, and passed over with a note when it
-/// was found in a folder. With `only_reported` (nothing exports the rows), the columns
-/// no report reads are left null ([`load::load_with`]).
+/// was found in a folder. With `keep` (nothing exports the rows), the columns it
+/// leaves out are not read ([`load::load_with`]).
 pub fn read_tables(
     files: &[PathBuf],
     named: &dyn Fn(&Path) -> bool,
@@ -478,9 +478,9 @@ pub fn read_tables(
     warnings: &mut Vec<String>,
     sessions: &mut DataFrame,
     refused: &mut DataFrame,
-    only_reported: bool,
+    keep: Option<&Kept>,
 ) -> Result<()> {
-    let loaded = load::load_with(files, only_reported)?;
+    let loaded = load::load_with(files, keep)?;
     for (f, kind, rows) in &loaded.files {
         inputs.push(table_input(f, *kind, *rows));
     }

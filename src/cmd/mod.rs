@@ -28,6 +28,7 @@ use crate::analysis::{charts, percode, reconnect};
 use crate::inputs;
 use crate::logs::LogOptions;
 use crate::pipeline;
+use crate::table::columns::Kept;
 use crate::table::export::SessionsOut;
 use crate::table::spill::SpillOptions;
 use crate::table::write;
@@ -107,6 +108,27 @@ impl Views {
     pub fn pages(&self) -> bool {
         self.html.is_some() || self.markdown.is_some()
     }
+
+    /// The options of every figure computed: [`Views::report_options`], and with the
+    /// pages, which always chart servers, paths and closes over time, those too.
+    pub fn figures(&self) -> ReportOptions {
+        let mut opts = self.report_options();
+        if self.pages() {
+            for extra in [GroupBy::Server, GroupBy::Path] {
+                if !opts.by.contains(&extra) {
+                    opts.by.push(extra);
+                }
+            }
+            opts.timeline = true;
+        }
+        opts
+    }
+
+    /// What the reports of these views read of each session row (`None`: no report).
+    pub fn kept(&self) -> Option<Kept> {
+        self.any_report()
+            .then(|| summary::kept_for(&self.figures(), self.pages()))
+    }
 }
 
 /// One `wsaudit: <message>` line on stderr. File names and wire text in it are made
@@ -152,8 +174,9 @@ pub struct Reading<'a> {
     pub spill: &'a SpillOptions,
     /// Keep the captures' Close-frame table (`--closes`).
     pub with_closes: bool,
-    /// Keep the rows for a report (else only the export sees rows merged from disk).
-    pub for_reports: bool,
+    /// What the reports read of each row (`None`: no report; only the export sees rows
+    /// merged from disk).
+    pub keep: Option<Kept>,
 }
 
 /// What a run read.
@@ -194,7 +217,7 @@ pub fn read(
     notice(&errors, &notes);
     let drained = got
         .sessions
-        .drain(&mut |batch| out.write(batch), how.for_reports)?;
+        .drain(&mut |batch| out.write(batch), how.keep.as_ref())?;
     Ok(Read {
         inputs: got.inputs,
         time_range: got.time_range,
@@ -266,16 +289,7 @@ fn report(
         say_failures(&failures);
         return Ok(!failures.is_empty());
     }
-    let mut opts = views.report_options();
-    if views.pages() {
-        // The pages always chart servers, paths and closes over time.
-        for extra in [GroupBy::Server, GroupBy::Path] {
-            if !opts.by.contains(&extra) {
-                opts.by.push(extra);
-            }
-        }
-        opts.timeline = true;
-    }
+    let opts = views.figures();
     let (mut r, counted) = summary::build_counted(inputs, time_range, sessions, refused, &opts)?;
     if views.pages() {
         // Drawn from the rows the report counts (no undecrypted TLS, each proxied

@@ -30,6 +30,7 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let mut sessions = sessions_frame(&[])?;
     let mut refused = refused_frame(&[])?;
     let named = |p: &Path| cfg.paths.iter().any(|a| Path::new(a) == p);
+    let keep = cfg.views.kept();
     read_tables(
         &found.files,
         &named,
@@ -37,7 +38,8 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         &mut warnings,
         &mut sessions,
         &mut refused,
-        cfg.sessions.is_none(),
+        // Exported rows are whole; then the reports keep what they read.
+        keep.as_ref().filter(|_| cfg.sessions.is_none()),
     )?;
     inputs.extend(found.skipped.iter().map(|(p, why)| skipped_input(p, why)));
     say_all(&errors_of(&inputs), "errors");
@@ -45,6 +47,9 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let mut failed = inputs.iter().any(|i| i.outcome.is_failure());
     if let Some(path) = &cfg.sessions {
         export(&mut sessions, path, &cfg.views, &mut failed);
+    }
+    if let Some(k) = &keep {
+        sessions = k.apply(sessions)?;
     }
     failed |= report(inputs, None, sessions, &refused, &cfg.views)?;
     Ok(if failed {

@@ -275,3 +275,117 @@ mod tests {
         assert_eq!(shared_str_col("x", none.into_iter()).unwrap().len(), 0);
     }
 }
+
+/// A text value's 64-bit hash, as [`Kept::hashed`] columns hold it: 0 for the empty
+/// text, never 0 otherwise. Equal texts have equal hashes in every run (fixed seed).
+pub fn text_hash(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    if text.is_empty() {
+        return 0;
+    }
+    let h = foldhash::quality::FixedState::with_seed(0x6b65_7074_6861_7368).hash_one(text);
+    h.max(1)
+}
+
+/// A text column as [`text_hash`]es: read as it is when it already holds them (a
+/// `UInt64` column, as [`Kept`] leaves it), hashed here when it holds text.
+pub fn hashes(df: &DataFrame, name: &str) -> PolarsResult<UInt64Chunked> {
+    let c = df.column(name)?;
+    if c.dtype() == &DataType::UInt64 {
+        return Ok(c.u64()?.rechunk().into_owned());
+    }
+    let ca = str_ca(df, name)?;
+    Ok(ca
+        .iter()
+        .map(|v| v.map(text_hash))
+        .collect::<UInt64Chunked>()
+        .with_name(name.into()))
+}
+
+/// What the session table kept for the reports holds of each row, as the command's
+/// reports need it (the analyses say which: `analysis::summary::kept_for`); the export
+/// always gets whole rows. On 350,000 sessions a text column costs 5.6 MiB of views
+/// alone (16 bytes a row, whatever the text), more with its values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// Columns no report asked for reads: null (same name and type), no memory per row.
+    pub nulled: Vec<&'static str>,
+    /// Text columns the reports only compare for equality: `UInt64` [`text_hash`]es
+    /// (8 bytes a row, null stays null), read back with [`hashes`].
+    pub hashed: Vec<&'static str>,
+}
+
+impl Kept {
+    /// Whether `column` is left out (null) of the kept table.
+    pub fn drops(&self, column: &str) -> bool {
+        self.nulled.contains(&column)
+    }
+
+    /// The columns of `df` that are kept with a value, `hashed` ones as hashes, in
+    /// `df`'s order; `nulled` ones are not there (see [`Kept::widen`]).
+    pub fn narrow(&self, df: &DataFrame) -> PolarsResult<DataFrame> {
+        let mut columns = Vec::with_capacity(df.width());
+        for c in df.columns() {
+            let name = c.name().as_str();
+            if self.drops(name) {
+                continue;
+            }
+            if self.hashed.contains(&name) && c.dtype() == &DataType::String {
+                columns.push(hashes(df, name)?.into_column());
+            } else {
+                columns.push(c.clone());
+            }
+        }
+        DataFrame::new(df.height(), columns)
+    }
+
+    /// A [`Kept::narrow`]ed table given back the columns of `template` (an empty table
+    /// of the full schema) in its order: the `nulled` ones as nulls of their type, and
+    /// a column with one value on every row (one capture, one server, HTTP/1.1 only,
+    /// no HTTP/2 at all) as that value once ([`one_value`]).
+    pub fn widen(&self, narrow: DataFrame, template: &DataFrame) -> PolarsResult<DataFrame> {
+        let height = narrow.height();
+        let columns = template
+            .columns()
+            .iter()
+            .map(|c| match narrow.column(c.name()) {
+                Ok(kept) => one_value(kept),
+                Err(_) if self.drops(c.name()) => {
+                    Ok(Column::full_null(c.name().clone(), height, c.dtype()))
+                }
+                Err(e) => Err(e),
+            })
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        DataFrame::new(height, columns)
+    }
+
+    /// `df` as kept: [`Kept::narrow`] then [`Kept::widen`] to `df`'s own columns.
+    pub fn apply(&self, df: DataFrame) -> PolarsResult<DataFrame> {
+        let template = df.clear();
+        let narrow = self.narrow(&df)?;
+        drop(df);
+        self.widen(narrow, &template)
+    }
+}
+
+/// `c` as a scalar column (its value once, whatever its length) when every row holds
+/// the same value or every row is null; else `c` as it is. Readers see the same
+/// values; a reader that needs the rows one by one gets them made then.
+pub fn one_value(c: &Column) -> PolarsResult<Column> {
+    let len = c.len();
+    if len == 0 || matches!(c, Column::Scalar(_)) {
+        return Ok(c.clone());
+    }
+    if c.null_count() == len {
+        return Ok(Column::full_null(c.name().clone(), len, c.dtype()));
+    }
+    if c.null_count() == 0 && c.n_unique()? == 1 {
+        let v = c.get(0)?.into_static();
+        return Ok(Column::new_scalar(
+            c.name().clone(),
+            Scalar::new(c.dtype().clone(), v),
+            len,
+        ));
+    }
+    Ok(c.clone())
+}

@@ -2,13 +2,14 @@
 //! the spill folder batch by batch.
 //!
 //! Contract: [`Sessions::drain`] gives every row to its callback in table order (one
-//! batch when the table is in memory) and keeps for the reports only the columns they
-//! read ([`session::NOT_REPORTED`] are null in what it returns), so a run whose
+//! batch when the table is in memory) and keeps for the reports only what the command
+//! says they read ([`Kept`]: other columns null, some text as hashes), so a run whose
 //! captures spilled never holds the whole table.
 
 use polars::prelude::*;
 
 use crate::table::chunks::stack;
+use crate::table::columns::Kept;
 use crate::table::run::compact_strings;
 use crate::table::session;
 use crate::table::spill::SessionStream;
@@ -55,32 +56,36 @@ enum SessionsInner {
 
 /// What [`Sessions::drain`] leaves for the reports.
 pub struct Drained {
-    /// Every row. Streamed rows keep only the columns a report reads; the others
-    /// ([`session::NOT_REPORTED`]) are null.
+    /// Every row, as [`Kept`] said.
     pub sessions: DataFrame,
     /// The Close-frame table of the captures, when asked for.
     pub closes: Option<DataFrame>,
 }
 
 impl Sessions {
-    /// Whether rows come from disk (then [`Drained::sessions`] lacks some columns).
+    /// Whether rows come from disk.
     pub fn streamed(&self) -> bool {
         matches!(self.inner, SessionsInner::Stream { .. })
     }
 
     /// Hand every row to `out`, in batches in table order (one batch when the table is
-    /// in memory), and return what the reports need; with `for_reports` false, nothing
-    /// is kept of rows merged from disk (an empty table: no report will run).
+    /// in memory), and return what the reports need: with `keep`, each row as [`Kept`]
+    /// says (built batch by batch, so the whole table is never held); without, the
+    /// table in memory as it is, and nothing of rows merged from disk (an empty table:
+    /// no report will run).
     pub fn drain(
         self,
         out: &mut dyn FnMut(&DataFrame),
-        for_reports: bool,
+        keep: Option<&Kept>,
     ) -> PolarsResult<Drained> {
         match self.inner {
             SessionsInner::Table { table, closes } => {
                 out(&table);
                 Ok(Drained {
-                    sessions: table,
+                    sessions: match keep {
+                        Some(k) => k.apply(table)?,
+                        None => table,
+                    },
                     closes,
                 })
             }
@@ -90,16 +95,11 @@ impl Sessions {
                 with_closes,
             } => {
                 let template = session::sessions_frame(&[])?;
-                let reported: Vec<&str> = session::SESSION_COLUMNS
-                    .iter()
-                    .copied()
-                    .filter(|c| !session::NOT_REPORTED.contains(c))
-                    .collect();
                 let mut kept: Vec<DataFrame> = Vec::new();
                 let mut each = |batch: DataFrame| -> PolarsResult<()> {
                     out(&batch);
-                    if for_reports {
-                        kept.push(compact_strings(&batch.select(reported.iter().copied())?)?);
+                    if let Some(k) = keep {
+                        kept.push(compact_strings(&k.narrow(&batch)?)?);
                     }
                     Ok(())
                 };
@@ -108,28 +108,20 @@ impl Sessions {
                     each(rest)?;
                 }
                 let closes = with_closes.then(|| stream.closes_frame()).transpose()?;
+                let keep = keep.cloned().unwrap_or_else(|| Kept {
+                    nulled: session::SESSION_COLUMNS.to_vec(),
+                    hashed: Vec::new(),
+                });
                 let mut kept = match stack(kept)? {
                     Some(k) => k,
-                    None => template.select(reported)?,
+                    None => keep.narrow(&template)?,
                 };
                 // One chunk, as the in-memory table: a gather from several string chunks
                 // copies every value (the reconnect table alone cost 64 MiB more on a
                 // 10 GiB capture); concatenating shares the chunks' buffers.
                 kept.rechunk_mut();
-                let height = kept.height();
-                let columns = template
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        if session::NOT_REPORTED.contains(&c.name().as_str()) {
-                            Ok(Column::full_null(c.name().clone(), height, c.dtype()))
-                        } else {
-                            Ok(kept.column(c.name())?.clone())
-                        }
-                    })
-                    .collect::<PolarsResult<Vec<Column>>>()?;
                 Ok(Drained {
-                    sessions: DataFrame::new(height, columns)?,
+                    sessions: keep.widen(kept, &template)?,
                     closes,
                 })
             }

@@ -19,7 +19,7 @@ use polars_io::json::{JsonFormat, JsonReader};
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
-use crate::table::columns::{conform_to, shared_str_col};
+use crate::table::columns::{conform_to, shared_str_col, Kept};
 use crate::table::session::{self, refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 /// The tables `wsaudit analyze` exports, told apart by their columns.
@@ -175,38 +175,28 @@ pub struct Loaded {
 /// twice, same `capture` and `session_id`, counted once); other wsaudit tables are
 /// listed in [`Loaded::other`]; anything else is a problem.
 pub fn load(files: &[PathBuf]) -> Result<Loaded> {
-    load_with(files, false)
+    load_with(files, None)
 }
 
-/// Session-table columns no report reads, left null by [`load_with`] for a run that
-/// only reports: [`session::NOT_REPORTED`] but those a figure does read when they are
-/// there (the diagnosis reads the ping counts, HTTP version and HTTP/2 end; `--by
-/// transport` the HTTP version).
-pub fn not_read_by_reports(column: &str) -> bool {
-    session::NOT_REPORTED.contains(&column)
-        && ![
-            "pings_client",
-            "pings_server",
-            "http_version",
-            "h2_end",
-            "client_port",
-        ]
-        .contains(&column)
-}
-
-/// [`load`]; with `only_reported`, the session tables' [`not_read_by_reports`] columns
-/// are null (not decoded from Parquet): `wsaudit report` over a 350,000-session export
-/// held them all (~100 MiB) when it writes no table.
-pub fn load_with(files: &[PathBuf], only_reported: bool) -> Result<Loaded> {
-    let skip: Vec<&str> = if only_reported {
-        session::SESSION_COLUMNS
+/// [`load`]; with `keep`, the session tables' columns it leaves out are null (not
+/// decoded from Parquet): `wsaudit report` over a 350,000-session export held them all
+/// (~100 MiB) when it writes no table.
+pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
+    let skip: Vec<&str> = match keep {
+        Some(k) => session::SESSION_COLUMNS
             .iter()
             .copied()
-            .filter(|c| not_read_by_reports(c))
-            .collect()
-    } else {
-        Vec::new()
+            .filter(|c| k.drops(c))
+            .collect(),
+        None => Vec::new(),
     };
+    // Which kind a file is shows in its columns, so the refused-upgrade table's (which
+    // it shares with the session table: `client_port`, `user_agent`) are always read.
+    let not_decoded: Vec<&str> = skip
+        .iter()
+        .copied()
+        .filter(|c| !REFUSED_COLUMNS.contains(c))
+        .collect();
     let session_tpl = sessions_frame(&[])?;
     let refused_tpl = refused_frame(&[])?;
     let mut sessions = session_tpl.clone();
@@ -222,7 +212,7 @@ pub fn load_with(files: &[PathBuf], only_reported: bool) -> Result<Loaded> {
     // (capture, session_id) -> index in `files` of the file that had it first.
     let mut seen = Seen::default();
     for f in files {
-        let df = match read_raw_without(f, true, &skip) {
+        let df = match read_raw_without(f, true, &not_decoded) {
             Ok(df) => df,
             Err(e) => {
                 out.problems

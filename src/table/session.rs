@@ -246,39 +246,6 @@ session_columns! {
     proxy_cut: val(|_| None, |r| r.proxy_cut),
 }
 
-/// Session-table columns no report reads (the proxies analysis reads `established_time`
-/// and the two sides' Close codes, the 1006 diagnosis the pings, `http_version` and
-/// `h2_end`, and `--by transport` `http_version`, so they are kept). When a table too big for memory is merged
-/// from disk into its export, the table kept for the reports has these as nulls (a
-/// test checks that every report is the same either way).
-pub const NOT_REPORTED: &[&str] = &[
-    "client_port",
-    "extensions",
-    "permessage_deflate",
-    "client_close_reason",
-    "server_close_reason",
-    "client_observed_code",
-    "server_observed_code",
-    "tcp_end_time",
-    "frames_client",
-    "frames_server",
-    "messages_client",
-    "messages_server",
-    "bytes_client",
-    "bytes_server",
-    "pongs_client",
-    "pongs_server",
-    "anomaly_count",
-    "tls_version",
-    "tls_cipher",
-    "alpn",
-    "h2_stream_id",
-    "tls_close_notify_client",
-    "tls_close_notify_server",
-    "tls_alert_client",
-    "tls_alert_server",
-];
-
 fn time_col(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
     Column::new(name.into(), v).cast(&utc_ns())
 }

@@ -2,7 +2,7 @@
 //!
 //! Contract: a [`TableSink`](crate::table::chunks::TableSink) holding more than its
 //! budget of rows sorts them in session order and writes them as a [`Run`]
-//! ([`crate::table::run`]: Arrow IPC files of `GROUP_ROWS` (4096) rows each, in one
+//! ([`crate::table::run`]: Arrow IPC files of `GROUP_ROWS` (1024) rows each, in one
 //! temporary folder per wsaudit run, each row carrying `__row`, its number within its
 //! sink in finishing order).
 //!
@@ -184,8 +184,8 @@ fn merge_runs(runs: Vec<Run>, dir: &SpillDir) -> PolarsResult<Run> {
     Ok(Run::from_groups(groups))
 }
 
-/// Most runs merged at once: what a merge holds is one group (`GROUP_ROWS` rows, a few
-/// MiB) per run.
+/// Most runs merged at once: what a merge holds is one group (`GROUP_ROWS` rows, under
+/// a MiB) per run; a capture's merge also opens at least one run per worker.
 pub const FAN_IN: usize = 16;
 
 /// A sink's runs merged down to at most `target`, in passes of at most `fan_in` runs,
