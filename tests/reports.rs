@@ -1201,7 +1201,11 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
             exported.equals_missing(&a.sessions),
             "the export has every row and column"
         );
-        assert!(b.closes.as_ref().unwrap().equals_missing(whole_closes(&a)));
+        assert!(b
+            .closes
+            .as_ref()
+            .unwrap()
+            .equals_missing(a.closes.as_ref().unwrap()));
         assert_eq!(b.sessions.height(), a.sessions.height());
         for c in &keep.nulled {
             assert_eq!(
@@ -1269,10 +1273,6 @@ fn reports_are_the_same_from_a_table_merged_back_from_disk() {
         }
     }
     assert_eq!(checked, option_sets.len());
-}
-
-fn whole_closes(d: &wsaudit::table::drain::Drained) -> &DataFrame {
-    d.closes.as_ref().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------

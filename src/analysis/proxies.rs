@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::columns::{f64_ca, hashes, i64_ca, str_ca, u16s, u64s};
+use crate::table::columns::{f64_ca, hashes, i64_ca, stable_hash, str_ca, u16s, u64s};
 
 /// A cut after at least this long idle is an idle cut (a timeout); a shorter one came
 /// while traffic was flowing (the 1006 diagnosis's `CLUSTER_MIN_VALUE_S` as well).
@@ -219,9 +219,7 @@ struct Cols {
 type Hash = std::num::NonZeroU64;
 
 fn hash_of(v: impl std::hash::Hash) -> Hash {
-    use std::hash::BuildHasher;
-    let h = foldhash::quality::FixedState::with_seed(0x7072_6f78_7921).hash_one(v);
-    Hash::new(h).unwrap_or(Hash::MIN)
+    Hash::new(stable_hash(v)).unwrap_or(Hash::MIN)
 }
 
 fn opt_str(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {

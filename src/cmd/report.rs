@@ -47,9 +47,10 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     let mut failed = inputs.iter().any(|i| i.outcome.is_failure());
     if let Some(path) = &cfg.sessions {
         export(&mut sessions, path, &cfg.views, &mut failed);
-    }
-    if let Some(k) = &keep {
-        sessions = k.apply(sessions)?;
+        // Exported whole; now as the reports read it (else done as it was loaded).
+        if let Some(k) = &keep {
+            sessions = k.apply(sessions)?;
+        }
     }
     failed |= report(inputs, None, sessions, &refused, &cfg.views)?;
     Ok(if failed {

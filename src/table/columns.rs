@@ -276,15 +276,20 @@ mod tests {
     }
 }
 
-/// A text value's 64-bit hash, as [`Kept::hashed`] columns hold it: 0 for the empty
-/// text, never 0 otherwise. Equal texts have equal hashes in every run (fixed seed).
-pub fn text_hash(text: &str) -> u64 {
+/// A value's 64-bit hash, the same in every run (fixed seed): what the tables and the
+/// analyses compare instead of the values (keys seen, addresses, WebSocket keys).
+pub fn stable_hash(v: impl std::hash::Hash) -> u64 {
     use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6b65_7074_6861_7368).hash_one(v)
+}
+
+/// A text value's [`stable_hash`], as [`Kept::hashed`] columns hold it: 0 for the empty
+/// text, never 0 otherwise.
+pub fn text_hash(text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    let h = foldhash::quality::FixedState::with_seed(0x6b65_7074_6861_7368).hash_one(text);
-    h.max(1)
+    stable_hash(text).max(1)
 }
 
 /// A text column as [`text_hash`]es: read as it is when it already holds them (a

@@ -108,10 +108,12 @@ impl Sessions {
                     each(rest)?;
                 }
                 let closes = with_closes.then(|| stream.closes_frame()).transpose()?;
-                let keep = keep.cloned().unwrap_or_else(|| Kept {
-                    nulled: session::SESSION_COLUMNS.to_vec(),
-                    hashed: Vec::new(),
-                });
+                let Some(keep) = keep else {
+                    return Ok(Drained {
+                        sessions: template,
+                        closes,
+                    });
+                };
                 let mut kept = match stack(kept)? {
                     Some(k) => k,
                     None => keep.narrow(&template)?,

@@ -19,8 +19,8 @@ use polars_io::json::{JsonFormat, JsonReader};
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
-use crate::table::columns::{conform_to, shared_str_col, Kept};
-use crate::table::session::{self, refused_frame, sessions_frame, REFUSED_COLUMNS};
+use crate::table::columns::{conform_to, shared_str_col, stable_hash, Kept};
+use crate::table::session::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 /// The tables `wsaudit analyze` exports, told apart by their columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,19 +182,12 @@ pub fn load(files: &[PathBuf]) -> Result<Loaded> {
 /// decoded from Parquet): `wsaudit report` over a 350,000-session export held them all
 /// (~100 MiB) when it writes no table.
 pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
-    let skip: Vec<&str> = match keep {
-        Some(k) => session::SESSION_COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| k.drops(c))
-            .collect(),
-        None => Vec::new(),
-    };
     // Which kind a file is shows in its columns, so the refused-upgrade table's (which
     // it shares with the session table: `client_port`, `user_agent`) are always read.
-    let not_decoded: Vec<&str> = skip
-        .iter()
-        .copied()
+    let not_decoded: Vec<&str> = keep
+        .map(|k| k.nulled.iter().copied())
+        .into_iter()
+        .flatten()
         .filter(|c| !REFUSED_COLUMNS.contains(c))
         .collect();
     let session_tpl = sessions_frame(&[])?;
@@ -258,7 +251,7 @@ pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
         let df = match (kind, keep) {
             (TableKind::Sessions, Some(k)) if !k.hashed.is_empty() => Kept {
                 nulled: Vec::new(),
-                hashed: k.hashed.clone(),
+                ..k.clone()
             }
             .narrow(&df)?,
             _ => df,
@@ -335,9 +328,8 @@ impl Seen {
     /// The index of the file the key of (`file`, `row`) was first read from, or `None`
     /// after adding it as seen there.
     fn first_or_add(&mut self, file: u32, row: u32) -> Option<usize> {
-        use std::hash::BuildHasher;
         let key = self.key(file, row);
-        let h = foldhash::quality::FixedState::with_seed(0x5345_454e).hash_one(key);
+        let h = stable_hash(key);
         let Some(&(f, r)) = self.first.get(&h) else {
             self.first.insert(h, (file, row));
             return None;
