@@ -396,7 +396,6 @@ fn exports_and_report_are_the_same_when_sessions_spill_to_disk() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every fixture capture, and the fixture logs folder.
 /// Every fixture capture, and the log folders wsaudit reads without options.
 fn fixture_inputs() -> Vec<PathBuf> {
     let mut v = common::fixture_captures();
@@ -742,4 +741,139 @@ fn http2_report_is_the_same_when_sessions_spill_to_disk() {
             "{extra:?}: the report with sessions spilled"
         );
     }
+}
+
+/// `report` reads a Parquet table a piece at a time (32,768 rows), whatever its row
+/// groups: over a table of every fixture session repeated past three pieces (row groups
+/// of 40,000 rows, so pieces start inside them), the report counts each ending and code
+/// as many times over as the table repeats them, the session export read back is the
+/// table itself, and a session held twice in one file is counted once, the file naming
+/// itself.
+#[test]
+fn report_reads_a_big_parquet_table_piece_by_piece() {
+    use polars_io::parquet::write::ParquetWriter;
+    let dir = tmpdir("pieces");
+    let base_path = dir.join("base.parquet");
+    let mut args: Vec<String> = vec!["analyze".into(), "-q".into()];
+    args.extend(fixture_inputs().iter().map(|p| p.display().to_string()));
+    args.extend(["--sessions".into(), base_path.display().to_string()]);
+    let o = std::process::Command::new(common::bin())
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code() == Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let base = ParquetReader::new(File::open(&base_path).unwrap())
+        .finish()
+        .unwrap();
+    let times = 70_000 / base.height() + 1;
+    let mut big: Option<DataFrame> = None;
+    for k in 0..times {
+        let mut copy = base.clone();
+        let ids = copy
+            .column("session_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .apply_values(|id| format!("{id}#{k}").into());
+        copy.with_column(ids.into_column()).unwrap();
+        match &mut big {
+            Some(b) => {
+                b.vstack_mut(&copy).unwrap();
+            }
+            None => big = Some(copy),
+        }
+    }
+    let mut big = big.unwrap();
+    big.rechunk_mut();
+    let write = |path: &Path, df: &mut DataFrame| {
+        ParquetWriter::new(File::create(path).unwrap())
+            .with_row_group_size(Some(40_000))
+            .finish(df)
+            .unwrap();
+    };
+    let big_path = dir.join("big.parquet");
+    write(&big_path, &mut big);
+
+    let report = |path: &Path| -> (serde_json::Value, String) {
+        let o = std::process::Command::new(common::bin())
+            .args(["report", "--format", "json"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            serde_json::from_slice(&o.stdout).unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (one, _) = report(&base_path);
+    let (many, _) = report(&big_path);
+    let n = |v: &serde_json::Value| v.as_u64().unwrap();
+    assert_eq!(n(&many["sessions"]), times as u64 * n(&one["sessions"]));
+    for (list, key) in [("endings", "ending"), ("codes", "close_code")] {
+        let (a, b) = (
+            one[list].as_array().unwrap(),
+            many[list].as_array().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{list}");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x[key], y[key], "{list}");
+            for count in ["sessions", "by_client", "by_server"] {
+                if let Some(c) = x.get(count) {
+                    assert_eq!(
+                        n(&y[count]),
+                        times as u64 * n(c),
+                        "{list} {} {count}",
+                        x[key]
+                    );
+                }
+            }
+        }
+    }
+
+    // Exported while it is read: the table itself.
+    let re = dir.join("re.parquet");
+    let o = std::process::Command::new(common::bin())
+        .args(["report", "-q"])
+        .arg(&big_path)
+        .arg("--sessions")
+        .arg(&re)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let back = ParquetReader::new(File::open(&re).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(back.schema(), big.schema());
+    assert!(back.equals_missing(&big), "the export is the table read");
+
+    // Ten sessions twice in one file: counted once, the file its own first.
+    let mut twice = big.clone();
+    twice.vstack_mut(&big.slice(40_000, 10)).unwrap();
+    let twice_path = dir.join("twice.parquet");
+    write(&twice_path, &mut twice);
+    let (v, stderr) = report(&twice_path);
+    assert_eq!(n(&v["sessions"]), n(&many["sessions"]));
+    assert!(
+        stderr.contains(&format!(
+            "twice.parquet: 10 sessions already read from {}",
+            twice_path.display()
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

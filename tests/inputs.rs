@@ -353,6 +353,16 @@ fn report_reads_every_session_table_format_once_and_refuses_other_tables() {
         p(&out.join("r.parquet")),
     ]);
     assert!(o.status.success(), "{}", err(&o));
+    // (A Parquet table's kind shows in all its columns, those a report does not read
+    // too: the summary's `close_code_name`.)
+    let o = run(&[
+        "analyze",
+        "-q",
+        p(&demo),
+        "--summary",
+        p(&out.join("per-code.parquet")),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
     let direct = json_of(&run(&["analyze", "--format", "json", p(&demo)]));
 
     for one in ["s.csv", "s.parquet", "s.json", "s.jsonl"] {
@@ -381,7 +391,7 @@ fn report_reads_every_session_table_format_once_and_refuses_other_tables() {
         .iter()
         .map(|i| i["name"].as_str().unwrap().to_string())
         .collect();
-    for other in ["c.csv", "per-code.csv", "r.parquet"] {
+    for other in ["c.csv", "per-code.csv", "per-code.parquet", "r.parquet"] {
         assert!(
             skipped.iter().any(|n| n.ends_with(other)),
             "{other} passed over: {skipped:?}"
@@ -393,6 +403,7 @@ fn report_reads_every_session_table_format_once_and_refuses_other_tables() {
         ("r.parquet", "reconnects table"),
         ("c.csv", "closes table"),
         ("per-code.csv", "per-code summary table"),
+        ("per-code.parquet", "per-code summary table"),
     ] {
         let o = run(&["report", p(&out.join(file))]);
         assert_eq!(o.status.code(), Some(2), "{file}: {}", err(&o));

@@ -423,15 +423,16 @@ pub fn collect(
             .map(|(p, _)| p.as_path())
             .collect();
         let named = |p: &Path| listed.contains(p);
-        read_tables(
-            &files,
-            &named,
-            &mut inputs,
-            &mut warnings,
-            &mut sessions,
-            &mut refused,
-            None,
-        )?;
+        let (rows, table_refused) =
+            read_tables(&files, &named, &mut inputs, &mut warnings, None, None)?;
+        if sessions.height() == 0 {
+            // (As loaded: stacked on an empty table, the columns left null would get
+            // a value per row.)
+            sessions = rows;
+        } else {
+            sessions.vstack_mut(&rows)?;
+        }
+        refused.vstack_mut(&table_refused)?;
     }
 
     // Log inputs join here, as session rows of the same schema.
@@ -466,23 +467,34 @@ pub fn collect(
     })
 }
 
-/// Read table files ([`load::load`]) and add them: one [`InputInfo`] per file, its
-/// rows, and its notes. A wsaudit table of another kind (closes, summary, reconnects) is refused when
-/// `named` says it was named on the command line, and passed over with a note when it
-/// was found in a folder. With `keep` (nothing exports the rows), the columns it
-/// leaves out are not read ([`load::load_with`]).
+/// Read table files ([`load::load`]): their session and refused-upgrade rows, and one
+/// [`InputInfo`] per file and its notes added to `inputs` and `warnings`. A wsaudit
+/// table of another kind (closes, summary, reconnects) is refused when `named` says it
+/// was named on the command line, and passed over with a note when it was found in a
+/// folder. Each piece of session rows goes to `out` as it is read; with `keep`, the
+/// table kept holds what the reports read, and the columns it leaves out are not even
+/// decoded unless there is an `out` ([`load::load_with`]). A file that fails part way
+/// is a failed input whose rows before the failure are kept.
 pub fn read_tables(
     files: &[PathBuf],
     named: &dyn Fn(&Path) -> bool,
     inputs: &mut Vec<InputInfo>,
     warnings: &mut Vec<String>,
-    sessions: &mut DataFrame,
-    refused: &mut DataFrame,
     keep: Option<&Kept>,
-) -> Result<()> {
-    let loaded = load::load_with(files, keep)?;
-    for (f, kind, rows) in &loaded.files {
-        inputs.push(table_input(f, *kind, *rows));
+    out: Option<&mut dyn FnMut(&DataFrame)>,
+) -> Result<(DataFrame, DataFrame)> {
+    let loaded = load::load_with(files, keep, out)?;
+    for f in &loaded.files {
+        let mut input = table_input(&f.path, f.kind, f.rows);
+        if let Some(why) = &f.error {
+            // Its rows before the failure are read; the input failed.
+            input.problems.push(why.clone());
+            input.outcome = Outcome::Failed {
+                error: why.clone(),
+                offset: None,
+            };
+        }
+        inputs.push(input);
     }
     for (f, kind) in &loaded.other {
         let why = format!(
@@ -512,15 +524,7 @@ pub fn read_tables(
             first.display()
         ));
     }
-    if sessions.height() == 0 {
-        // (As loaded: stacked on an empty table, the columns left null would get a
-        // value per row.)
-        *sessions = loaded.sessions;
-    } else {
-        sessions.vstack_mut(&loaded.sessions)?;
-    }
-    refused.vstack_mut(&loaded.refused)?;
-    Ok(())
+    Ok((loaded.sessions, loaded.refused))
 }
 
 /// Everything [`read_logs`] found.

@@ -7,9 +7,13 @@ use crate::cmd::error::usage;
 use crate::cmd::Result;
 
 use crate::cmd::collect::{errors_of, read_tables, skipped_input};
-use crate::cmd::{export, report, say_all, Views};
+use crate::cmd::{report, say, say_all, Views};
 use crate::inputs;
-use crate::table::session::{refused_frame, sessions_frame};
+use crate::table::export::SessionsOut;
+use crate::table::session::sessions_frame;
+use crate::table::write::ExportSet;
+use crate::text::with_causes;
+use polars::prelude::DataFrame;
 
 /// A checked `report` run.
 #[derive(Debug, Clone)]
@@ -27,30 +31,42 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
     }
     let mut inputs = Vec::new();
     let mut warnings = Vec::new();
-    let mut sessions = sessions_frame(&[])?;
-    let mut refused = refused_frame(&[])?;
     let named = |p: &Path| cfg.paths.iter().any(|a| Path::new(a) == p);
-    let keep = cfg.views.kept();
-    read_tables(
+    // Every export of this run is renamed into place together, after the last one is
+    // complete (in `report`); an error before that leaves every previous file as it was.
+    let _exports = ExportSet::begin();
+    let mut out = match &cfg.sessions {
+        Some(path) => SessionsOut::file(path, !cfg.views.csv_raw),
+        None => SessionsOut::none(),
+    };
+    let mut exported = false;
+    let mut write = |piece: &DataFrame| {
+        out.write(piece);
+        exported = true;
+    };
+    // Rows go to the export whole as they are read; the reports keep what they read.
+    let (sessions, refused) = read_tables(
         &found.files,
         &named,
         &mut inputs,
         &mut warnings,
-        &mut sessions,
-        &mut refused,
-        // Exported rows are whole; then the reports keep what they read.
-        keep.as_ref().filter(|_| cfg.sessions.is_none()),
+        cfg.views.kept().as_ref(),
+        match cfg.sessions {
+            Some(_) => Some(&mut write),
+            None => None,
+        },
     )?;
+    if !exported {
+        // No rows: the export still has the table's columns.
+        out.write(&sessions_frame(&[])?);
+    }
     inputs.extend(found.skipped.iter().map(|(p, why)| skipped_input(p, why)));
     say_all(&errors_of(&inputs), "errors");
     say_all(&warnings, "notes");
     let mut failed = inputs.iter().any(|i| i.outcome.is_failure());
-    if let Some(path) = &cfg.sessions {
-        export(&mut sessions, path, &cfg.views, &mut failed);
-        // Exported whole; now as the reports read it (else done as it was loaded).
-        if let Some(k) = &keep {
-            sessions = k.apply(sessions)?;
-        }
+    if let Err(e) = out.finish() {
+        say(&with_causes(&e));
+        failed = true;
     }
     failed |= report(inputs, None, sessions, &refused, &cfg.views)?;
     Ok(if failed {

@@ -16,10 +16,13 @@ use crate::text::with_causes;
 use polars::prelude::*;
 use polars_io::csv::read::CsvReadOptions;
 use polars_io::json::{JsonFormat, JsonReader};
+use polars_io::parquet::metadata::FileMetadataRef;
 use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 
-use crate::table::columns::{conform_to, shared_str_col, stable_hash, Kept};
+use crate::table::chunks::stack;
+use crate::table::columns::{conform_to, stable_hash, Kept};
+use crate::table::run::compact_strings;
 use crate::table::session::{refused_frame, sessions_frame, REFUSED_COLUMNS};
 
 /// The tables `wsaudit analyze` exports, told apart by their columns.
@@ -85,46 +88,170 @@ impl TableKind {
 /// [`load`]), else with the types polars infers. JSON types are inferred from every
 /// row.
 pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
-    read_raw_without(path, csv_as_text, &[])
+    let mut pieces = Pieces::open(path, csv_as_text, &[])?;
+    let mut whole: Option<DataFrame> = None;
+    for piece in &mut pieces {
+        let piece = piece?;
+        match &mut whole {
+            Some(w) => {
+                w.vstack_mut(&piece)?;
+            }
+            None => whole = Some(piece),
+        }
+    }
+    Ok(match whole {
+        Some(w) => w,
+        None => pieces.empty()?,
+    })
 }
 
-/// [`read_raw`], a Parquet file without the columns `skip` (never decoded).
-fn read_raw_without(path: &Path, csv_as_text: bool, skip: &[&str]) -> Result<DataFrame> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let json = |format: JsonFormat| -> Result<DataFrame> {
-        Ok(JsonReader::new(File::open(path)?)
-            .with_json_format(format)
-            .infer_schema_len(None)
-            .finish()?)
-    };
-    let df = match ext.as_str() {
-        "csv" => CsvReadOptions::default()
-            .with_has_header(true)
-            // Read text as text; the documented types are applied in `load`.
-            .with_infer_schema_length(if csv_as_text { Some(0) } else { Some(100) })
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-            .finish()?,
-        "json" => json(JsonFormat::Json)?,
-        "jsonl" | "ndjson" => json(JsonFormat::JsonLines)?,
-        _ => {
-            let mut reader = ParquetReader::new(File::open(path)?);
-            if !skip.is_empty() {
+/// Rows of a Parquet table decoded at a time by [`Pieces`]: 350,000 sessions decoded
+/// whole, then made compact, took 60 MiB more at the peak of `wsaudit report` than the
+/// kept table.
+const PIECE_ROWS: usize = 32_768;
+
+/// A table file read piece by piece: Parquet [`PIECE_ROWS`] rows at a time (only the
+/// pages of those rows are decoded), other formats in one piece. Every piece has the
+/// same columns, `anomalies` as text (see [`anomalies_as_text`]).
+struct Pieces {
+    /// The file's columns, the skipped ones too (which kind of table it is shows in
+    /// them).
+    names: Vec<String>,
+    source: Source,
+}
+
+enum Source {
+    Whole(Option<DataFrame>),
+    Parquet {
+        path: PathBuf,
+        metadata: FileMetadataRef,
+        /// The columns decoded.
+        columns: Vec<String>,
+        /// The first row not read yet.
+        at: usize,
+        rows: usize,
+        failed: bool,
+    },
+}
+
+impl Pieces {
+    /// `path` opened; a Parquet file without the columns `skip` (never decoded); CSV
+    /// as text when `csv_as_text`, else with the types polars infers (see
+    /// [`read_raw`]).
+    fn open(path: &Path, csv_as_text: bool, skip: &[&str]) -> Result<Pieces> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let json = |format: JsonFormat| -> Result<DataFrame> {
+            Ok(JsonReader::new(File::open(path)?)
+                .with_json_format(format)
+                .infer_schema_len(None)
+                .finish()?)
+        };
+        let whole = match ext.as_str() {
+            "csv" => CsvReadOptions::default()
+                .with_has_header(true)
+                // Read text as text; the documented types are applied in `load`.
+                .with_infer_schema_length(if csv_as_text { Some(0) } else { Some(100) })
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+                .finish()?,
+            "json" => json(JsonFormat::Json)?,
+            "jsonl" | "ndjson" => json(JsonFormat::JsonLines)?,
+            _ => {
+                let mut reader = ParquetReader::new(File::open(path)?);
                 let names: Vec<String> = reader
                     .schema()?
                     .iter_names()
-                    .filter(|n| !skip.contains(&n.as_str()))
                     .map(|n| n.to_string())
                     .collect();
-                reader = reader.with_columns(Some(names));
+                let metadata = reader.get_metadata()?.clone();
+                let columns = names
+                    .iter()
+                    .filter(|n| !skip.contains(&n.as_str()))
+                    .cloned()
+                    .collect();
+                return Ok(Pieces {
+                    names,
+                    source: Source::Parquet {
+                        path: path.to_path_buf(),
+                        columns,
+                        rows: metadata.num_rows,
+                        metadata,
+                        at: 0,
+                        failed: false,
+                    },
+                });
             }
-            reader.finish()?
+        };
+        let whole = anomalies_as_text(whole)?;
+        Ok(Pieces {
+            names: whole
+                .get_column_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            source: Source::Whole(Some(whole)),
+        })
+    }
+
+    /// No rows, the columns of the pieces.
+    fn empty(&self) -> Result<DataFrame> {
+        Ok(match &self.source {
+            Source::Whole(_) => DataFrame::empty(),
+            Source::Parquet {
+                path,
+                metadata,
+                columns,
+                ..
+            } => {
+                let mut reader = ParquetReader::new(File::open(path)?);
+                reader.set_metadata(metadata.clone());
+                anomalies_as_text(
+                    reader
+                        .with_columns(Some(columns.clone()))
+                        .with_slice(Some((0, 0)))
+                        .finish()?,
+                )?
+            }
+        })
+    }
+}
+
+impl Iterator for Pieces {
+    type Item = Result<DataFrame>;
+
+    fn next(&mut self) -> Option<Result<DataFrame>> {
+        match &mut self.source {
+            Source::Whole(whole) => whole.take().map(Ok),
+            Source::Parquet {
+                path,
+                metadata,
+                columns,
+                at,
+                rows,
+                failed,
+            } => {
+                if *at >= *rows || *failed {
+                    return None;
+                }
+                let len = PIECE_ROWS.min(*rows - *at);
+                let piece = (|| -> Result<DataFrame> {
+                    let mut reader = ParquetReader::new(File::open(&*path)?);
+                    reader.set_metadata(metadata.clone());
+                    let df = reader
+                        .with_columns(Some(columns.clone()))
+                        .with_slice(Some((*at, len)))
+                        .finish()?;
+                    Ok(anomalies_as_text(df)?)
+                })();
+                *at += len;
+                *failed = piece.is_err();
+                Some(piece)
+            }
         }
-    };
-    Ok(anomalies_as_text(df)?)
+    }
 }
 
 /// `anomalies` back to the session table's `;`-joined text when a file holds it as a
@@ -159,8 +286,8 @@ fn anomalies_as_text(mut df: DataFrame) -> PolarsResult<DataFrame> {
 pub struct Loaded {
     pub sessions: DataFrame,
     pub refused: DataFrame,
-    /// (file, kind, rows kept)
-    pub files: Vec<(PathBuf, TableKind, usize)>,
+    /// The session and refused-upgrade tables read, in order.
+    pub files: Vec<LoadedFile>,
     /// Files that are wsaudit tables of another kind (not read).
     pub other: Vec<(PathBuf, TableKind)>,
     /// Files that could not be read, or are no wsaudit table: (file, why).
@@ -171,20 +298,38 @@ pub struct Loaded {
     pub duplicates: Vec<(PathBuf, usize, PathBuf)>,
 }
 
+/// One session or refused-upgrade table read.
+pub struct LoadedFile {
+    pub path: PathBuf,
+    pub kind: TableKind,
+    /// Rows kept (without the sessions already read from an earlier file).
+    pub rows: usize,
+    /// Why the file could not be read to its end: its rows before that are kept.
+    pub error: Option<String>,
+}
+
 /// Read `files`: session tables and refused-upgrade tables are kept (a session read
 /// twice, same `capture` and `session_id`, counted once); other wsaudit tables are
 /// listed in [`Loaded::other`]; anything else is a problem.
 pub fn load(files: &[PathBuf]) -> Result<Loaded> {
-    load_with(files, None)
+    load_with(files, None, None)
 }
 
-/// [`load`]; with `keep`, the session tables' columns it leaves out are null (not
-/// decoded from Parquet): `wsaudit report` over a 350,000-session export held them all
-/// (~100 MiB) when it writes no table.
-pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
+/// [`load`], a file's pieces at a time: each piece of session rows (in the documented
+/// schema, without the sessions already read) goes to `out` as it is read, then is kept
+/// as `keep` says ([`Kept`]; without `out`, the columns it leaves out are not even
+/// decoded from Parquet), so that `wsaudit report` over a 350,000-session export never
+/// holds it whole. A file that fails part way keeps the rows read before
+/// ([`LoadedFile::error`]).
+pub fn load_with(
+    files: &[PathBuf],
+    keep: Option<&Kept>,
+    mut out: Option<&mut dyn FnMut(&DataFrame)>,
+) -> Result<Loaded> {
     // Which kind a file is shows in its columns, so the refused-upgrade table's (which
     // it shares with the session table: `client_port`, `user_agent`) are always read.
     let not_decoded: Vec<&str> = keep
+        .filter(|_| out.is_none())
         .map(|k| k.nulled.iter().copied())
         .into_iter()
         .flatten()
@@ -192,9 +337,10 @@ pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
         .collect();
     let session_tpl = sessions_frame(&[])?;
     let refused_tpl = refused_frame(&[])?;
-    let mut sessions = session_tpl.clone();
-    let mut refused = refused_tpl.clone();
-    let mut out = Loaded {
+    // Session pieces (narrowed when `keep`), refused-upgrade tables.
+    let mut sessions: Vec<DataFrame> = Vec::new();
+    let mut refused: Vec<DataFrame> = Vec::new();
+    let mut loaded = Loaded {
         sessions: DataFrame::empty(),
         refused: DataFrame::empty(),
         files: Vec::new(),
@@ -205,103 +351,120 @@ pub fn load_with(files: &[PathBuf], keep: Option<&Kept>) -> Result<Loaded> {
     // (capture, session_id) -> index in `files` of the file that had it first.
     let mut seen = Seen::default();
     for f in files {
-        let df = match read_raw_without(f, true, &not_decoded) {
-            Ok(df) => df,
+        let pieces = match Pieces::open(f, true, &not_decoded) {
+            Ok(p) => p,
             Err(e) => {
-                out.problems
+                loaded
+                    .problems
                     .push((f.clone(), format!("cannot read table: {}", with_causes(&e))));
                 continue;
             }
         };
-        let names: Vec<String> = df
-            .get_column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let kind = match TableKind::of_columns(&names) {
+        let kind = match TableKind::of_columns(&pieces.names) {
             Some(k @ (TableKind::Sessions | TableKind::Refused)) => k,
             Some(other) => {
-                out.other.push((f.clone(), other));
+                loaded.other.push((f.clone(), other));
                 continue;
             }
             None => {
-                out.problems.push((
+                loaded.problems.push((
                     f.clone(),
                     "not a wsaudit table (no session_id/ending or status column)".into(),
                 ));
                 continue;
             }
         };
-        let (tpl, acc) = match kind {
-            TableKind::Sessions => (&session_tpl, &mut sessions),
-            _ => (&refused_tpl, &mut refused),
+        let tpl = match kind {
+            TableKind::Sessions => &session_tpl,
+            _ => &refused_tpl,
         };
-        let df = match conform_to(df, tpl) {
-            Ok(df) => df,
-            Err(e) => {
-                out.problems.push((
-                    f.clone(),
-                    format!("columns do not have the documented types: {e}"),
-                ));
+        let index = loaded.files.len();
+        let mut file = LoadedFile {
+            path: f.clone(),
+            kind,
+            rows: 0,
+            error: None,
+        };
+        let mut dropped = 0;
+        let mut first_seen = None;
+        for piece in pieces {
+            let df = match piece.map_err(|e| format!("cannot read table: {}", with_causes(&e))) {
+                Ok(df) => conform_to(df, tpl)
+                    .map_err(|e| format!("columns do not have the documented types: {e}")),
+                Err(e) => Err(e),
+            };
+            let df = match df {
+                Ok(df) => df,
+                Err(why) => {
+                    file.error = Some(why);
+                    break;
+                }
+            };
+            if kind == TableKind::Refused {
+                file.rows += df.height();
+                refused.push(df);
                 continue;
             }
-        };
-        // Hashed text (the WebSocket key) is hashed file by file, before the files are
-        // stacked (11 MiB less at the peak on 350,000 sessions).
-        let df = match (kind, keep) {
-            (TableKind::Sessions, Some(k)) if !k.hashed.is_empty() => Kept {
-                nulled: Vec::new(),
-                ..k.clone()
+            // Left-out columns dropped and hashed text hashed (with `keep`); text in
+            // buffers of its own, repeated values once (a Parquet or CSV file gives
+            // each row its own copy of the capture name, user agent, code name...),
+            // so that the decoded piece is freed. (The sessions seen are looked up in
+            // these columns: in the decoded ones, they held the decoded pieces.)
+            let mut kept = match keep {
+                Some(k) => compact_strings(&k.narrow(&df)?)?,
+                None => compact_strings(&df)?,
+            };
+            let mut df = df;
+            if let Some((mask, n, first)) = seen.add(&kept, index)? {
+                dropped += n;
+                first_seen.get_or_insert(first);
+                df = df.filter(&mask)?;
+                kept = kept.filter(&mask)?;
             }
-            .narrow(&df)?,
-            _ => df,
-        };
-        let df = if kind == TableKind::Sessions {
-            let index = out.files.len();
-            let (df, dropped, first) = drop_seen(df, &mut seen, index)?;
-            if dropped > 0 {
-                out.duplicates
-                    .push((f.clone(), dropped, out.files[first].0.clone()));
+            file.rows += df.height();
+            if let Some(out) = &mut out {
+                out(&df);
             }
-            df
+            drop(df);
+            sessions.push(kept);
+        }
+        if let Some(first) = first_seen {
+            // (A file can hold a session twice: then it is its own first.)
+            let first = match loaded.files.get(first) {
+                Some(earlier) => earlier.path.clone(),
+                None => f.clone(),
+            };
+            loaded.duplicates.push((f.clone(), dropped, first));
+        }
+        if file.error.is_some() && file.rows == 0 {
+            loaded
+                .problems
+                .push((f.clone(), file.error.unwrap_or_default()));
         } else {
-            df
-        };
-        out.files.push((f.clone(), kind, df.height()));
-        if acc.height() == 0 {
-            // (The first rows as they are: stacking them on the empty template would
-            // make a value per row of the columns left null.)
-            *acc = df;
-        } else {
-            acc.vstack_mut(&df)?;
+            loaded.files.push(file);
         }
     }
     drop(seen);
-    sessions.rechunk_mut();
-    // Repeated values stored once (a Parquet or CSV file gives each row its own copy
-    // of the capture name, user agent, code name...: ~10 MiB on 350,000 sessions), one
-    // column at a time; not the ids and keys, which are unique.
-    let height = sessions.height();
-    let columns = sessions
-        .into_columns()
-        .into_iter()
-        .map(|c| match c.dtype() {
-            DataType::String if !["session_id", "websocket_key"].contains(&c.name().as_str()) => {
-                shared_str_col(c.name(), c.str()?.iter())
-            }
-            _ => Ok(c),
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    let sessions = DataFrame::new(height, columns)?;
-    // As kept for the reports: left-out columns null, one-value columns once.
-    let sessions = match keep {
-        Some(k) => k.apply(sessions)?,
-        None => sessions,
+    loaded.sessions = match keep {
+        Some(k) => {
+            let mut kept = match stack(sessions)? {
+                Some(k) => k,
+                None => k.narrow(&session_tpl)?,
+            };
+            kept.rechunk_mut();
+            // As kept for the reports: left-out columns null, one-value columns once.
+            k.widen(kept, &session_tpl)?
+        }
+        None => {
+            let mut all = stack(sessions)?.unwrap_or(session_tpl);
+            all.rechunk_mut();
+            all
+        }
     };
+    let mut refused = stack(refused)?.unwrap_or(refused_tpl);
     refused.rechunk_mut();
-    out.sessions = sessions;
-    out.refused = refused;
-    Ok(out)
+    loaded.refused = refused;
+    Ok(loaded)
 }
 
 /// The sessions read so far, by (`capture`, `session_id`), with the file each came from
@@ -349,29 +512,39 @@ impl Seen {
     }
 }
 
-/// `df` without the sessions already in `seen` (by `capture` and `session_id`), the
-/// number dropped, and the index of the file the first dropped one came from; the rest
-/// are added to `seen` as coming from file `index`.
-fn drop_seen(df: DataFrame, seen: &mut Seen, index: usize) -> Result<(DataFrame, usize, usize)> {
-    let captures = df.column("capture")?.str()?.clone();
-    let ids = df.column("session_id")?.str()?.clone();
-    let file = seen.files.len() as u32;
-    seen.files.push((captures, ids, index));
-    let mut keep = Vec::with_capacity(df.height());
-    let mut first = None;
-    for row in 0..df.height() as u32 {
-        match seen.first_or_add(file, row) {
-            Some(j) => {
-                first.get_or_insert(j);
-                keep.push(false);
+impl Seen {
+    /// Add the sessions of `df` as read from file `index`, unless already seen; when
+    /// some were: the rows to keep, how many are not, and the index of the file the
+    /// first of those came from. `df`'s `capture` and `session_id` are held until the
+    /// end: they should be the kept table's.
+    fn add(
+        &mut self,
+        df: &DataFrame,
+        index: usize,
+    ) -> Result<Option<(BooleanChunked, usize, usize)>> {
+        let captures = df.column("capture")?.str()?.clone();
+        let ids = df.column("session_id")?.str()?.clone();
+        let file = self.files.len() as u32;
+        self.files.push((captures, ids, index));
+        let mut keep = Vec::with_capacity(df.height());
+        let mut first = None;
+        for row in 0..df.height() as u32 {
+            match self.first_or_add(file, row) {
+                Some(j) => {
+                    first.get_or_insert(j);
+                    keep.push(false);
+                }
+                None => keep.push(true),
             }
-            None => keep.push(true),
         }
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        let dropped = keep.iter().filter(|k| !**k).count();
+        Ok(Some((
+            BooleanChunked::from_slice("keep".into(), &keep),
+            dropped,
+            first,
+        )))
     }
-    let Some(first) = first else {
-        return Ok((df, 0, 0));
-    };
-    let dropped = keep.iter().filter(|k| !**k).count();
-    let mask = BooleanChunked::from_slice("keep".into(), &keep);
-    Ok((df.filter(&mask)?, dropped, first))
 }
