@@ -94,6 +94,7 @@ impl Sessions {
                 rest,
                 with_closes,
             } => {
+                release_idle_memory();
                 let template = session::sessions_frame(&[])?;
                 let mut kept: Vec<DataFrame> = Vec::new();
                 let mut each = |batch: DataFrame| -> PolarsResult<()> {
@@ -103,7 +104,19 @@ impl Sessions {
                     }
                     Ok(())
                 };
-                let stream = stream.drain_ahead(&mut each)?;
+                // While a table is kept for the reports, one batch at a time: merging
+                // the next one while this one is exported held a third batch beside
+                // the kept table (~10 MiB more at the peak of 350,000 sessions). With
+                // nothing kept, the merge runs ahead (the end of the run is faster).
+                let stream = if keep.is_some() {
+                    let mut stream = stream;
+                    while let Some(batch) = stream.next_batch()? {
+                        each(batch)?;
+                    }
+                    stream
+                } else {
+                    stream.drain_ahead(&mut each)?
+                };
                 if rest.height() > 0 {
                     each(rest)?;
                 }
@@ -129,4 +142,18 @@ impl Sessions {
             }
         }
     }
+}
+
+/// Give back to the system the memory that threads done with their work still hold
+/// free: the merge and the reports that follow allocate afresh, and mimalloc (the
+/// binary's allocator, `src/main.rs`) keeps freed pages in the heap of the thread
+/// that freed them. Run on every thread of the global pool and this one: at
+/// `--threads 32`, the 350,000-session run with its Parquet export and report peaked
+/// ~10-15 MiB lower (237-251 against 251-263 MiB). Under another allocator (the
+/// tests), mimalloc holds nothing and this does nothing.
+fn release_idle_memory() {
+    // SAFETY: `mi_collect` only frees memory mimalloc holds unused; it has no
+    // preconditions.
+    rayon::broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
