@@ -798,22 +798,24 @@ fn report_reads_a_big_parquet_table_piece_by_piece() {
     let big_path = dir.join("big.parquet");
     write(&big_path, &mut big);
 
-    let report = |path: &Path| -> (serde_json::Value, String) {
+    // wsaudit with `args`, which must succeed: (stdout, stderr).
+    let wsaudit = |args: &[&std::ffi::OsStr]| -> (Vec<u8>, String) {
         let o = std::process::Command::new(common::bin())
-            .args(["report", "--format", "json"])
-            .arg(path)
+            .args(args)
             .output()
             .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (
-            serde_json::from_slice(&o.stdout).unwrap(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{stderr}");
+        (o.stdout, stderr)
+    };
+    let report = |path: &Path| -> (serde_json::Value, String) {
+        let (out, stderr) = wsaudit(&[
+            "report".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            path.as_ref(),
+        ]);
+        (serde_json::from_slice(&out).unwrap(), stderr)
     };
     let (one, _) = report(&base_path);
     let (many, _) = report(&big_path);
@@ -842,19 +844,13 @@ fn report_reads_a_big_parquet_table_piece_by_piece() {
 
     // Exported while it is read: the table itself.
     let re = dir.join("re.parquet");
-    let o = std::process::Command::new(common::bin())
-        .args(["report", "-q"])
-        .arg(&big_path)
-        .arg("--sessions")
-        .arg(&re)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    wsaudit(&[
+        "report".as_ref(),
+        "-q".as_ref(),
+        big_path.as_ref(),
+        "--sessions".as_ref(),
+        re.as_ref(),
+    ]);
     let back = ParquetReader::new(File::open(&re).unwrap())
         .finish()
         .unwrap();

@@ -122,6 +122,8 @@ struct Pieces {
 
 enum Source {
     Whole(Option<DataFrame>),
+    /// CSV read as text, [`CSV_PIECE_BYTES`] of records at a time.
+    CsvText(Box<CsvText>),
     Parquet {
         path: PathBuf,
         metadata: FileMetadataRef,
@@ -150,6 +152,23 @@ impl Pieces {
                 .infer_schema_len(None)
                 .finish()?)
         };
+        if ext == "csv" && csv_as_text {
+            let mut csv = CsvText::open(path)?;
+            let first = csv.next_piece()?;
+            let names = match &first {
+                Some(df) => df
+                    .get_column_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                None => Vec::new(),
+            };
+            csv.first = first;
+            return Ok(Pieces {
+                names,
+                source: Source::CsvText(Box::new(csv)),
+            });
+        }
         let whole = match ext.as_str() {
             "csv" => CsvReadOptions::default()
                 .with_has_header(true)
@@ -199,7 +218,7 @@ impl Pieces {
     /// No rows, the columns of the pieces.
     fn empty(&self) -> Result<DataFrame> {
         Ok(match &self.source {
-            Source::Whole(_) => DataFrame::empty(),
+            Source::Whole(_) | Source::CsvText(_) => DataFrame::empty(),
             Source::Parquet {
                 path,
                 metadata,
@@ -219,12 +238,160 @@ impl Pieces {
     }
 }
 
+/// Bytes of CSV records parsed at a time by [`CsvText`] (about 13,000 sessions of a
+/// wsaudit export): a 350,000-session CSV export read whole as text took 753 MiB.
+const CSV_PIECE_BYTES: usize = 8 << 20;
+
+/// A CSV file read as text a piece at a time: whole records (a quoted field may hold
+/// a line break: records end at a line break outside quotes, as RFC 4180 says), each
+/// piece parsed with the header line before it.
+struct CsvText {
+    file: File,
+    /// The header line, with its line break.
+    header: Vec<u8>,
+    /// Bytes read and not yet parsed: they start at a record.
+    carry: Vec<u8>,
+    /// The first piece, parsed when the file was opened (its columns say which table
+    /// it is).
+    first: Option<DataFrame>,
+    eof: bool,
+    /// A piece was handed out.
+    given: bool,
+    /// [`CSV_PIECE_BYTES`] (tests use less).
+    piece_bytes: usize,
+}
+
+impl CsvText {
+    fn open(path: &Path) -> Result<CsvText> {
+        let mut csv = CsvText {
+            file: File::open(path)?,
+            header: Vec::new(),
+            carry: Vec::new(),
+            first: None,
+            eof: false,
+            given: false,
+            piece_bytes: CSV_PIECE_BYTES,
+        };
+        // The header: the first record.
+        loop {
+            if let Some(end) = record_end(&csv.carry, false) {
+                csv.header = csv.carry.drain(..end).collect();
+                break;
+            }
+            if !csv.fill()? {
+                // A header without a line break (an empty table) or an empty file.
+                csv.header = std::mem::take(&mut csv.carry);
+                csv.header.push(b'\n');
+                break;
+            }
+        }
+        Ok(csv)
+    }
+
+    /// Read more of the file into `carry`; false at the end of the file.
+    fn fill(&mut self) -> Result<bool> {
+        use std::io::Read;
+        if self.eof {
+            return Ok(false);
+        }
+        let had = self.carry.len();
+        let want = self.piece_bytes;
+        self.carry.resize(had + want, 0);
+        let mut got = 0;
+        while got < want {
+            match self.file.read(&mut self.carry[had + got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.carry.truncate(had + got);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.carry.truncate(had + got);
+        if got < want {
+            self.eof = true;
+        }
+        Ok(got > 0)
+    }
+
+    /// The next piece of records, parsed (every column as text); `None` at the end.
+    fn next_piece(&mut self) -> Result<Option<DataFrame>> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        let records = loop {
+            if self.carry.len() >= self.piece_bytes || self.eof {
+                // The records that end within `piece_bytes`, or the first one.
+                let limit = self.carry.len().min(self.piece_bytes);
+                let end = record_end(&self.carry[..limit], true)
+                    .or_else(|| record_end(&self.carry, false));
+                if let Some(end) = end {
+                    break self.carry.drain(..end).collect::<Vec<u8>>();
+                }
+                if self.eof {
+                    // The last record, without a line break after it.
+                    break std::mem::take(&mut self.carry);
+                }
+            }
+            self.fill()?;
+        };
+        if records.iter().all(|b| b.is_ascii_whitespace()) {
+            if !(self.eof && self.carry.is_empty()) {
+                return self.next_piece();
+            }
+            // The end. A table of no rows is still a piece: its columns say which
+            // table it is.
+            if self.given {
+                return Ok(None);
+            }
+        }
+        self.given = true;
+        let mut bytes = Vec::with_capacity(self.header.len() + records.len());
+        bytes.extend_from_slice(&self.header);
+        bytes.extend_from_slice(&records);
+        drop(records);
+        Ok(Some(parse_csv_text(bytes)?))
+    }
+}
+
+/// The end (after its line break) of the first record of `bytes` or, with `last`, of
+/// the last whole record: a line break outside quotes (`""` inside quotes is a quote).
+fn record_end(bytes: &[u8], last: bool) -> Option<usize> {
+    let mut quoted = false;
+    let mut end = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => {
+                end = Some(i + 1);
+                if !last {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    end
+}
+
+/// CSV bytes (a header line, then records) as a table of text columns.
+fn parse_csv_text(bytes: Vec<u8>) -> Result<DataFrame> {
+    Ok(CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()?)
+}
+
 impl Iterator for Pieces {
     type Item = Result<DataFrame>;
 
     fn next(&mut self) -> Option<Result<DataFrame>> {
         match &mut self.source {
             Source::Whole(whole) => whole.take().map(Ok),
+            Source::CsvText(csv) => csv.next_piece().transpose(),
             Source::Parquet {
                 path,
                 metadata,
@@ -546,5 +713,62 @@ impl Seen {
             dropped,
             first,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces end at line breaks outside quotes: a CSV whose quoted fields hold line
+    /// breaks, quotes and commas, read 64 bytes at a time, is the table read whole.
+    #[test]
+    fn csv_pieces_end_between_records() {
+        let dir = std::env::temp_dir().join(format!("wsaudit-csv-pieces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.csv");
+        let mut text = String::from("id,reason,n\n");
+        for i in 0..500 {
+            let reason = match i % 4 {
+                0 => "plain".to_string(),
+                1 => format!("\"two\nlines {i}\""),
+                2 => format!("\"a \"\"quote\"\", and a comma {i}\""),
+                _ => String::new(),
+            };
+            text.push_str(&format!("s#{i},{reason},{i}\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let whole = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        for piece_bytes in [64, 100, 1 << 20] {
+            let mut csv = CsvText::open(&path).unwrap();
+            csv.piece_bytes = piece_bytes;
+            let mut read: Option<DataFrame> = None;
+            let mut pieces = 0;
+            while let Some(p) = csv.next_piece().unwrap() {
+                pieces += 1;
+                match &mut read {
+                    Some(r) => {
+                        r.vstack_mut(&p).unwrap();
+                    }
+                    None => read = Some(p),
+                }
+            }
+            let read = read.unwrap();
+            assert!(read.equals_missing(&whole), "{piece_bytes}-byte pieces");
+            assert!(piece_bytes > 1000 || pieces > 10, "{pieces} pieces");
+        }
+        // A header alone: one piece of no rows, with the columns.
+        std::fs::write(&path, "id,reason,n\n").unwrap();
+        let mut csv = CsvText::open(&path).unwrap();
+        let p = csv.next_piece().unwrap().unwrap();
+        assert_eq!((p.height(), p.width()), (0, 3));
+        assert!(csv.next_piece().unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
