@@ -88,21 +88,8 @@ impl TableKind {
 /// [`load`]), else with the types polars infers. JSON types are inferred from every
 /// row.
 pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
-    let mut pieces = Pieces::open(path, csv_as_text, &[])?;
-    let mut whole: Option<DataFrame> = None;
-    for piece in &mut pieces {
-        let piece = piece?;
-        match &mut whole {
-            Some(w) => {
-                w.vstack_mut(&piece)?;
-            }
-            None => whole = Some(piece),
-        }
-    }
-    Ok(match whole {
-        Some(w) => w,
-        None => pieces.empty()?,
-    })
+    let pieces = Pieces::open(path, csv_as_text, &[])?.collect::<Result<Vec<_>>>()?;
+    Ok(stack(pieces)?.unwrap_or_default())
 }
 
 /// Rows of a Parquet table decoded at a time by [`Pieces`]: 350,000 sessions decoded
@@ -111,8 +98,9 @@ pub fn read_raw(path: &Path, csv_as_text: bool) -> Result<DataFrame> {
 const PIECE_ROWS: usize = 32_768;
 
 /// A table file read piece by piece: Parquet [`PIECE_ROWS`] rows at a time (only the
-/// pages of those rows are decoded), other formats in one piece. Every piece has the
-/// same columns, `anomalies` as text (see [`anomalies_as_text`]).
+/// pages of those rows are decoded), CSV as text [`CSV_PIECE_BYTES`] at a time, other
+/// formats in one piece. A table of no rows is one piece of none (its columns). Every
+/// piece has the same columns, `anomalies` as text (see [`anomalies_as_text`]).
 struct Pieces {
     /// The file's columns, the skipped ones too (which kind of table it is shows in
     /// them).
@@ -132,7 +120,8 @@ enum Source {
         /// The first row not read yet.
         at: usize,
         rows: usize,
-        failed: bool,
+        /// Every row handed out (a table of no rows: one piece of none), or a piece failed.
+        done: bool,
     },
 }
 
@@ -199,7 +188,7 @@ impl Pieces {
                         rows: metadata.num_rows,
                         metadata,
                         at: 0,
-                        failed: false,
+                        done: false,
                     },
                 });
             }
@@ -212,28 +201,6 @@ impl Pieces {
                 .map(|s| s.to_string())
                 .collect(),
             source: Source::Whole(Some(whole)),
-        })
-    }
-
-    /// No rows, the columns of the pieces.
-    fn empty(&self) -> Result<DataFrame> {
-        Ok(match &self.source {
-            Source::Whole(_) | Source::CsvText(_) => DataFrame::empty(),
-            Source::Parquet {
-                path,
-                metadata,
-                columns,
-                ..
-            } => {
-                let mut reader = ParquetReader::new(File::open(path)?);
-                reader.set_metadata(metadata.clone());
-                anomalies_as_text(
-                    reader
-                        .with_columns(Some(columns.clone()))
-                        .with_slice(Some((0, 0)))
-                        .finish()?,
-                )?
-            }
         })
     }
 }
@@ -398,9 +365,9 @@ impl Iterator for Pieces {
                 columns,
                 at,
                 rows,
-                failed,
+                done,
             } => {
-                if *at >= *rows || *failed {
+                if *done {
                     return None;
                 }
                 let len = PIECE_ROWS.min(*rows - *at);
@@ -414,7 +381,7 @@ impl Iterator for Pieces {
                     Ok(anomalies_as_text(df)?)
                 })();
                 *at += len;
-                *failed = piece.is_err();
+                *done = piece.is_err() || *at >= *rows;
                 Some(piece)
             }
         }
